@@ -1,0 +1,1 @@
+//! Pure domain model: mapping configuration, value transforms and sync planning (no I/O).

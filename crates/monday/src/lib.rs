@@ -1,0 +1,1 @@
+//! Monday.com GraphQL client, webhook payload types and webhook authentication.

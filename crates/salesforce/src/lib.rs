@@ -1,0 +1,1 @@
+//! Salesforce REST client: OAuth, sObjects, upsert, query paging, collections, limits.

@@ -1,0 +1,1 @@
+//! Mock Monday.com GraphQL API with webhooks and complexity budget (independent of crmsync's client).

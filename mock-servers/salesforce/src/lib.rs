@@ -1,0 +1,1 @@
+//! Mock Salesforce REST API (independent of crmsync's client).
