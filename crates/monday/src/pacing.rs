@@ -1,0 +1,322 @@
+//! Complexity-budget pacing, retry policy and an injectable timer.
+//!
+//! Monday meters API use with a per-minute *complexity budget*. Every operation sent by
+//! [`crate::MondayClient`] also selects `complexity { before after query reset_in_x_seconds }`;
+//! [`ComplexityBudget`] remembers the remaining budget (`after`), when it resets, and the last
+//! observed cost of each operation, and makes the client wait for the reset when the next
+//! request is expected to cost more than what is left. When Monday nevertheless refuses a request
+//! (`COMPLEXITY_BUDGET_EXHAUSTED`, with HTTP 200 or 429), the client waits `retry_in_seconds`
+//! (or `Retry-After`, or the legacy "reset in N seconds") and retries, up to
+//! [`RetryPolicy::max_total_wait`] in total per call.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+
+/// Source of time for the client: the current instant and sleeping. Injected so tests can run
+/// without real waits (see [`ManualTimer`]).
+pub trait Timer: Send + Sync + fmt::Debug {
+    /// The current instant.
+    fn now(&self) -> Instant;
+    /// Sleeps for `duration`.
+    fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+}
+
+/// The real timer (`tokio::time::sleep`; respects `tokio::time::pause`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TokioTimer;
+
+impl Timer for TokioTimer {
+    fn now(&self) -> Instant {
+        tokio::time::Instant::now().into_std()
+    }
+
+    fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
+        Box::pin(tokio::time::sleep(duration))
+    }
+}
+
+/// A timer for tests: sleeping returns immediately, advances the manual clock by the requested
+/// duration and records it, so tests can assert on the waits the client chose.
+#[derive(Debug, Clone)]
+pub struct ManualTimer {
+    start: Instant,
+    inner: Arc<Mutex<ManualState>>,
+}
+
+#[derive(Debug, Default)]
+struct ManualState {
+    offset: Duration,
+    sleeps: Vec<Duration>,
+}
+
+impl Default for ManualTimer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ManualTimer {
+    /// A manual clock starting now.
+    pub fn new() -> Self {
+        ManualTimer {
+            start: Instant::now(),
+            inner: Arc::new(Mutex::new(ManualState::default())),
+        }
+    }
+
+    /// Every sleep requested so far, in order.
+    pub fn sleeps(&self) -> Vec<Duration> {
+        self.lock().sleeps.clone()
+    }
+
+    /// Sum of all sleeps.
+    pub fn total_slept(&self) -> Duration {
+        self.lock().sleeps.iter().sum()
+    }
+
+    /// Moves the clock forward without recording a sleep.
+    pub fn advance(&self, by: Duration) {
+        self.lock().offset += by;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ManualState> {
+        // A poisoned lock only means another test thread panicked; the data is still usable.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Timer for ManualTimer {
+    fn now(&self) -> Instant {
+        self.start + self.lock().offset
+    }
+
+    fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
+        {
+            let mut st = self.lock();
+            st.offset += duration;
+            st.sleeps.push(duration);
+        }
+        Box::pin(std::future::ready(()))
+    }
+}
+
+/// Retry and waiting bounds for one client call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryPolicy {
+    /// Attempts for transient failures (network, 5xx, locked resources), including the first.
+    pub max_attempts: u32,
+    /// First backoff delay for transient failures; doubles each attempt, with ±50 % jitter.
+    pub base_backoff: Duration,
+    /// Cap for one backoff delay.
+    pub max_backoff: Duration,
+    /// Total time one call may spend waiting (budget pacing, rate limits and backoff). When the
+    /// next wait would exceed it, the call fails with the last error.
+    pub max_total_wait: Duration,
+    /// Wait used for a rate-limit error that says nothing about how long to wait.
+    pub default_rate_limit_wait: Duration,
+    /// Per-request timeout.
+    pub request_timeout: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 4,
+            base_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(20),
+            max_total_wait: Duration::from_secs(180),
+            default_rate_limit_wait: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Backoff before retry number `attempt` (1-based: the wait after the first failure is
+    /// `backoff(1)`), with jitter in [50 %, 150 %] of the exponential delay, capped.
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        use rand::Rng;
+        let exp = self
+            .base_backoff
+            .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)));
+        let capped = exp.min(self.max_backoff);
+        let factor: f64 = rand::thread_rng().gen_range(0.5..1.5);
+        capped.mul_f64(factor).min(self.max_backoff)
+    }
+}
+
+/// The `complexity` selection returned with every operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct Complexity {
+    /// Budget remaining before the query ran.
+    #[serde(default)]
+    pub before: Option<i64>,
+    /// Budget remaining after the query ran.
+    #[serde(default)]
+    pub after: Option<i64>,
+    /// This query's cost.
+    #[serde(default)]
+    pub query: Option<i64>,
+    /// Seconds until the budget resets.
+    #[serde(default)]
+    pub reset_in_x_seconds: Option<i64>,
+}
+
+/// A snapshot of what the client knows about the complexity budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BudgetSnapshot {
+    /// Remaining budget after the last request, if known.
+    pub remaining: Option<i64>,
+    /// Time until the budget resets, if known (relative to the snapshot).
+    pub resets_in: Option<Duration>,
+}
+
+/// Tracks the complexity budget across calls of one client (shared by its clones).
+#[derive(Debug, Default)]
+pub struct ComplexityBudget {
+    state: Mutex<BudgetState>,
+}
+
+#[derive(Debug, Default)]
+struct BudgetState {
+    remaining: Option<i64>,
+    reset_at: Option<Instant>,
+    /// Last observed cost per operation label and unit (batches: per mutation).
+    cost_per_unit: HashMap<String, i64>,
+}
+
+impl ComplexityBudget {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BudgetState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records the `complexity` object of a successful response.
+    pub fn observe(&self, now: Instant, label: &str, units: u32, c: &Complexity) {
+        let mut st = self.lock();
+        if let Some(after) = c.after {
+            st.remaining = Some(after);
+        }
+        if let Some(reset) = c.reset_in_x_seconds {
+            st.reset_at = Some(now + Duration::from_secs(reset.max(0) as u64));
+        }
+        if let Some(cost) = c.query {
+            let per_unit = cost.max(0) / i64::from(units.max(1));
+            st.cost_per_unit.insert(label.to_owned(), per_unit.max(1));
+        }
+    }
+
+    /// Records that Monday said the budget is exhausted and resets in `retry_in`.
+    pub fn exhausted(&self, now: Instant, retry_in: Duration) {
+        let mut st = self.lock();
+        st.remaining = Some(0);
+        st.reset_at = Some(now + retry_in);
+    }
+
+    /// How long to wait before sending `units` of operation `label`, if the last known
+    /// remaining budget is smaller than its last observed cost and the reset is in the future.
+    /// Once the reset time has passed the remaining budget is forgotten (a new window began).
+    pub fn wait_before(&self, now: Instant, label: &str, units: u32) -> Option<Duration> {
+        let mut st = self.lock();
+        if let Some(reset_at) = st.reset_at {
+            if reset_at <= now {
+                st.remaining = None;
+                st.reset_at = None;
+                return None;
+            }
+        }
+        let remaining = st.remaining?;
+        let estimate = st
+            .cost_per_unit
+            .get(label)
+            .copied()
+            .unwrap_or(1)
+            .saturating_mul(i64::from(units.max(1)));
+        if estimate <= remaining {
+            return None;
+        }
+        let reset_at = st.reset_at?;
+        Some(reset_at.saturating_duration_since(now))
+    }
+
+    /// Marks the budget as unknown after a wait for its reset.
+    pub fn after_reset_wait(&self) {
+        let mut st = self.lock();
+        st.remaining = None;
+        st.reset_at = None;
+    }
+
+    /// What is known about the budget.
+    pub fn snapshot(&self, now: Instant) -> BudgetSnapshot {
+        let st = self.lock();
+        BudgetSnapshot {
+            remaining: st.remaining,
+            resets_in: st.reset_at.map(|r| r.saturating_duration_since(now)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_for_reset_only_when_estimate_exceeds_remaining() {
+        let b = ComplexityBudget::default();
+        let t0 = Instant::now();
+        b.observe(
+            t0,
+            "op",
+            1,
+            &Complexity {
+                before: Some(1000),
+                after: Some(900),
+                query: Some(100),
+                reset_in_x_seconds: Some(30),
+            },
+        );
+        assert_eq!(b.wait_before(t0, "op", 1), None);
+        assert_eq!(b.wait_before(t0, "op", 10), Some(Duration::from_secs(30)));
+        // After the reset the remaining budget is unknown again.
+        assert_eq!(b.wait_before(t0 + Duration::from_secs(31), "op", 10), None);
+        assert_eq!(b.snapshot(t0).remaining, None);
+    }
+
+    #[test]
+    fn batch_cost_is_tracked_per_unit() {
+        let b = ComplexityBudget::default();
+        let t0 = Instant::now();
+        b.observe(
+            t0,
+            "batch",
+            10,
+            &Complexity {
+                before: None,
+                after: Some(250),
+                query: Some(300),
+                reset_in_x_seconds: Some(5),
+            },
+        );
+        assert_eq!(b.wait_before(t0, "batch", 8), None); // 8 * 30 = 240 <= 250
+        assert_eq!(b.wait_before(t0, "batch", 9), Some(Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn backoff_is_capped_and_jittered_within_bounds() {
+        let p = RetryPolicy {
+            base_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_millis(1000),
+            ..RetryPolicy::default()
+        };
+        for attempt in 1..10 {
+            let d = p.backoff(attempt);
+            assert!(d <= Duration::from_millis(1000), "{d:?}");
+            assert!(d >= Duration::from_millis(50), "{d:?}");
+        }
+    }
+}
