@@ -1,1 +1,410 @@
 //! Durable store (SQLite or PostgreSQL): event log, record links, dead letters, migration checkpoints.
+//!
+//! One API, two backends, chosen by the scheme of `DATABASE_URL`:
+//! - `sqlite://PATH` (or `sqlite:PATH`, `sqlite::memory:`): embedded file, created if missing, WAL journal;
+//! - `postgres://…` / `postgresql://…`: a PostgreSQL server.
+//!
+//! Queries are runtime-checked (`sqlx::query` with binds, never the `query!` macros), so the crate builds
+//! with no database running and without committed offline query data; the suite in `tests/` runs every
+//! query against both backends instead. Schema migrations are embedded at compile time from
+//! `migrations/sqlite` and `migrations/postgres` and applied by [`Store::migrate`].
+//!
+//! Timestamps are stored as Unix epoch milliseconds (`BIGINT`) on both backends and exposed as
+//! `chrono::DateTime<Utc>`; the store takes "now" from the clock of the process that calls it.
+//!
+//! ## Per-item serialization
+//! Events of one Monday item are applied one at a time and in order of receipt. A worker claims an event
+//! with [`Store::claim_next`] or [`Store::claim_for_item`]; the claim takes a lease on the *item* (a row in
+//! `item_locks`, acquired with an `INSERT … ON CONFLICT DO UPDATE … WHERE lease expired`, inside a write
+//! transaction: `BEGIN IMMEDIATE` on SQLite, row locks on PostgreSQL), so across processes at most one
+//! unexpired lease exists per item. Only the oldest open event of the item is handed out, and only once
+//! it is due. A worker settles its claim with `mark_done` / `mark_skipped` / `mark_failed` / `mark_dead`,
+//! which release the item; a claim whose lease expired and was taken over is rejected with
+//! [`StoreError::LeaseLost`] (the token is a fencing token).
+
+mod dead_letters;
+mod error;
+mod events;
+mod links;
+mod migration;
+mod status;
+mod types;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{ConnectOptions, Connection};
+
+pub use error::{Result, StoreError};
+pub use types::*;
+
+/// Tuning for [`Store::connect_with`].
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Maximum time to establish the first connection. An unreachable server fails after this, instead of
+    /// hanging. Default 5 s.
+    pub connect_timeout: Duration,
+    /// Maximum time to wait for a free pooled connection under load. Default 30 s.
+    pub acquire_timeout: Duration,
+    /// Pool size. Default 10.
+    pub max_connections: u32,
+    /// How long SQLite waits for the write lock before giving up. Default 30 s.
+    pub sqlite_busy_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            connect_timeout: Duration::from_secs(5),
+            acquire_timeout: Duration::from_secs(30),
+            max_connections: 10,
+            sqlite_busy_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Handle to the database: a connection pool. Cheap to clone; share one per process.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: Pool,
+    masked_url: String,
+}
+
+/// Runs `$body` with `$p` bound to the concrete pool of either backend. The body is compiled once per
+/// backend, so the same runtime-checked SQL and the same decoding code serve both.
+macro_rules! dispatch {
+    ($store:expr, $p:ident => $body:expr) => {
+        match &$store.pool {
+            $crate::Pool::Sqlite($p) => $body,
+            $crate::Pool::Postgres($p) => $body,
+        }
+    };
+}
+pub(crate) use dispatch;
+
+/// Opening a write transaction, per backend: SQLite takes the database write lock up front
+/// (`BEGIN IMMEDIATE`), so a transaction that reads then writes never fails to upgrade its lock.
+pub(crate) trait BeginWrite {
+    type Db: sqlx::Database;
+    async fn begin_write(
+        &self,
+    ) -> std::result::Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>;
+}
+
+impl BeginWrite for SqlitePool {
+    type Db = sqlx::Sqlite;
+    async fn begin_write(
+        &self,
+    ) -> std::result::Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+impl BeginWrite for PgPool {
+    type Db = sqlx::Postgres;
+    async fn begin_write(
+        &self,
+    ) -> std::result::Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.begin().await
+    }
+}
+
+impl Store {
+    /// Connects with default [`StoreOptions`]. Does not apply migrations; call [`Store::migrate`].
+    pub async fn connect(url: &str) -> Result<Store> {
+        Store::connect_with(url, &StoreOptions::default()).await
+    }
+
+    /// Connects to `url` (`sqlite://…` or `postgres://…`). A SQLite file is created if missing and put in
+    /// WAL mode. Fails within `options.connect_timeout` when a server does not answer; errors show the URL
+    /// with its password masked.
+    pub async fn connect_with(url: &str, options: &StoreOptions) -> Result<Store> {
+        let masked_url = mask_url(url);
+        match backend_of(url)? {
+            Backend::Sqlite => {
+                let opts = SqliteConnectOptions::from_str(url)
+                    .map_err(|e| StoreError::InvalidUrl {
+                        url: masked_url.clone(),
+                        reason: e.to_string(),
+                    })?
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .foreign_keys(true)
+                    .busy_timeout(options.sqlite_busy_timeout)
+                    .disable_statement_logging();
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(options.max_connections.max(1))
+                    .acquire_timeout(options.acquire_timeout)
+                    .connect_with(opts)
+                    .await
+                    .map_err(|source| StoreError::Connect {
+                        url: masked_url.clone(),
+                        source,
+                    })?;
+                Ok(Store {
+                    pool: Pool::Sqlite(pool),
+                    masked_url,
+                })
+            }
+            Backend::Postgres => {
+                let opts = PgConnectOptions::from_str(url)
+                    .map_err(|e| StoreError::InvalidUrl {
+                        url: masked_url.clone(),
+                        reason: e.to_string(),
+                    })?
+                    .disable_statement_logging();
+                // One direct attempt first: the pool retries refused connections until its acquire
+                // timeout and then reports only "timed out"; this surfaces the real cause quickly.
+                match tokio::time::timeout(
+                    options.connect_timeout,
+                    PgConnection::connect_with(&opts),
+                )
+                .await
+                {
+                    Err(_) => {
+                        return Err(StoreError::ConnectTimeout {
+                            url: masked_url,
+                            timeout: options.connect_timeout,
+                        })
+                    }
+                    Ok(Err(source)) => {
+                        return Err(StoreError::Connect {
+                            url: masked_url,
+                            source,
+                        })
+                    }
+                    Ok(Ok(conn)) => {
+                        // Closing is a courtesy; a failure here changes nothing.
+                        let _ = conn.close().await;
+                    }
+                }
+                let pool = PgPoolOptions::new()
+                    .max_connections(options.max_connections.max(1))
+                    .acquire_timeout(options.acquire_timeout)
+                    .connect_lazy_with(opts);
+                Ok(Store {
+                    pool: Pool::Postgres(pool),
+                    masked_url,
+                })
+            }
+        }
+    }
+
+    /// Applies the embedded schema migrations for this backend (idempotent).
+    pub async fn migrate(&self) -> Result<()> {
+        let res = match &self.pool {
+            Pool::Sqlite(p) => sqlx::migrate!("./migrations/sqlite").run(p).await,
+            Pool::Postgres(p) => sqlx::migrate!("./migrations/postgres").run(p).await,
+        };
+        res.map_err(|source| StoreError::Migrate {
+            url: self.masked_url.clone(),
+            source,
+        })
+    }
+
+    /// Round-trips a trivial query (for `/healthz`).
+    pub async fn ping(&self) -> Result<()> {
+        dispatch!(self, p => {
+            sqlx::query("SELECT 1")
+                .execute(p)
+                .await
+                .map_err(StoreError::query("ping", &self.masked_url))?;
+        });
+        Ok(())
+    }
+
+    /// Which backend this store uses.
+    pub fn backend(&self) -> Backend {
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// The database URL with its password masked, for logs.
+    pub fn masked_url(&self) -> &str {
+        &self.masked_url
+    }
+
+    /// Closes every pooled connection (waits for checked-out ones to come back).
+    pub async fn close(&self) {
+        dispatch!(self, p => p.close().await)
+    }
+}
+
+/// The backend a `DATABASE_URL` selects, or [`StoreError::InvalidUrl`].
+pub fn backend_of(url: &str) -> Result<Backend> {
+    let lower = url.trim_start().to_ascii_lowercase();
+    if lower.starts_with("sqlite:") {
+        Ok(Backend::Sqlite)
+    } else if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+        Ok(Backend::Postgres)
+    } else {
+        Err(StoreError::InvalidUrl {
+            url: mask_url(url),
+            reason: "unknown scheme".to_owned(),
+        })
+    }
+}
+
+/// `url` with the password (userinfo password and any `password=` query parameter) replaced by `***`.
+/// A string that does not parse as a URL is returned with everything between `://` and `@` masked.
+pub fn mask_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.has_host() || parsed.password().is_some() => {
+            if parsed.password().is_some() {
+                // Fails only for URLs that cannot have a password, which we just saw has one.
+                let _ = parsed.set_password(Some("***"));
+            }
+            let has_pw_param = parsed
+                .query_pairs()
+                .any(|(k, _)| k.eq_ignore_ascii_case("password"));
+            if has_pw_param {
+                let pairs: Vec<(String, String)> = parsed
+                    .query_pairs()
+                    .map(|(k, v)| {
+                        if k.eq_ignore_ascii_case("password") {
+                            (k.into_owned(), "***".to_owned())
+                        } else {
+                            (k.into_owned(), v.into_owned())
+                        }
+                    })
+                    .collect();
+                parsed.query_pairs_mut().clear().extend_pairs(pairs);
+            }
+            parsed.to_string()
+        }
+        Ok(_) => url.to_owned(),
+        Err(_) => match (url.find("://"), url.rfind('@')) {
+            (Some(start), Some(at)) if at > start + 3 => {
+                format!("{}://***{}", &url[..start], &url[at..])
+            }
+            _ => url.to_owned(),
+        },
+    }
+}
+
+pub(crate) fn now_ms() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
+pub(crate) fn to_ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+pub(crate) fn from_ms(ms: i64) -> Result<DateTime<Utc>> {
+    DateTime::from_timestamp_millis(ms).ok_or_else(|| StoreError::Corrupt {
+        what: "timestamp",
+        value: ms.to_string(),
+    })
+}
+
+pub(crate) fn opt_from_ms(ms: Option<i64>) -> Result<Option<DateTime<Utc>>> {
+    ms.map(from_ms).transpose()
+}
+
+pub(crate) fn duration_ms(op: &'static str, field: &'static str, d: Duration) -> Result<i64> {
+    i64::try_from(d.as_millis()).map_err(|_| StoreError::InvalidInput {
+        op,
+        field,
+        reason: format!("{d:?} is too long"),
+    })
+}
+
+pub(crate) fn to_u64(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+pub(crate) fn to_i64(op: &'static str, field: &'static str, v: u64) -> Result<i64> {
+    i64::try_from(v).map_err(|_| StoreError::InvalidInput {
+        op,
+        field,
+        reason: format!("{v} is too large"),
+    })
+}
+
+pub(crate) fn no_nul(op: &'static str, field: &'static str, s: &str) -> Result<()> {
+    if s.contains('\0') {
+        return Err(StoreError::InvalidInput {
+            op,
+            field,
+            reason: "contains a NUL character, which PostgreSQL text cannot store".to_owned(),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mask_url_hides_userinfo_password() {
+        let m = mask_url("postgres://crm:s3cr3t@db.example.com:5432/crmsync");
+        assert_eq!(m, "postgres://crm:***@db.example.com:5432/crmsync");
+    }
+
+    #[test]
+    fn mask_url_hides_password_query_parameter() {
+        let m = mask_url("postgres://db.example.com/crm?user=crm&password=s3cr3t&sslmode=require");
+        assert!(!m.contains("s3cr3t"), "{m}");
+        assert!(m.contains("sslmode=require"), "{m}");
+        assert!(
+            m.contains("password=***") || m.contains("password=%2A%2A%2A"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn mask_url_keeps_urls_without_password() {
+        assert_eq!(mask_url("sqlite://crmsync.db"), "sqlite://crmsync.db");
+        assert_eq!(
+            mask_url("postgres://postgres@127.0.0.1:5432/postgres"),
+            "postgres://postgres@127.0.0.1:5432/postgres"
+        );
+    }
+
+    #[test]
+    fn mask_url_masks_unparseable_userinfo() {
+        let m = mask_url("postgres://crm:s3cr3t@[bad/crm");
+        assert!(!m.contains("s3cr3t"), "{m}");
+    }
+
+    #[test]
+    fn backend_follows_scheme() {
+        assert_eq!(backend_of("sqlite://x.db").unwrap(), Backend::Sqlite);
+        assert_eq!(backend_of("sqlite::memory:").unwrap(), Backend::Sqlite);
+        assert_eq!(backend_of("postgres://h/db").unwrap(), Backend::Postgres);
+        assert_eq!(backend_of("postgresql://h/db").unwrap(), Backend::Postgres);
+        let err = backend_of("mysql://u:hunter2@h/db").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("mysql://u:***@h/db"), "{msg}");
+        assert!(!msg.contains("hunter2"), "{msg}");
+    }
+
+    #[test]
+    fn status_strings_round_trip() {
+        for s in EventStatus::ALL {
+            assert_eq!(s.as_str().parse::<EventStatus>().unwrap(), *s);
+        }
+        assert!(matches!(
+            "bogus".parse::<EventStatus>(),
+            Err(StoreError::Corrupt { .. })
+        ));
+        for s in RunOutcome::ALL {
+            assert_eq!(s.as_str().parse::<RunOutcome>().unwrap(), *s);
+        }
+    }
+}

@@ -1,0 +1,566 @@
+//! Event log: idempotent receipt, per-item serialized claiming, settling claims.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::error::{event_key, Result, StoreError};
+use crate::{
+    dispatch, duration_ms, from_ms, no_nul, now_ms, opt_from_ms, to_ms, BeginWrite, Claim,
+    ClaimedEvent, DeadLetterId, Event, EventId, EventStatus, InsertOutcome, NewEvent, Store,
+};
+
+/// Columns of `events`, in the order of [`RawEvent`].
+pub(crate) const EVENT_COLS: &str = "id, trigger_uuid, board_id, item_id, item_seq, event_type, payload, \
+     status, attempts, last_error, next_attempt_at, received_at, updated_at, processed_at, claimed_by, \
+     lease_expires_at";
+
+/// How many candidate items one `claim_next` call tries before reporting "nothing claimable".
+const CLAIM_CANDIDATES: i64 = 16;
+
+/// How often `insert_event_if_new` retries when a concurrent insert for the same item took the same
+/// sequence number (PostgreSQL only; SQLite serializes writers).
+const SEQ_RETRIES: usize = 50;
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct RawEvent {
+    id: i64,
+    trigger_uuid: String,
+    board_id: i64,
+    item_id: i64,
+    item_seq: i64,
+    event_type: String,
+    payload: String,
+    status: String,
+    attempts: i64,
+    last_error: Option<String>,
+    next_attempt_at: i64,
+    received_at: i64,
+    updated_at: i64,
+    processed_at: Option<i64>,
+    claimed_by: Option<String>,
+    lease_expires_at: Option<i64>,
+}
+
+impl RawEvent {
+    pub(crate) fn into_event(self) -> Result<Event> {
+        Ok(Event {
+            id: EventId(self.id),
+            trigger_uuid: self.trigger_uuid,
+            board_id: self.board_id,
+            item_id: self.item_id,
+            item_seq: self.item_seq,
+            event_type: self.event_type,
+            payload: self.payload,
+            status: self.status.parse()?,
+            attempts: u32::try_from(self.attempts).unwrap_or(u32::MAX),
+            last_error: self.last_error,
+            next_attempt_at: from_ms(self.next_attempt_at)?,
+            received_at: from_ms(self.received_at)?,
+            updated_at: from_ms(self.updated_at)?,
+            processed_at: opt_from_ms(self.processed_at)?,
+            claimed_by: self.claimed_by,
+            lease_expires_at: opt_from_ms(self.lease_expires_at)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct Head {
+    id: i64,
+    status: String,
+    next_attempt_at: i64,
+    lease_expires_at: Option<i64>,
+}
+
+/// What a claim settles into.
+enum Settle<'a> {
+    Done,
+    Skipped(&'a str),
+    Failed {
+        error: &'a str,
+        retry_at: i64,
+    },
+    Dead {
+        error: &'a str,
+        sf_error_body: Option<&'a str>,
+    },
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+impl Store {
+    /// Records a webhook delivery unless its `trigger_uuid` is already stored. Safe under concurrency:
+    /// any number of concurrent deliveries of one key leave exactly one row, and every caller learns its
+    /// id. The event gets the next per-item sequence number and is immediately due.
+    pub async fn insert_event_if_new(&self, event: &NewEvent) -> Result<InsertOutcome> {
+        const OP: &str = "insert_event_if_new";
+        no_nul(OP, "trigger_uuid", &event.trigger_uuid)?;
+        no_nul(OP, "event_type", &event.event_type)?;
+        no_nul(OP, "payload", &event.payload)?;
+        if event.trigger_uuid.is_empty() {
+            return Err(StoreError::InvalidInput {
+                op: OP,
+                field: "trigger_uuid",
+                reason: "is empty".to_owned(),
+            });
+        }
+        let key = format!("triggerUuid {}", event.trigger_uuid);
+        let insert = "INSERT INTO events (trigger_uuid, board_id, item_id, item_seq, event_type, payload, \
+                          status, attempts, next_attempt_at, received_at, updated_at) \
+                      SELECT $1, $2, $3, COALESCE(MAX(item_seq), 0) + 1, $4, $5, 'pending', 0, $6, $6, $6 \
+                      FROM events WHERE board_id = $2 AND item_id = $3 \
+                      ON CONFLICT (trigger_uuid) DO NOTHING \
+                      RETURNING id";
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let now = now_ms();
+            let inserted: std::result::Result<Option<i64>, sqlx::Error> = dispatch!(self, p => {
+                sqlx::query_scalar::<_, i64>(insert)
+                    .bind(&event.trigger_uuid)
+                    .bind(event.board_id)
+                    .bind(event.item_id)
+                    .bind(&event.event_type)
+                    .bind(&event.payload)
+                    .bind(now)
+                    .fetch_optional(p)
+                    .await
+            });
+            match inserted {
+                Ok(Some(id)) => return Ok(InsertOutcome::Inserted(EventId(id))),
+                Ok(None) => break,
+                // Another event of the same item took this sequence number first: retry with the next.
+                Err(e) if is_unique_violation(&e) && attempt < SEQ_RETRIES => continue,
+                Err(e) => return Err(StoreError::query(OP, &key)(e)),
+            }
+        }
+        let existing: Option<i64> = dispatch!(self, p => {
+            sqlx::query_scalar::<_, i64>("SELECT id FROM events WHERE trigger_uuid = $1")
+                .bind(&event.trigger_uuid)
+                .fetch_optional(p)
+                .await
+                .map_err(StoreError::query(OP, &key))?
+        });
+        match existing {
+            Some(id) => Ok(InsertOutcome::Duplicate(EventId(id))),
+            None => Err(StoreError::NotFound { op: OP, key }),
+        }
+    }
+
+    /// One event by id.
+    pub async fn get_event(&self, id: EventId) -> Result<Option<Event>> {
+        let sql = format!("SELECT {EVENT_COLS} FROM events WHERE id = $1");
+        let raw: Option<RawEvent> = dispatch!(self, p => {
+            sqlx::query_as::<_, RawEvent>(&sql)
+                .bind(id.0)
+                .fetch_optional(p)
+                .await
+                .map_err(StoreError::query("get_event", event_key(id)))?
+        });
+        raw.map(RawEvent::into_event).transpose()
+    }
+
+    /// Claims the next due event of any item that nobody holds: the oldest open event of that item,
+    /// when it is pending or failed and due, or processing under an expired lease. The item is leased
+    /// to `worker` for `lease`. `None` when nothing is claimable now.
+    pub async fn claim_next(&self, worker: &str, lease: Duration) -> Result<Option<ClaimedEvent>> {
+        self.claim(None, worker, lease).await
+    }
+
+    /// Like [`Store::claim_next`], restricted to one Monday item (e.g. to process an event right after
+    /// receiving it). `None` when the item is held by another worker or its oldest open event is not due.
+    pub async fn claim_for_item(
+        &self,
+        board_id: i64,
+        item_id: i64,
+        worker: &str,
+        lease: Duration,
+    ) -> Result<Option<ClaimedEvent>> {
+        self.claim(Some((board_id, item_id)), worker, lease).await
+    }
+
+    async fn claim(
+        &self,
+        item: Option<(i64, i64)>,
+        worker: &str,
+        lease: Duration,
+    ) -> Result<Option<ClaimedEvent>> {
+        const OP: &str = "claim";
+        let lease_ms = duration_ms(OP, "lease", lease)?;
+        no_nul(OP, "worker", worker)?;
+        let key = match item {
+            Some((b, i)) => format!("item {b}/{i}, worker {worker}"),
+            None => format!("worker {worker}"),
+        };
+        let now = now_ms();
+        let candidates: Vec<(i64, i64)> = match item {
+            Some(bi) => vec![bi],
+            None => {
+                let sql = "SELECT e.board_id, e.item_id FROM events e \
+                    WHERE ((e.status IN ('pending', 'failed') AND e.next_attempt_at <= $1) \
+                           OR (e.status = 'processing' AND e.lease_expires_at <= $1)) \
+                      AND NOT EXISTS (SELECT 1 FROM events o WHERE o.board_id = e.board_id \
+                           AND o.item_id = e.item_id AND o.item_seq < e.item_seq \
+                           AND o.status IN ('pending', 'failed', 'processing')) \
+                      AND NOT EXISTS (SELECT 1 FROM item_locks l WHERE l.board_id = e.board_id \
+                           AND l.item_id = e.item_id AND l.lease_expires_at > $1) \
+                    ORDER BY e.next_attempt_at, e.id LIMIT $2";
+                dispatch!(self, p => {
+                    sqlx::query_as::<_, (i64, i64)>(sql)
+                        .bind(now)
+                        .bind(CLAIM_CANDIDATES)
+                        .fetch_all(p)
+                        .await
+                        .map_err(StoreError::query(OP, &key))?
+                })
+            }
+        };
+        for (board_id, item_id) in candidates {
+            if let Some(claimed) = self
+                .try_claim_item(board_id, item_id, worker, lease_ms, &key)
+                .await?
+            {
+                return Ok(Some(claimed));
+            }
+        }
+        Ok(None)
+    }
+
+    /// In one write transaction: take the item's lease (unless someone holds an unexpired one), then
+    /// hand out the item's oldest open event if it is claimable; otherwise roll back.
+    async fn try_claim_item(
+        &self,
+        board_id: i64,
+        item_id: i64,
+        worker: &str,
+        lease_ms: i64,
+        key: &str,
+    ) -> Result<Option<ClaimedEvent>> {
+        const OP: &str = "claim";
+        let token = uuid::Uuid::new_v4().to_string();
+        let err = |e| StoreError::query(OP, key)(e);
+        let lock_sql = "INSERT INTO item_locks (board_id, item_id, token, worker, lease_expires_at, acquired_at) \
+                        VALUES ($1, $2, $3, $4, $5, $6) \
+                        ON CONFLICT (board_id, item_id) DO UPDATE SET token = excluded.token, \
+                            worker = excluded.worker, lease_expires_at = excluded.lease_expires_at, \
+                            acquired_at = excluded.acquired_at \
+                        WHERE item_locks.lease_expires_at <= $6 \
+                        RETURNING token";
+        let head_sql = "SELECT id, status, next_attempt_at, lease_expires_at FROM events \
+                        WHERE board_id = $1 AND item_id = $2 \
+                          AND status IN ('pending', 'failed', 'processing') \
+                        ORDER BY item_seq LIMIT 1";
+        let claim_sql = format!(
+            "UPDATE events SET status = 'processing', lease_token = $1, claimed_by = $2, \
+                 lease_expires_at = $3, updated_at = $4 \
+             WHERE id = $5 RETURNING {EVENT_COLS}"
+        );
+        let raw: Option<RawEvent> = dispatch!(self, p => {
+            let mut tx = p.begin_write().await.map_err(err)?;
+            let now = now_ms();
+            let expires = now.saturating_add(lease_ms);
+            let acquired = sqlx::query_scalar::<_, String>(lock_sql)
+                .bind(board_id)
+                .bind(item_id)
+                .bind(&token)
+                .bind(worker)
+                .bind(expires)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(err)?;
+            if acquired.is_none() {
+                tx.rollback().await.map_err(err)?;
+                None
+            } else {
+                let head = sqlx::query_as::<_, Head>(head_sql)
+                    .bind(board_id)
+                    .bind(item_id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(err)?;
+                let claimable = match &head {
+                    None => false,
+                    Some(h) => match h.status.parse::<EventStatus>()? {
+                        EventStatus::Pending | EventStatus::Failed => h.next_attempt_at <= now,
+                        // We hold the item's lease, so the previous holder's lease expired.
+                        EventStatus::Processing => h.lease_expires_at.is_none_or(|t| t <= now),
+                        _ => false,
+                    },
+                };
+                match head {
+                    Some(h) if claimable => {
+                        let raw = sqlx::query_as::<_, RawEvent>(&claim_sql)
+                            .bind(&token)
+                            .bind(worker)
+                            .bind(expires)
+                            .bind(now)
+                            .bind(h.id)
+                            .fetch_one(&mut *tx)
+                            .await
+                            .map_err(err)?;
+                        tx.commit().await.map_err(err)?;
+                        Some(raw)
+                    }
+                    _ => {
+                        tx.rollback().await.map_err(err)?;
+                        None
+                    }
+                }
+            }
+        });
+        let Some(raw) = raw else { return Ok(None) };
+        let event = raw.into_event()?;
+        let claim = Claim {
+            event_id: event.id,
+            board_id,
+            item_id,
+            token,
+            worker: worker.to_owned(),
+            lease_expires_at: event.lease_expires_at.unwrap_or_else(Utc::now),
+        };
+        Ok(Some(ClaimedEvent { event, claim }))
+    }
+
+    /// Pushes the lease of a claim further out (heartbeat for long work). Returns the updated claim.
+    pub async fn extend_lease(&self, claim: &Claim, lease: Duration) -> Result<Claim> {
+        const OP: &str = "extend_lease";
+        let lease_ms = duration_ms(OP, "lease", lease)?;
+        let err = |e| StoreError::query(OP, event_key(claim.event_id))(e);
+        let expires = now_ms().saturating_add(lease_ms);
+        let ok = dispatch!(self, p => {
+            let mut tx = p.begin_write().await.map_err(err)?;
+            let locked = sqlx::query(
+                "UPDATE item_locks SET lease_expires_at = $1 \
+                 WHERE board_id = $2 AND item_id = $3 AND token = $4",
+            )
+            .bind(expires)
+            .bind(claim.board_id)
+            .bind(claim.item_id)
+            .bind(&claim.token)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?
+            .rows_affected();
+            let evented = sqlx::query(
+                "UPDATE events SET lease_expires_at = $1 \
+                 WHERE id = $2 AND lease_token = $3 AND status = 'processing'",
+            )
+            .bind(expires)
+            .bind(claim.event_id.0)
+            .bind(&claim.token)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?
+            .rows_affected();
+            if locked == 1 && evented == 1 {
+                tx.commit().await.map_err(err)?;
+                true
+            } else {
+                tx.rollback().await.map_err(err)?;
+                false
+            }
+        });
+        if !ok {
+            return Err(lease_lost(OP, claim));
+        }
+        Ok(Claim {
+            lease_expires_at: from_ms(expires)?,
+            ..claim.clone()
+        })
+    }
+
+    /// The event was applied: status `done`, item released.
+    pub async fn mark_done(&self, claim: &Claim) -> Result<()> {
+        self.settle("mark_done", claim, Settle::Done)
+            .await
+            .map(|_| ())
+    }
+
+    /// The event needs no action (e.g. unmapped board): status `skipped` with `reason`, item released.
+    pub async fn mark_skipped(&self, claim: &Claim, reason: &str) -> Result<()> {
+        no_nul("mark_skipped", "reason", reason)?;
+        self.settle("mark_skipped", claim, Settle::Skipped(reason))
+            .await
+            .map(|_| ())
+    }
+
+    /// A transient failure: attempts + 1, `last_error` = `error`, status `failed` (claimable again from
+    /// `retry_at`, still blocking later events of the item so order is kept), item released.
+    /// Returns the new attempt count.
+    pub async fn mark_failed(
+        &self,
+        claim: &Claim,
+        error: &str,
+        retry_at: DateTime<Utc>,
+    ) -> Result<u32> {
+        no_nul("mark_failed", "error", error)?;
+        self.settle(
+            "mark_failed",
+            claim,
+            Settle::Failed {
+                error,
+                retry_at: to_ms(retry_at),
+            },
+        )
+        .await
+        .map(|(attempts, _)| attempts)
+    }
+
+    /// A permanent failure: attempts + 1, status `dead`, and — in the same transaction — a dead letter
+    /// holding the payload byte for byte, `error` and Salesforce's response body. An event that dies
+    /// again after a replay reopens its existing dead letter. Item released.
+    pub async fn mark_dead(
+        &self,
+        claim: &Claim,
+        error: &str,
+        sf_error_body: Option<&str>,
+    ) -> Result<DeadLetterId> {
+        const OP: &str = "mark_dead";
+        no_nul(OP, "error", error)?;
+        if let Some(body) = sf_error_body {
+            no_nul(OP, "sf_error_body", body)?;
+        }
+        let (_, dl) = self
+            .settle(
+                OP,
+                claim,
+                Settle::Dead {
+                    error,
+                    sf_error_body,
+                },
+            )
+            .await?;
+        dl.ok_or_else(|| StoreError::NotFound {
+            op: OP,
+            key: format!("dead letter for {}", event_key(claim.event_id)),
+        })
+    }
+
+    /// Releases the item lease and moves the claimed event to its final (or retry) state, atomically.
+    /// Rejects with `LeaseLost` (writing nothing) unless the claim's token still holds the item.
+    async fn settle(
+        &self,
+        op: &'static str,
+        claim: &Claim,
+        outcome: Settle<'_>,
+    ) -> Result<(u32, Option<DeadLetterId>)> {
+        let err = |e| StoreError::query(op, event_key(claim.event_id))(e);
+        let now = now_ms();
+        // Lock row first, event row second: the same order as claiming, so no deadlock.
+        let release_sql =
+            "DELETE FROM item_locks WHERE board_id = $1 AND item_id = $2 AND token = $3";
+        let clear =
+            "lease_token = NULL, claimed_by = NULL, lease_expires_at = NULL, updated_at = $1";
+        let guard =
+            "WHERE id = $2 AND lease_token = $3 AND status = 'processing' RETURNING attempts";
+        let (update_sql, error, retry_at): (String, Option<&str>, Option<i64>) = match &outcome {
+            Settle::Done => (
+                format!("UPDATE events SET status = 'done', processed_at = $1, {clear} {guard}"),
+                None,
+                None,
+            ),
+            Settle::Skipped(reason) => (
+                format!(
+                    "UPDATE events SET status = 'skipped', processed_at = $1, last_error = $4, \
+                     {clear} {guard}"
+                ),
+                Some(reason),
+                None,
+            ),
+            Settle::Failed { error, retry_at } => (
+                format!(
+                    "UPDATE events SET status = 'failed', attempts = attempts + 1, last_error = $4, \
+                     next_attempt_at = $5, {clear} {guard}"
+                ),
+                Some(error),
+                Some(*retry_at),
+            ),
+            Settle::Dead { error, .. } => (
+                format!(
+                    "UPDATE events SET status = 'dead', attempts = attempts + 1, last_error = $4, \
+                     processed_at = $1, {clear} {guard}"
+                ),
+                Some(error),
+                None,
+            ),
+        };
+        let dead_letter_sql = "INSERT INTO dead_letters (event_id, payload, error, sf_error_body, status, \
+                                   replay_count, created_at, updated_at) \
+                               SELECT id, payload, $2, $3, 'open', 0, $4, $4 FROM events WHERE id = $1 \
+                               ON CONFLICT (event_id) DO UPDATE SET payload = excluded.payload, \
+                                   error = excluded.error, sf_error_body = excluded.sf_error_body, \
+                                   status = 'open', updated_at = excluded.updated_at \
+                               RETURNING id";
+        let settled: Option<(i64, Option<i64>)> = dispatch!(self, p => {
+            let mut tx = p.begin_write().await.map_err(err)?;
+            let released = sqlx::query(release_sql)
+                .bind(claim.board_id)
+                .bind(claim.item_id)
+                .bind(&claim.token)
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?
+                .rows_affected();
+            let mut q = sqlx::query_scalar::<_, i64>(&update_sql)
+                .bind(now)
+                .bind(claim.event_id.0)
+                .bind(&claim.token);
+            if let Some(error) = error {
+                q = q.bind(error);
+            }
+            if let Some(retry_at) = retry_at {
+                q = q.bind(retry_at);
+            }
+            let attempts = if released == 1 {
+                q.fetch_optional(&mut *tx).await.map_err(err)?
+            } else {
+                None
+            };
+            match attempts {
+                None => {
+                    tx.rollback().await.map_err(err)?;
+                    None
+                }
+                Some(attempts) => {
+                    let dl = if let Settle::Dead { error, sf_error_body } = &outcome {
+                        Some(
+                            sqlx::query_scalar::<_, i64>(dead_letter_sql)
+                                .bind(claim.event_id.0)
+                                .bind(*error)
+                                .bind(*sf_error_body)
+                                .bind(now)
+                                .fetch_one(&mut *tx)
+                                .await
+                                .map_err(err)?,
+                        )
+                    } else {
+                        None
+                    };
+                    tx.commit().await.map_err(err)?;
+                    Some((attempts, dl))
+                }
+            }
+        });
+        match settled {
+            None => Err(lease_lost(op, claim)),
+            Some((attempts, dl)) => Ok((
+                u32::try_from(attempts).unwrap_or(u32::MAX),
+                dl.map(DeadLetterId),
+            )),
+        }
+    }
+}
+
+pub(crate) fn lease_lost(op: &'static str, claim: &Claim) -> StoreError {
+    StoreError::LeaseLost {
+        op,
+        event_id: claim.event_id,
+        board_id: claim.board_id,
+        item_id: claim.item_id,
+        token: claim.token.clone(),
+    }
+}
