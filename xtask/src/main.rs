@@ -1,3 +1,84 @@
-fn main() -> anyhow::Result<()> {
-    anyhow::bail!("xtask: no commands yet")
+//! `cargo xtask`: project automation in plain Rust (see `cargo xtask --help`).
+//!
+//! Kept quick to compile: std, anyhow and signal-hook only. Argument parsing is by hand.
+
+mod db_cmd;
+mod pg;
+mod proc;
+mod test_cmd;
+
+use anyhow::{bail, Result};
+
+const HELP: &str = "\
+cargo xtask <command>
+
+Commands:
+  test [-- <runner args>]   the whole suite with a real PostgreSQL (what .ci/run and CI run)
+  db up|down|url            a long-lived local PostgreSQL for development
+  help [<command>]          this help, or a command's help (also `<command> --help`)
+
+PostgreSQL, first that applies: DATABASE_URL if set; a testcontainers `postgres` container when a
+Docker daemon answers; a cluster from the installed server binaries (initdb, pg_ctl) in target/.
+";
+
+fn main() {
+    let code = match real_main() {
+        Ok(()) => 0,
+        Err(e) => {
+            if let Some(proc::Interrupted(sig)) = e.downcast_ref::<proc::Interrupted>() {
+                eprintln!("xtask: interrupted (signal {sig}); everything started was cleaned up");
+                128 + sig
+            } else {
+                eprintln!("xtask: error: {e:#}");
+                1
+            }
+        }
+    };
+    std::process::exit(code);
+}
+
+fn real_main() -> Result<()> {
+    proc::install_signal_handlers()?;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let paths = pg::Paths::discover();
+    let Some((cmd, rest)) = args.split_first() else {
+        print!("{HELP}");
+        return Ok(());
+    };
+    let wants_help = |rest: &[String]| {
+        rest.first()
+            .is_some_and(|a| a == "-h" || a == "--help" || a == "help")
+    };
+    match cmd.as_str() {
+        "-h" | "--help" => {
+            print!("{HELP}");
+            Ok(())
+        }
+        "help" => {
+            match rest.first().map(String::as_str) {
+                Some("test") => print!("{}", test_cmd::HELP),
+                Some("db") => print!("{}", db_cmd::HELP),
+                Some(other) => bail!("unknown command {other:?}\n\n{HELP}"),
+                None => print!("{HELP}"),
+            }
+            Ok(())
+        }
+        "test" if wants_help(rest) => {
+            print!("{}", test_cmd::HELP);
+            Ok(())
+        }
+        "test" => {
+            let forwarded = match rest.split_first() {
+                None => &[][..],
+                Some((first, tail)) if first == "--" => tail,
+                Some((first, _)) => bail!(
+                    "unexpected argument {first:?}; runner arguments go after `--`\n\n{}",
+                    test_cmd::HELP
+                ),
+            };
+            test_cmd::run(&paths, forwarded)
+        }
+        "db" => db_cmd::run(&paths, rest),
+        other => bail!("unknown command {other:?}\n\n{HELP}"),
+    }
 }

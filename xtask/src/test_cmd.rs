@@ -1,0 +1,455 @@
+//! `cargo xtask test`: the whole suite, as `.ci/run` and CI run it.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+use crate::pg::{self, Paths};
+use crate::proc::{self, Mode};
+
+/// Workflow linters, pinned so that a new release cannot change the verdict overnight.
+const PY_TOOLS: &[&str] = &["check-jsonschema==0.39.0", "zizmor==1.32.0"];
+/// Third-party client scripts used by conformance tests live in `<dir>/<client>/`.
+const CLIENTS_DIR: &str = "mock-servers/mock-crm/clients";
+/// Built and linted by CI, but has no tests and needs a Docker daemon: not part of the run.
+const EXCLUDED: &str = "xtask-pg-container";
+
+pub const HELP: &str = "\
+cargo xtask test [-- <args for the test runner>]
+
+Runs the whole suite, as `.ci/run` and CI do:
+  1. removes throwaway clusters left by dead xtask runs (target/xtask-pg-<pid>/);
+  2. creates target/xtask/venv (python3 -m venv) with check-jsonschema and zizmor, plus every
+     mock-servers/mock-crm/clients/*/requirements.txt; runs `npm ci` (or `npm install`) in every
+     client directory with a package.json;
+  3. checks .github/workflows/*.yml offline: check-jsonschema (vendor.github-workflows) and
+     `zizmor --offline`;
+  4. builds all test targets (with SQLX_OFFLINE=true);
+  5. brings up PostgreSQL, first that applies, and says which:
+       DATABASE_URL if set (must answer within 3 s), a testcontainers `postgres` container when
+       `docker info` succeeds, a throwaway cluster from the installed server binaries (initdb,
+       pg_ctl) in target/xtask-pg-<pid>/ on a free port (run as user postgres under root);
+  6. runs the doctests, then every test of the workspace (cargo nextest when installed, else
+     cargo test) with DATABASE_URL, INSTA_UPDATE=no, CI=true, CRMSYNC_TEST_PYTHON and
+     CRMSYNC_TEST_NODE set;
+  7. stops and deletes what it started, also when tests fail or on Ctrl-C / SIGTERM.
+
+Arguments after `--` go to the test runner; `-p/--package` replaces `--workspace`, e.g.
+  cargo xtask test -- -p crmsync-store
+";
+
+struct Timer {
+    phases: Vec<(String, Duration)>,
+    start: Instant,
+}
+
+impl Timer {
+    fn phase<T>(&mut self, name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        eprintln!("xtask: == {name}");
+        let t = Instant::now();
+        let r = f();
+        self.phases.push((name.to_string(), t.elapsed()));
+        r
+    }
+
+    fn report(&self) -> String {
+        let parts: Vec<String> = self
+            .phases
+            .iter()
+            .map(|(n, d)| format!("{n} {:.1}s", d.as_secs_f64()))
+            .collect();
+        format!(
+            "{} (total {:.1}s)",
+            parts.join(", "),
+            self.start.elapsed().as_secs_f64()
+        )
+    }
+}
+
+pub fn run(paths: &Paths, forwarded: &[String]) -> Result<()> {
+    let mut timer = Timer {
+        phases: Vec::new(),
+        start: Instant::now(),
+    };
+    let result = run_phases(paths, forwarded, &mut timer);
+    eprintln!("xtask: timings: {}", timer.report());
+    result
+}
+
+fn run_phases(paths: &Paths, forwarded: &[String], timer: &mut Timer) -> Result<()> {
+    pg::clean_stale(paths)?;
+
+    let python = timer.phase("python tools (target/xtask/venv)", || ensure_venv(paths))?;
+    timer.phase("workflow checks", || check_workflows(paths, &python))?;
+    timer.phase("node clients", || install_node_clients(paths))?;
+
+    let runner = Runner::detect();
+    let env = TestEnv {
+        python: Some(python),
+        node: proc::which("node"),
+    };
+    timer.phase("build tests", || {
+        proc::run(
+            runner
+                .build_command(paths, forwarded)
+                .env("SQLX_OFFLINE", "true"),
+            "build tests",
+        )
+    })?;
+
+    let db = timer.phase("postgres", || pg::provision_for_tests(paths))?;
+    eprintln!("xtask: PostgreSQL: {}", db.describe());
+
+    let tests = timer.phase("tests", || {
+        let mut doc = runner.doc_command(paths, forwarded);
+        env.apply(&mut doc, &db.url);
+        let doc_ok = match doc_selection_has_lib(forwarded) {
+            true => proc::status(&mut doc, "doctests", Mode::Interruptible)?.success(),
+            false => true,
+        };
+        let mut main = runner.test_command(paths, forwarded);
+        env.apply(&mut main, &db.url);
+        let main_ok = proc::status(&mut main, "tests", Mode::Interruptible)?.success();
+        Ok(doc_ok && main_ok)
+    })?;
+
+    // Later issues extend this command here, while PostgreSQL is still up:
+    // - replay of the recorded traffic in fixtures/ against the mocks (issue: replay);
+    // - the Lambda artifact check (build `bootstrap`, size and smoke test) (issue: lambda).
+
+    timer.phase("stop postgres", || {
+        drop(db);
+        Ok(())
+    })?;
+    if !tests {
+        bail!("tests failed");
+    }
+    eprintln!("xtask: all tests passed");
+    Ok(())
+}
+
+/// Doctests need a library in the selection; `-p xtask` alone (a binary) has none.
+fn doc_selection_has_lib(forwarded: &[String]) -> bool {
+    let pkgs = selected_packages(forwarded);
+    pkgs.is_empty() || pkgs.iter().any(|p| p != "xtask")
+}
+
+/// The values of `-p X`, `-pX`, `--package X` and `--package=X` in the forwarded args.
+fn selected_packages(args: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == "--" {
+            break;
+        }
+        if a == "-p" || a == "--package" {
+            if let Some(v) = it.next() {
+                out.push(v.clone());
+            }
+        } else if let Some(v) = a.strip_prefix("--package=") {
+            out.push(v.to_string());
+        } else if let Some(v) = a.strip_prefix("-p").filter(|v| !v.is_empty()) {
+            out.push(v.to_string());
+        }
+    }
+    out
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Runner {
+    Nextest,
+    CargoTest,
+}
+
+impl Runner {
+    fn detect() -> Self {
+        let ok = proc::output(
+            cargo().args(["nextest", "--version"]),
+            "cargo nextest --version",
+            Some(Duration::from_secs(30)),
+            Mode::Interruptible,
+        )
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+        if ok {
+            eprintln!("xtask: test runner: cargo nextest");
+            Runner::Nextest
+        } else {
+            eprintln!("xtask: test runner: cargo test (cargo-nextest is not installed)");
+            Runner::CargoTest
+        }
+    }
+
+    fn test_args(self, forwarded: &[String], build_only: bool) -> Vec<String> {
+        let mut args: Vec<String> = match self {
+            Runner::Nextest => vec!["nextest".into(), "run".into()],
+            Runner::CargoTest => vec!["test".into(), "--all-targets".into()],
+        };
+        if selected_packages(forwarded).is_empty() {
+            args.extend(["--workspace".into(), "--exclude".into(), EXCLUDED.into()]);
+        }
+        if build_only {
+            args.push("--no-run".into());
+            // Only cargo's own selection flags make sense for a build.
+            args.extend(selection_args(forwarded));
+        } else {
+            args.extend(forwarded.iter().cloned());
+        }
+        args
+    }
+
+    fn build_command(self, paths: &Paths, forwarded: &[String]) -> Command {
+        let mut c = cargo();
+        c.current_dir(&paths.root)
+            .args(self.test_args(forwarded, true));
+        c
+    }
+
+    fn test_command(self, paths: &Paths, forwarded: &[String]) -> Command {
+        let mut c = cargo();
+        c.current_dir(&paths.root)
+            .args(self.test_args(forwarded, false));
+        c
+    }
+
+    fn doc_command(self, paths: &Paths, forwarded: &[String]) -> Command {
+        let mut c = cargo();
+        c.current_dir(&paths.root).args(["test", "--doc"]);
+        let pkgs = selected_packages(forwarded);
+        if pkgs.is_empty() {
+            c.args(["--workspace", "--exclude", EXCLUDED]);
+        } else {
+            for p in pkgs.iter().filter(|p| *p != "xtask") {
+                c.args(["-p", p]);
+            }
+        }
+        c
+    }
+}
+
+/// The package selection part of the forwarded args, as `-p X` pairs.
+fn selection_args(forwarded: &[String]) -> Vec<String> {
+    selected_packages(forwarded)
+        .into_iter()
+        .flat_map(|p| ["-p".to_string(), p])
+        .collect()
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+struct TestEnv {
+    python: Option<PathBuf>,
+    node: Option<PathBuf>,
+}
+
+impl TestEnv {
+    fn apply(&self, cmd: &mut Command, database_url: &str) {
+        cmd.env("DATABASE_URL", database_url)
+            .env("SQLX_OFFLINE", "true")
+            .env("INSTA_UPDATE", "no")
+            .env("CI", "true");
+        if let Some(p) = &self.python {
+            cmd.env("CRMSYNC_TEST_PYTHON", p);
+        }
+        if let Some(n) = &self.node {
+            cmd.env("CRMSYNC_TEST_NODE", n);
+        }
+    }
+}
+
+fn client_dirs(paths: &Paths) -> Result<Vec<PathBuf>> {
+    let base = paths.root.join(CLIENTS_DIR);
+    let Ok(entries) = fs::read_dir(&base) else {
+        return Ok(Vec::new());
+    };
+    let mut dirs = Vec::new();
+    for e in entries {
+        let e = e.with_context(|| format!("listing {}", base.display()))?;
+        if e.path().is_dir() {
+            dirs.push(e.path());
+        }
+    }
+    dirs.sort();
+    Ok(dirs)
+}
+
+/// `target/xtask/venv` with the workflow linters and the clients' requirements installed.
+/// Reinstalls only when the requested packages change (a stamp file records them).
+/// Returns the venv's python.
+fn ensure_venv(paths: &Paths) -> Result<PathBuf> {
+    let venv = paths.target.join("xtask").join("venv");
+    let python = venv.join("bin").join("python");
+    let requirements: Vec<PathBuf> = client_dirs(paths)?
+        .into_iter()
+        .map(|d| d.join("requirements.txt"))
+        .filter(|r| r.is_file())
+        .collect();
+    let mut wanted = PY_TOOLS.join("\n");
+    for r in &requirements {
+        let text = fs::read_to_string(r).with_context(|| format!("reading {}", r.display()))?;
+        wanted.push_str(&format!("\n# {}\n{text}", r.display()));
+    }
+    let stamp = venv.join(".xtask-installed");
+    if python.is_file() && fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
+        eprintln!("xtask: {} is up to date", venv.display());
+        return Ok(python);
+    }
+    let python3 = proc::which("python3").context(
+        "python3 is not on PATH; install Python 3 (needed for the workflow linters and the \
+         Python client conformance tests)",
+    )?;
+    if !python.is_file() {
+        proc::run(
+            Command::new(python3).args(["-m", "venv"]).arg(&venv),
+            "python3 -m venv target/xtask/venv",
+        )?;
+    }
+    let _ = fs::remove_file(&stamp);
+    let mut pip = Command::new(&python);
+    pip.args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+    ])
+    .args(PY_TOOLS);
+    for r in &requirements {
+        pip.arg("-r").arg(r);
+    }
+    proc::run(&mut pip, "pip install (target/xtask/venv)")?;
+    fs::write(&stamp, &wanted).with_context(|| format!("writing {}", stamp.display()))?;
+    Ok(python)
+}
+
+/// `npm ci` (or `npm install` without a lock file) in every client directory with a package.json.
+fn install_node_clients(paths: &Paths) -> Result<()> {
+    let dirs: Vec<PathBuf> = client_dirs(paths)?
+        .into_iter()
+        .filter(|d| d.join("package.json").is_file() || d.join("package-lock.json").is_file())
+        .collect();
+    if dirs.is_empty() {
+        return Ok(());
+    }
+    let npm = proc::which("npm").context(
+        "npm is not on PATH; install Node.js 20 (needed for the JavaScript client conformance tests)",
+    )?;
+    for dir in dirs {
+        let verb = if dir.join("package-lock.json").is_file() {
+            "ci"
+        } else {
+            "install"
+        };
+        proc::run(
+            Command::new(&npm)
+                .args([verb, "--no-audit", "--no-fund"])
+                .current_dir(&dir),
+            &format!("npm {verb} in {}", rel(paths, &dir)),
+        )?;
+    }
+    Ok(())
+}
+
+/// check-jsonschema (GitHub's workflow schema, vendored in the wheel) and zizmor, both offline.
+fn check_workflows(paths: &Paths, python: &Path) -> Result<()> {
+    let dir = paths.root.join(".github").join("workflows");
+    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
+        .with_context(|| format!("listing {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yml" || x == "yaml"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        bail!("no workflow files in {}", dir.display());
+    }
+    let bin = python
+        .parent()
+        .context("the venv python has a parent dir")?;
+    proc::run(
+        Command::new(bin.join("check-jsonschema"))
+            .args(["--builtin-schema", "vendor.github-workflows"])
+            .args(&files)
+            .current_dir(&paths.root),
+        "check-jsonschema --builtin-schema vendor.github-workflows",
+    )?;
+    proc::run(
+        Command::new(bin.join("zizmor"))
+            .args(["--offline", "--no-progress"])
+            .arg(&dir)
+            .current_dir(&paths.root),
+        "zizmor --offline .github/workflows/",
+    )?;
+    Ok(())
+}
+
+fn rel(paths: &Paths, p: &Path) -> String {
+    p.strip_prefix(&paths.root)
+        .unwrap_or(p)
+        .display()
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn finds_package_selection_in_every_spelling() {
+        assert_eq!(
+            selected_packages(&s(&["-p", "a", "-pb", "--package", "c", "--package=d"])),
+            s(&["a", "b", "c", "d"])
+        );
+        assert!(selected_packages(&s(&["--no-fail-fast", "store::"])).is_empty());
+        // After a second `--` the args belong to the test binary.
+        assert!(selected_packages(&s(&["--", "-p", "x"])).is_empty());
+    }
+
+    #[test]
+    fn whole_workspace_by_default() {
+        assert_eq!(
+            Runner::Nextest.test_args(&[], false),
+            s(&["nextest", "run", "--workspace", "--exclude", EXCLUDED])
+        );
+        assert_eq!(
+            Runner::CargoTest.test_args(&[], true),
+            s(&[
+                "test",
+                "--all-targets",
+                "--workspace",
+                "--exclude",
+                EXCLUDED,
+                "--no-run"
+            ])
+        );
+    }
+
+    #[test]
+    fn package_selection_replaces_workspace_and_is_forwarded() {
+        let fwd = s(&["-p", "crmsync-store", "--no-fail-fast"]);
+        assert_eq!(
+            Runner::Nextest.test_args(&fwd, false),
+            s(&["nextest", "run", "-p", "crmsync-store", "--no-fail-fast"])
+        );
+        // The build step keeps only the selection.
+        assert_eq!(
+            Runner::Nextest.test_args(&fwd, true),
+            s(&["nextest", "run", "--no-run", "-p", "crmsync-store"])
+        );
+    }
+
+    #[test]
+    fn doctests_are_skipped_only_for_a_binary_only_selection() {
+        assert!(doc_selection_has_lib(&[]));
+        assert!(doc_selection_has_lib(&s(&["-p", "crmsync-store"])));
+        assert!(!doc_selection_has_lib(&s(&["-p", "xtask"])));
+    }
+}
