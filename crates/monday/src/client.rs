@@ -356,6 +356,37 @@ impl MondayClient {
         field::<ItemsPage>(OP, &data, "next_items_page")
     }
 
+    /// Items of a board whose column `column_id` has exactly one of `values`
+    /// (`items_page_by_column_values`, following `next_items_page` until the end).
+    ///
+    /// This is how a caller reconciles a `create_item` whose response was lost: look the item up
+    /// by the column holding its external (Salesforce) id before creating it again.
+    pub async fn items_by_column_values(
+        &self,
+        board_id: &str,
+        column_id: &str,
+        values: &[String],
+    ) -> Result<Vec<Item>, MondayError> {
+        const OP: &str = "items_page_by_column_values";
+        const LIMIT: u32 = 100;
+        let query = format!(
+            "query ItemsByColumnValues($board: ID!, $columns: [ItemsPageByColumnValuesQuery!], $limit: Int!) {{ {COMPLEXITY_SELECTION} items_page_by_column_values(board_id: $board, columns: $columns, limit: $limit) {{ cursor items {{ {ITEM_FIELDS} }} }} }}"
+        );
+        let vars = json!({
+            "board": board_id,
+            "columns": [{ "column_id": column_id, "column_values": values }],
+            "limit": LIMIT,
+        });
+        let data = self.query(OP, &query, vars, 1).await?;
+        let mut page: ItemsPage = field(OP, &data, "items_page_by_column_values")?;
+        let mut out = std::mem::take(&mut page.items);
+        while let Some(cursor) = page.cursor.take() {
+            page = self.next_items_page(&cursor, LIMIT).await?;
+            out.append(&mut page.items);
+        }
+        Ok(out)
+    }
+
     /// All items of a board, page by page (`items_page`, then `next_items_page` until the cursor
     /// is null).
     ///

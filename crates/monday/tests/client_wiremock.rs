@@ -737,6 +737,34 @@ async fn items_by_ids_read_board_relation_linked_ids_and_chunk_by_100() {
 }
 
 #[tokio::test]
+async fn items_by_column_values_follows_the_cursor() {
+    let server = MockServer::start().await;
+    Mock::given(body_string_contains("query ItemsByColumnValues("))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": {
+            "items_page_by_column_values": {"cursor": "k1", "items": [item(7)]}}})))
+        .mount(&server)
+        .await;
+    Mock::given(body_partial_json(json!({"variables": {"cursor": "k1"}})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": {
+            "next_items_page": {"cursor": null, "items": [item(8)]}}})))
+        .mount(&server)
+        .await;
+    let timer = ManualTimer::new();
+    let items = client(&server, &timer)
+        .items_by_column_values("1", "text_sfid", &["00Q5e00000AbCdE\"x".to_owned()])
+        .await
+        .expect("found");
+    let ids: Vec<&str> = items.iter().map(|i| i.id.as_str()).collect();
+    assert_eq!(ids, vec!["7", "8"]);
+    let body = &received_bodies(&server).await[0];
+    assert_eq!(
+        body["variables"]["columns"],
+        json!([{"column_id": "text_sfid", "column_values": ["00Q5e00000AbCdE\"x"]}])
+    );
+    assert_eq!(body["variables"]["board"], json!("1"));
+}
+
+#[tokio::test]
 async fn webhooks_create_list_delete() {
     let server = MockServer::start().await;
     Mock::given(body_string_contains("create_webhook("))
