@@ -1,0 +1,962 @@
+//! The store suite, written once and run against both backends: every case below becomes
+//! `sqlite::<case>` (temp file) and `postgres::<case>` (fresh database from `DATABASE_URL`; fails when
+//! `DATABASE_URL` is unset — run `cargo xtask test`).
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use common::TestDb;
+use crmsync_store::{
+    Backend, CheckpointOutcome, DeadLetterFilter, DeadLetterStatus, EventStatus, InsertOutcome,
+    Link, LinkOutcome, MigrationStage, RunCounts, RunOutcome, Store, StoreError,
+};
+
+macro_rules! suite {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let db = super::TestDb::new(crmsync_store::Backend::Sqlite).await;
+                    super::$case(&db).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let db = super::TestDb::new(crmsync_store::Backend::Postgres).await;
+                    super::$case(&db).await;
+                }
+            )*
+        }
+    };
+}
+
+suite!(
+    connect_migrate_ping,
+    duplicate_event_keys_from_concurrent_connections_leave_one_row,
+    concurrent_events_of_one_item_get_consecutive_sequence_numbers,
+    payload_with_nul_is_rejected_with_field_name,
+    links_are_unique_both_ways,
+    concurrent_links_to_one_salesforce_record_create_exactly_one,
+    claims_hand_out_oldest_due_event_and_block_the_item,
+    concurrent_workers_never_hold_one_item_twice_and_keep_order,
+    expired_lease_is_reclaimable_and_old_claim_is_fenced,
+    dead_letter_round_trips_payload_byte_for_byte,
+    replay_puts_the_event_back,
+    migration_runs_and_plan_hash_lookups,
+    checkpoints_are_idempotent_and_scoped_to_a_run,
+    status_queries,
+);
+
+const LONG: Duration = Duration::from_secs(60);
+
+fn new_event(uuid: &str, board: i64, item: i64, payload: &str) -> crmsync_store::NewEvent {
+    crmsync_store::NewEvent {
+        trigger_uuid: uuid.to_owned(),
+        board_id: board,
+        item_id: item,
+        event_type: "update_column_value".to_owned(),
+        payload: payload.to_owned(),
+    }
+}
+
+fn epoch() -> DateTime<Utc> {
+    DateTime::<Utc>::UNIX_EPOCH
+}
+
+async fn total_events(store: &Store) -> u64 {
+    store.event_counts_since(epoch()).await.unwrap().total()
+}
+
+async fn connect_migrate_ping(db: &TestDb) {
+    let s = &db.store;
+    s.ping().await.unwrap();
+    // migrations are idempotent
+    s.migrate().await.unwrap();
+    let expected = if db.url.starts_with("sqlite") {
+        Backend::Sqlite
+    } else {
+        Backend::Postgres
+    };
+    assert_eq!(s.backend(), expected);
+    assert_eq!(total_events(s).await, 0);
+}
+
+async fn duplicate_event_keys_from_concurrent_connections_leave_one_row(db: &TestDb) {
+    let stores = [db.store.clone(), db.another_store().await];
+    for round in 0..5 {
+        let uuid = format!("dup-{round}");
+        let barrier = Arc::new(tokio::sync::Barrier::new(24));
+        let tasks: Vec<_> = (0..24)
+            .map(|i| {
+                let store = stores[i % 2].clone();
+                let barrier = barrier.clone();
+                let ev = new_event(&uuid, 10, 100 + round, "{}");
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    store.insert_event_if_new(&ev).await.unwrap()
+                })
+            })
+            .collect();
+        let outcomes: Vec<InsertOutcome> = futures::future::join_all(tasks)
+            .await
+            .into_iter()
+            .map(|r| r.unwrap())
+            .collect();
+        let inserted: Vec<_> = outcomes
+            .iter()
+            .filter(|o| matches!(o, InsertOutcome::Inserted(_)))
+            .collect();
+        assert_eq!(inserted.len(), 1, "{outcomes:?}");
+        let id = inserted[0].event_id();
+        assert!(outcomes.iter().all(|o| o.event_id() == id), "{outcomes:?}");
+    }
+    assert_eq!(total_events(&db.store).await, 5);
+    // a redelivery later is still a duplicate and leaves the stored payload untouched
+    let again = db
+        .store
+        .insert_event_if_new(&new_event("dup-0", 10, 100, "{\"changed\":true}"))
+        .await
+        .unwrap();
+    let InsertOutcome::Duplicate(id) = again else {
+        panic!("expected duplicate, got {again:?}")
+    };
+    assert_eq!(db.store.get_event(id).await.unwrap().unwrap().payload, "{}");
+}
+
+async fn concurrent_events_of_one_item_get_consecutive_sequence_numbers(db: &TestDb) {
+    let stores = [db.store.clone(), db.another_store().await];
+    let tasks: Vec<_> = (0..40)
+        .map(|i| {
+            let store = stores[i % 2].clone();
+            tokio::spawn(async move {
+                store
+                    .insert_event_if_new(&new_event(&format!("seq-{i}"), 1, 7, "{}"))
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut seqs = Vec::new();
+    for t in futures::future::join_all(tasks).await {
+        let InsertOutcome::Inserted(id) = t.unwrap() else {
+            panic!("all keys are distinct")
+        };
+        seqs.push(db.store.get_event(id).await.unwrap().unwrap().item_seq);
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=40).collect::<Vec<i64>>());
+}
+
+async fn payload_with_nul_is_rejected_with_field_name(db: &TestDb) {
+    let err = db
+        .store
+        .insert_event_if_new(&new_event("nul", 1, 1, "{\"a\":\"x\0y\"}"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::InvalidInput {
+                field: "payload",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("payload"), "{err}");
+    assert_eq!(total_events(&db.store).await, 0);
+}
+
+fn link(board: i64, item: i64, object: &str, id: &str) -> Link {
+    Link {
+        monday_board_id: board,
+        monday_item_id: item,
+        sf_object: object.to_owned(),
+        sf_id: id.to_owned(),
+    }
+}
+
+async fn links_are_unique_both_ways(db: &TestDb) {
+    let s = &db.store;
+    let a = link(1, 100, "Lead", "00Q000000000001AAA");
+    assert_eq!(s.upsert_link(&a).await.unwrap(), LinkOutcome::Created);
+    assert_eq!(s.upsert_link(&a).await.unwrap(), LinkOutcome::AlreadyLinked);
+    assert_eq!(
+        s.find_link_by_monday(1, 100).await.unwrap(),
+        Some(a.clone())
+    );
+    assert_eq!(
+        s.find_link_by_salesforce("Lead", "00Q000000000001AAA")
+            .await
+            .unwrap(),
+        Some(a.clone())
+    );
+
+    // same Salesforce record, another item: conflict naming the existing link
+    let other_item = link(1, 101, "Lead", "00Q000000000001AAA");
+    match s.upsert_link(&other_item).await {
+        Err(StoreError::LinkConflict {
+            requested,
+            existing,
+        }) => {
+            assert_eq!(*requested, other_item);
+            assert_eq!(*existing, a);
+        }
+        other => panic!("expected LinkConflict, got {other:?}"),
+    }
+    // same item, another Salesforce record: conflict too
+    let other_record = link(1, 100, "Lead", "00Q000000000002AAA");
+    assert!(matches!(
+        s.upsert_link(&other_record).await,
+        Err(StoreError::LinkConflict { .. })
+    ));
+    // nothing was overwritten
+    assert_eq!(
+        s.find_link_by_monday(1, 100).await.unwrap(),
+        Some(a.clone())
+    );
+    assert_eq!(s.find_link_by_monday(1, 101).await.unwrap(), None);
+    assert_eq!(
+        s.find_link_by_salesforce("Lead", "00Q000000000002AAA")
+            .await
+            .unwrap(),
+        None
+    );
+
+    // same item id on another board is another item
+    let b = link(2, 100, "Account", "001000000000001AAA");
+    assert_eq!(s.upsert_link(&b).await.unwrap(), LinkOutcome::Created);
+
+    // relinking works after deleting
+    assert_eq!(
+        s.delete_link_by_monday(1, 100).await.unwrap(),
+        Some(a.clone())
+    );
+    assert_eq!(s.delete_link_by_monday(1, 100).await.unwrap(), None);
+    assert_eq!(
+        s.upsert_link(&other_item).await.unwrap(),
+        LinkOutcome::Created
+    );
+    assert_eq!(
+        s.delete_link_by_salesforce("Lead", "00Q000000000001AAA")
+            .await
+            .unwrap(),
+        Some(other_item)
+    );
+    assert_eq!(s.find_link_by_monday(1, 101).await.unwrap(), None);
+}
+
+async fn concurrent_links_to_one_salesforce_record_create_exactly_one(db: &TestDb) {
+    let stores = [db.store.clone(), db.another_store().await];
+    let barrier = Arc::new(tokio::sync::Barrier::new(16));
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let store = stores[i % 2].clone();
+            let barrier = barrier.clone();
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store
+                    .upsert_link(&link(5, 500 + i as i64, "Contact", "003000000000009AAA"))
+                    .await
+            })
+        })
+        .collect();
+    let mut created = 0;
+    let mut conflicts = 0;
+    for t in futures::future::join_all(tasks).await {
+        match t.unwrap() {
+            Ok(LinkOutcome::Created) => created += 1,
+            Err(StoreError::LinkConflict { .. }) => conflicts += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!((created, conflicts), (1, 15));
+    let winner = db
+        .store
+        .find_link_by_salesforce("Contact", "003000000000009AAA")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        db.store
+            .find_link_by_monday(5, winner.monday_item_id)
+            .await
+            .unwrap(),
+        Some(winner)
+    );
+}
+
+async fn claims_hand_out_oldest_due_event_and_block_the_item(db: &TestDb) {
+    let s = &db.store;
+    for i in 1..=3 {
+        s.insert_event_if_new(&new_event(
+            &format!("a{i}"),
+            1,
+            10,
+            &format!("{{\"n\":{i}}}"),
+        ))
+        .await
+        .unwrap();
+    }
+    s.insert_event_if_new(&new_event("b1", 1, 20, "{}"))
+        .await
+        .unwrap();
+
+    let first = s.claim_for_item(1, 10, "w1", LONG).await.unwrap().unwrap();
+    assert_eq!(first.event.trigger_uuid, "a1");
+    assert_eq!(first.event.status, EventStatus::Processing);
+    assert_eq!(first.event.claimed_by.as_deref(), Some("w1"));
+    // the item is held: nothing more from it, neither by item nor by claim_next
+    assert!(s.claim_for_item(1, 10, "w2", LONG).await.unwrap().is_none());
+    let other = s.claim_next("w2", LONG).await.unwrap().unwrap();
+    assert_eq!(other.event.trigger_uuid, "b1");
+    assert!(s.claim_next("w3", LONG).await.unwrap().is_none());
+
+    // a failure with a retry in the future keeps the head, and blocks the later events of the item
+    let attempts = s
+        .mark_failed(
+            &first.claim,
+            "503 from Salesforce",
+            Utc::now() + chrono::Duration::hours(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(attempts, 1);
+    let failed = s.get_event(first.event.id).await.unwrap().unwrap();
+    assert_eq!(failed.status, EventStatus::Failed);
+    assert_eq!(failed.attempts, 1);
+    assert_eq!(failed.last_error.as_deref(), Some("503 from Salesforce"));
+    assert!(s.claim_for_item(1, 10, "w2", LONG).await.unwrap().is_none());
+    assert!(s.claim_next("w2", LONG).await.unwrap().is_none());
+
+    // the settled claim cannot be used again
+    assert!(matches!(
+        s.mark_done(&first.claim).await,
+        Err(StoreError::LeaseLost { .. })
+    ));
+    // neither can a forged token
+    let mut forged = other.claim.clone();
+    forged.token = "not-the-token".to_owned();
+    assert!(matches!(
+        s.mark_done(&forged).await,
+        Err(StoreError::LeaseLost { .. })
+    ));
+    s.mark_skipped(&other.claim, "board not mapped")
+        .await
+        .unwrap();
+    let skipped = s.get_event(other.event.id).await.unwrap().unwrap();
+    assert_eq!(skipped.status, EventStatus::Skipped);
+    assert!(skipped.processed_at.is_some());
+}
+
+/// Many workers on two independent pools hammer a few items; every claim records the item as busy
+/// and checks nobody else has it. Some first attempts fail and are retried, which must not let a
+/// later event of the item overtake.
+async fn concurrent_workers_never_hold_one_item_twice_and_keep_order(db: &TestDb) {
+    const ITEMS: i64 = 6;
+    const PER_ITEM: i64 = 12;
+    const WORKERS: usize = 12;
+    let stores = [db.store.clone(), db.another_store().await];
+    for seq in 1..=PER_ITEM {
+        for item in 1..=ITEMS {
+            stores[0]
+                .insert_event_if_new(&new_event(&format!("i{item}-s{seq}"), 3, item, "{}"))
+                .await
+                .unwrap();
+        }
+    }
+    let total = (ITEMS * PER_ITEM) as usize;
+    let done = Arc::new(AtomicUsize::new(0));
+    let busy: Arc<Mutex<HashMap<i64, String>>> = Arc::default();
+    let overlaps: Arc<Mutex<Vec<String>>> = Arc::default();
+    let applied: Arc<Mutex<HashMap<i64, Vec<i64>>>> = Arc::default();
+    let failed_once: Arc<Mutex<HashSet<i64>>> = Arc::default();
+
+    let workers: Vec<_> = (0..WORKERS)
+        .map(|w| {
+            let store = stores[w % 2].clone();
+            let (done, busy, overlaps, applied, failed_once) = (
+                done.clone(),
+                busy.clone(),
+                overlaps.clone(),
+                applied.clone(),
+                failed_once.clone(),
+            );
+            tokio::spawn(async move {
+                let name = format!("worker-{w}");
+                let mut turn = 0u64;
+                while done.load(Ordering::SeqCst) < total {
+                    turn += 1;
+                    let claimed = if w % 3 == 0 {
+                        let item = (turn as i64 % ITEMS) + 1;
+                        store.claim_for_item(3, item, &name, LONG).await.unwrap()
+                    } else {
+                        store.claim_next(&name, LONG).await.unwrap()
+                    };
+                    let Some(c) = claimed else {
+                        tokio::time::sleep(Duration::from_millis(2)).await;
+                        continue;
+                    };
+                    let item = c.event.item_id;
+                    if let Some(holder) = busy.lock().unwrap().insert(item, name.clone()) {
+                        overlaps
+                            .lock()
+                            .unwrap()
+                            .push(format!("item {item}: {name} while {holder}"));
+                    }
+                    tokio::task::yield_now().await;
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                    busy.lock().unwrap().remove(&item);
+                    let fail = c.event.item_seq % 4 == 2
+                        && failed_once.lock().unwrap().insert(c.event.id.0);
+                    if fail {
+                        store
+                            .mark_failed(&c.claim, "transient", Utc::now())
+                            .await
+                            .unwrap();
+                    } else {
+                        applied
+                            .lock()
+                            .unwrap()
+                            .entry(item)
+                            .or_default()
+                            .push(c.event.item_seq);
+                        store.mark_done(&c.claim).await.unwrap();
+                        done.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+            })
+        })
+        .collect();
+    tokio::time::timeout(Duration::from_secs(300), futures::future::join_all(workers))
+        .await
+        .expect("workers finished")
+        .into_iter()
+        .for_each(|r| r.unwrap());
+
+    assert_eq!(*overlaps.lock().unwrap(), Vec::<String>::new());
+    let applied = applied.lock().unwrap().clone();
+    for item in 1..=ITEMS {
+        assert_eq!(
+            applied.get(&item).cloned().unwrap_or_default(),
+            (1..=PER_ITEM).collect::<Vec<_>>(),
+            "order of item {item}"
+        );
+    }
+    let counts = db.store.event_counts_since(epoch()).await.unwrap();
+    assert_eq!(counts.done, total as u64);
+    assert_eq!(counts.total(), total as u64);
+}
+
+async fn expired_lease_is_reclaimable_and_old_claim_is_fenced(db: &TestDb) {
+    let s = &db.store;
+    let other = db.another_store().await;
+    s.insert_event_if_new(&new_event("lease-1", 1, 1, "{}"))
+        .await
+        .unwrap();
+    s.insert_event_if_new(&new_event("lease-2", 1, 1, "{}"))
+        .await
+        .unwrap();
+    let a = s
+        .claim_next("slow-worker", Duration::from_millis(50))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(a.event.trigger_uuid, "lease-1");
+    // wait well past the lease
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let b = other.claim_next("rescuer", LONG).await.unwrap().unwrap();
+    assert_eq!(
+        b.event.id, a.event.id,
+        "the expired head is handed out again, not the next event"
+    );
+    assert_ne!(b.claim.token, a.claim.token);
+    assert_eq!(b.event.claimed_by.as_deref(), Some("rescuer"));
+    // the slow worker's late writes are refused
+    assert!(matches!(
+        s.extend_lease(&a.claim, LONG).await,
+        Err(StoreError::LeaseLost { .. })
+    ));
+    assert!(matches!(
+        s.mark_done(&a.claim).await,
+        Err(StoreError::LeaseLost { .. })
+    ));
+    assert!(matches!(
+        s.mark_dead(&a.claim, "late", None).await,
+        Err(StoreError::LeaseLost { .. })
+    ));
+    assert_eq!(
+        s.get_event(a.event.id).await.unwrap().unwrap().status,
+        EventStatus::Processing
+    );
+    // the rescuer can extend and finish
+    let extended = other.extend_lease(&b.claim, LONG).await.unwrap();
+    assert!(extended.lease_expires_at >= b.claim.lease_expires_at);
+    other.mark_done(&extended).await.unwrap();
+    let next = s.claim_next("w", LONG).await.unwrap().unwrap();
+    assert_eq!(next.event.trigger_uuid, "lease-2");
+}
+
+/// Odd but valid payload text: BOM, CRLF, tabs, trailing spaces, escapes, emoji, combining marks,
+/// right-to-left text, zero-width joiners, a lone escaped NUL and non-BMP characters.
+const ODD_PAYLOAD: &str =
+    "\u{feff}{\"event\":{\"value\":\"caf\u{e9} / cafe\u{301} \u{1f980}\u{200d}\u{1f525} \
+\u{5e9}\u{5dc}\u{5d5}\u{5dd}\",\r\n\t\"escaped\":\"\\u0000 \\\" \\\\ \\n \\ud83e\\udd80\",\
+\"spaces\":\"  \u{a0}\u{2003} \",\"big\":12345678901234567890.000000000000001}}  \r\n\t ";
+
+async fn dead_letter_round_trips_payload_byte_for_byte(db: &TestDb) {
+    let s = &db.store;
+    let id = s
+        .insert_event_if_new(&new_event("odd", 9, 99, ODD_PAYLOAD))
+        .await
+        .unwrap()
+        .event_id();
+    let c = s.claim_next("w", LONG).await.unwrap().unwrap();
+    assert_eq!(c.event.payload.as_bytes(), ODD_PAYLOAD.as_bytes());
+    let sf_body = "[{\"message\":\"Champ obligatoire manquant : [LastName] \u{2014} \u{1f6ab}\",\
+                   \"errorCode\":\"REQUIRED_FIELD_MISSING\",\"fields\":[\"LastName\"]}]";
+    let dl_id = s
+        .mark_dead(
+            &c.claim,
+            "Salesforce rejected the Lead: REQUIRED_FIELD_MISSING",
+            Some(sf_body),
+        )
+        .await
+        .unwrap();
+
+    let dl = s.get_dead_letter(dl_id).await.unwrap().unwrap();
+    assert_eq!(dl.payload.as_bytes(), ODD_PAYLOAD.as_bytes());
+    assert_eq!(dl.sf_error_body.as_deref(), Some(sf_body));
+    assert_eq!(dl.event_id, id);
+    assert_eq!(dl.trigger_uuid, "odd");
+    assert_eq!((dl.board_id, dl.item_id), (9, 99));
+    assert_eq!(dl.status, DeadLetterStatus::Open);
+    assert_eq!(dl.replay_count, 0);
+    assert!(dl.replayed_at.is_none());
+
+    let event = s.get_event(id).await.unwrap().unwrap();
+    assert_eq!(event.status, EventStatus::Dead);
+    assert_eq!(event.attempts, 1);
+    assert_eq!(event.payload.as_bytes(), ODD_PAYLOAD.as_bytes());
+
+    let listed = s
+        .list_dead_letters(&DeadLetterFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(listed, vec![dl.clone()]);
+    let other_board = DeadLetterFilter {
+        board_id: Some(8),
+        ..DeadLetterFilter::default()
+    };
+    assert!(s.list_dead_letters(&other_board).await.unwrap().is_empty());
+    assert_eq!(s.open_dead_letter_count().await.unwrap(), 1);
+}
+
+async fn replay_puts_the_event_back(db: &TestDb) {
+    let s = &db.store;
+    let id = s
+        .insert_event_if_new(&new_event("r1", 1, 1, "{\"x\":1}"))
+        .await
+        .unwrap()
+        .event_id();
+    let c = s.claim_next("w", LONG).await.unwrap().unwrap();
+    s.mark_failed(&c.claim, "timeout", Utc::now())
+        .await
+        .unwrap();
+    let c = s.claim_next("w", LONG).await.unwrap().unwrap();
+    let dl_id = s.mark_dead(&c.claim, "INVALID_FIELD", None).await.unwrap();
+    assert_eq!(s.get_event(id).await.unwrap().unwrap().attempts, 2);
+    assert!(
+        s.claim_next("w", LONG).await.unwrap().is_none(),
+        "dead events are not claimable"
+    );
+
+    assert_eq!(s.requeue_dead_letter(dl_id).await.unwrap(), id);
+    let event = s.get_event(id).await.unwrap().unwrap();
+    assert_eq!(event.status, EventStatus::Pending);
+    assert_eq!(event.attempts, 0);
+    assert!(event.processed_at.is_none());
+    let dl = s.get_dead_letter(dl_id).await.unwrap().unwrap();
+    assert_eq!(dl.status, DeadLetterStatus::Replayed);
+    assert_eq!(dl.replay_count, 1);
+    assert!(dl.replayed_at.is_some());
+    assert_eq!(s.open_dead_letter_count().await.unwrap(), 0);
+    let open_only = DeadLetterFilter {
+        status: Some(DeadLetterStatus::Open),
+        ..DeadLetterFilter::default()
+    };
+    assert!(s.list_dead_letters(&open_only).await.unwrap().is_empty());
+
+    // replaying twice is refused
+    assert!(matches!(
+        s.requeue_dead_letter(dl_id).await,
+        Err(StoreError::InvalidState { .. })
+    ));
+    assert!(matches!(
+        s.requeue_dead_letter(crmsync_store::DeadLetterId(dl_id.0 + 1000))
+            .await,
+        Err(StoreError::NotFound { .. })
+    ));
+
+    // it dies again: the same dead letter reopens, keeping its replay count
+    let c = s.claim_next("w", LONG).await.unwrap().unwrap();
+    assert_eq!(c.event.id, id);
+    let again = s
+        .mark_dead(&c.claim, "INVALID_FIELD again", Some("[]"))
+        .await
+        .unwrap();
+    assert_eq!(again, dl_id);
+    let dl = s.get_dead_letter(dl_id).await.unwrap().unwrap();
+    assert_eq!(dl.status, DeadLetterStatus::Open);
+    assert_eq!(dl.error, "INVALID_FIELD again");
+    assert_eq!(dl.replay_count, 1);
+    s.requeue_dead_letter(dl_id).await.unwrap();
+    let c = s.claim_next("w", LONG).await.unwrap().unwrap();
+    s.mark_done(&c.claim).await.unwrap();
+    assert_eq!(
+        s.get_dead_letter(dl_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .replay_count,
+        2
+    );
+    assert_eq!(
+        s.get_event(id).await.unwrap().unwrap().status,
+        EventStatus::Done
+    );
+}
+
+async fn migration_runs_and_plan_hash_lookups(db: &TestDb) {
+    let s = &db.store;
+    assert!(s
+        .latest_passed_run(MigrationStage::Rehearsal, "h1")
+        .await
+        .unwrap()
+        .is_none());
+    let failed = s.start_run(MigrationStage::Rehearsal, "h1").await.unwrap();
+    s.finish_run(failed, RunOutcome::Failed, &RunCounts::default())
+        .await
+        .unwrap();
+    let r1 = s.start_run(MigrationStage::Rehearsal, "h1").await.unwrap();
+    assert_eq!(
+        s.latest_unfinished_run(MigrationStage::Rehearsal, "h1")
+            .await
+            .unwrap()
+            .map(|r| r.id),
+        Some(r1)
+    );
+    let progress = RunCounts {
+        records_read: 10,
+        ..RunCounts::default()
+    };
+    s.update_run_counts(r1, &progress).await.unwrap();
+    assert_eq!(s.get_run(r1).await.unwrap().unwrap().counts, progress);
+    let counts = RunCounts {
+        records_read: 120,
+        items_created: 100,
+        items_updated: 15,
+        records_skipped: 4,
+        records_failed: 1,
+    };
+    s.finish_run(r1, RunOutcome::Passed, &counts).await.unwrap();
+
+    let passed = s
+        .latest_passed_run(MigrationStage::Rehearsal, "h1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(passed.id, r1);
+    assert_eq!(passed.stage, MigrationStage::Rehearsal);
+    assert_eq!(passed.plan_hash, "h1");
+    assert_eq!(passed.outcome, RunOutcome::Passed);
+    assert_eq!(passed.counts, counts);
+    assert!(passed.finished_at.is_some());
+    assert!(s
+        .latest_unfinished_run(MigrationStage::Rehearsal, "h1")
+        .await
+        .unwrap()
+        .is_none());
+    // another plan or another stage does not count
+    assert!(s
+        .latest_passed_run(MigrationStage::Rehearsal, "h2")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(s
+        .latest_passed_run(MigrationStage::Production, "h1")
+        .await
+        .unwrap()
+        .is_none());
+    // a finished run cannot finish again, and nothing finishes as running
+    assert!(matches!(
+        s.finish_run(r1, RunOutcome::Failed, &counts).await,
+        Err(StoreError::InvalidState { .. })
+    ));
+    let r2 = s.start_run(MigrationStage::Production, "h1").await.unwrap();
+    assert!(matches!(
+        s.finish_run(r2, RunOutcome::Running, &counts).await,
+        Err(StoreError::InvalidInput {
+            field: "outcome",
+            ..
+        })
+    ));
+    assert!(matches!(
+        s.finish_run(
+            crmsync_store::RunId(r2.0 + 1000),
+            RunOutcome::Passed,
+            &counts
+        )
+        .await,
+        Err(StoreError::NotFound { .. })
+    ));
+    // the most recent passed run wins
+    let r3 = s.start_run(MigrationStage::Rehearsal, "h1").await.unwrap();
+    s.finish_run(r3, RunOutcome::Passed, &counts).await.unwrap();
+    assert_eq!(
+        s.latest_passed_run(MigrationStage::Rehearsal, "h1")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        r3
+    );
+}
+
+async fn checkpoints_are_idempotent_and_scoped_to_a_run(db: &TestDb) {
+    let s = &db.store;
+    let run = s.start_run(MigrationStage::Rehearsal, "h").await.unwrap();
+    let other_run = s.start_run(MigrationStage::Rehearsal, "h").await.unwrap();
+    assert_eq!(
+        s.checkpoint(run, "Account", "001B", 2002).await.unwrap(),
+        CheckpointOutcome::Recorded
+    );
+    assert_eq!(
+        s.checkpoint(run, "Account", "001A", 2001).await.unwrap(),
+        CheckpointOutcome::Recorded
+    );
+    assert_eq!(
+        s.checkpoint(run, "Account", "001A", 2001).await.unwrap(),
+        CheckpointOutcome::AlreadyRecorded
+    );
+    match s.checkpoint(run, "Account", "001A", 9999).await {
+        Err(StoreError::CheckpointConflict {
+            existing_item_id,
+            requested_item_id,
+            ..
+        }) => assert_eq!((existing_item_id, requested_item_id), (2001, 9999)),
+        other => panic!("expected CheckpointConflict, got {other:?}"),
+    }
+    assert_eq!(
+        s.find_checkpoint(run, "Account", "001A").await.unwrap(),
+        Some(2001)
+    );
+    assert_eq!(
+        s.find_checkpoint(run, "Contact", "001A").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        s.find_checkpoint(other_run, "Account", "001A")
+            .await
+            .unwrap(),
+        None
+    );
+    let all: Vec<(String, i64)> = s
+        .checkpoints_for(run, "Account")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.sf_id, c.monday_item_id))
+        .collect();
+    assert_eq!(
+        all,
+        vec![("001A".to_owned(), 2001), ("001B".to_owned(), 2002)]
+    );
+    assert!(s
+        .checkpoints_for(other_run, "Account")
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+async fn status_queries(db: &TestDb) {
+    let s = &db.store;
+    let start = Utc::now() - chrono::Duration::seconds(1);
+    for i in 0..6 {
+        s.insert_event_if_new(&new_event(&format!("st{i}"), 4, 40 + i, "{}"))
+            .await
+            .unwrap();
+    }
+    // 3 done, 1 failed (retry later), 1 dead, 1 left pending
+    for _ in 0..3 {
+        let c = s.claim_next("w", LONG).await.unwrap().unwrap();
+        s.mark_done(&c.claim).await.unwrap();
+    }
+    let c = s.claim_next("w", LONG).await.unwrap().unwrap();
+    s.mark_failed(
+        &c.claim,
+        "HTTP 503",
+        Utc::now() + chrono::Duration::hours(1),
+    )
+    .await
+    .unwrap();
+    let failed_id = c.event.id;
+    let c = s.claim_next("w", LONG).await.unwrap().unwrap();
+    s.mark_dead(&c.claim, "INVALID_FIELD: Foo__c", None)
+        .await
+        .unwrap();
+    let dead_id = c.event.id;
+
+    let counts = s.event_counts_since(start).await.unwrap();
+    assert_eq!(
+        (
+            counts.pending,
+            counts.processing,
+            counts.failed,
+            counts.done,
+            counts.dead,
+            counts.skipped
+        ),
+        (1, 0, 1, 3, 1, 0)
+    );
+    assert_eq!(counts.get(EventStatus::Done), 3);
+    assert_eq!(
+        s.event_counts_since(Utc::now() + chrono::Duration::hours(1))
+            .await
+            .unwrap()
+            .total(),
+        0
+    );
+
+    let lat = s.latency_since(start).await.unwrap().unwrap();
+    assert_eq!(lat.count, 3);
+    assert!(lat.p50_ms <= lat.p95_ms && lat.p95_ms <= lat.p99_ms && lat.p99_ms <= lat.max_ms);
+    assert!(lat.avg_ms >= 0 && lat.avg_ms <= lat.max_ms);
+    assert!(s
+        .latency_since(Utc::now() + chrono::Duration::hours(1))
+        .await
+        .unwrap()
+        .is_none());
+
+    let failures: Vec<_> = s
+        .recent_failures(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(failures, vec![dead_id, failed_id]);
+    assert_eq!(s.recent_failures(1).await.unwrap().len(), 1);
+    let recent = s.recent_events(2).await.unwrap();
+    assert_eq!(
+        recent
+            .iter()
+            .map(|e| e.trigger_uuid.as_str())
+            .collect::<Vec<_>>(),
+        vec!["st5", "st4"]
+    );
+    assert_eq!(s.open_dead_letter_count().await.unwrap(), 1);
+    assert!(s
+        .get_event(crmsync_store::EventId(-1))
+        .await
+        .unwrap()
+        .is_none());
+}
+
+// ---- connection failures (backend-specific, not part of the generic suite) ----
+
+#[tokio::test]
+async fn unreachable_postgres_fails_fast_with_masked_password() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    }; // listener dropped: the port is closed
+    let url = format!("postgres://crm:s3cr3t-pw@127.0.0.1:{port}/crmsync");
+    // the timeout only guards against a hang; it does not measure anything
+    let res = tokio::time::timeout(Duration::from_secs(60), Store::connect(&url))
+        .await
+        .expect("connect must fail, not hang");
+    let err = res.unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, StoreError::Connect { .. }), "{msg}");
+    assert!(
+        msg.contains(&format!("postgres://crm:***@127.0.0.1:{port}/crmsync")),
+        "{msg}"
+    );
+    assert!(!msg.contains("s3cr3t-pw"), "{msg}");
+    assert!(!format!("{err:?}").contains("s3cr3t-pw"));
+}
+
+#[tokio::test]
+async fn unanswering_postgres_times_out_with_masked_password() {
+    // A listener that accepts TCP but never speaks: the connect timeout must fire.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let _silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((sock, _)) = listener.accept().await {
+            held.push(sock);
+        }
+    });
+    let url = format!("postgres://crm:s3cr3t-pw@127.0.0.1:{port}/crmsync");
+    let options = crmsync_store::StoreOptions {
+        connect_timeout: Duration::from_millis(300),
+        ..Default::default()
+    };
+    let res = tokio::time::timeout(Duration::from_secs(60), Store::connect_with(&url, &options))
+        .await
+        .expect("connect must time out, not hang");
+    let err = res.unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, StoreError::ConnectTimeout { .. }), "{msg}");
+    assert!(msg.contains("crm:***@127.0.0.1"), "{msg}");
+    assert!(!msg.contains("s3cr3t-pw"), "{msg}");
+}
+
+#[tokio::test]
+async fn sqlite_in_missing_directory_names_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/no/such/dir/x.db", dir.path().display());
+    let err = Store::connect(&url).await.unwrap_err();
+    assert!(matches!(err, StoreError::Connect { .. }), "{err}");
+    assert!(err.to_string().contains("/no/such/dir/x.db"), "{err}");
+}
+
+#[tokio::test]
+async fn sqlite_file_is_created_in_wal_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fresh.db");
+    let store = Store::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    assert!(path.exists());
+    store.close().await;
+    let mut conn = {
+        use sqlx::Connection;
+        sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap()
+    };
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+}
+
+#[tokio::test]
+async fn unknown_scheme_is_rejected() {
+    let err = Store::connect("mysql://u:pw1234@h/db").await.unwrap_err();
+    assert!(matches!(err, StoreError::InvalidUrl { .. }), "{err}");
+    assert!(!err.to_string().contains("pw1234"), "{err}");
+}
