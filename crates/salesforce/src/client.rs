@@ -52,6 +52,7 @@ pub(crate) struct Req {
     /// Repeating it after an ambiguous failure cannot cause a duplicate.
     pub retry_safe: bool,
     pub accept: &'static str,
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl Req {
@@ -63,6 +64,7 @@ impl Req {
             body: None,
             retry_safe: true,
             accept: "application/json",
+            headers: Vec::new(),
         }
     }
     pub(crate) fn link(url: &str) -> Req {
@@ -73,6 +75,7 @@ impl Req {
             body: None,
             retry_safe: true,
             accept: "application/json",
+            headers: Vec::new(),
         }
     }
     pub(crate) fn query(mut self, k: &str, v: impl Into<String>) -> Req {
@@ -85,6 +88,10 @@ impl Req {
     }
     pub(crate) fn not_retry_safe(mut self) -> Req {
         self.retry_safe = false;
+        self
+    }
+    pub(crate) fn header(mut self, name: &'static str, value: impl Into<String>) -> Req {
+        self.headers.push((name, value.into()));
         self
     }
     pub(crate) fn accept(mut self, accept: &'static str) -> Req {
@@ -387,6 +394,9 @@ impl SalesforceClient {
             .request(req.method.clone(), url)
             .bearer_auth(session.access_token.expose_secret())
             .header(reqwest::header::ACCEPT, req.accept);
+        for (name, value) in &req.headers {
+            rb = rb.header(*name, value);
+        }
         if !req.query.is_empty() {
             rb = rb.query(&req.query);
         }

@@ -151,6 +151,9 @@ pub struct SalesforceConfig {
     pub api_reserve: u64,
     /// Bulk API 2.0 query settings.
     pub bulk: BulkConfig,
+    /// REST query page size requested with `Sforce-Query-Options: batchSize=N` (Salesforce
+    /// accepts 200–2000 and treats it as a hint). `None` leaves Salesforce's default (2000).
+    pub query_batch_size: Option<u32>,
 }
 
 impl SalesforceConfig {
@@ -172,6 +175,7 @@ impl SalesforceConfig {
             retry: RetryPolicy::default(),
             api_reserve: 0,
             bulk: BulkConfig::default(),
+            query_batch_size: None,
         }
     }
 
@@ -197,6 +201,12 @@ impl SalesforceConfig {
     /// Sets the API request reserve.
     pub fn with_api_reserve(mut self, reserve: u64) -> Self {
         self.api_reserve = reserve;
+        self
+    }
+
+    /// Sets the REST query page size hint (`Sforce-Query-Options: batchSize=N`).
+    pub fn with_query_batch_size(mut self, batch_size: u32) -> Self {
+        self.query_batch_size = Some(batch_size);
         self
     }
 

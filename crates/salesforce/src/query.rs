@@ -31,6 +31,8 @@ pub struct QueryOptions {
     pub mode: QueryMode,
     /// Include deleted and archived records (`queryAll` / Bulk `queryAll` operation).
     pub include_deleted: bool,
+    /// REST page size hint; overrides [`crate::SalesforceConfig::query_batch_size`].
+    pub batch_size: Option<u32>,
 }
 
 /// Which API [`SalesforceClient::query_records`] chose.
@@ -131,6 +133,7 @@ struct RestState {
     resource: &'static str,
     next: Next,
     received: u64,
+    batch_size: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -165,7 +168,7 @@ impl SalesforceClient {
     where
         T: DeserializeOwned + Send + 'static,
     {
-        self.rest_stream("query", soql.into())
+        self.rest_stream("query", soql.into(), None)
     }
 
     /// Like [`SalesforceClient::query`] but through `queryAll` (includes deleted and archived
@@ -174,10 +177,15 @@ impl SalesforceClient {
     where
         T: DeserializeOwned + Send + 'static,
     {
-        self.rest_stream("queryAll", soql.into())
+        self.rest_stream("queryAll", soql.into(), None)
     }
 
-    fn rest_stream<T>(&self, resource: &'static str, soql: String) -> BoxStream<'static, Result<T>>
+    fn rest_stream<T>(
+        &self,
+        resource: &'static str,
+        soql: String,
+        batch_size: Option<u32>,
+    ) -> BoxStream<'static, Result<T>>
     where
         T: DeserializeOwned + Send + 'static,
     {
@@ -186,9 +194,10 @@ impl SalesforceClient {
             resource,
             next: Next::First(soql),
             received: 0,
+            batch_size: batch_size.or(self.inner.config.query_batch_size),
         };
         stream::try_unfold(state, |mut st| async move {
-            let req = match std::mem::replace(&mut st.next, Next::End) {
+            let mut req = match std::mem::replace(&mut st.next, Next::End) {
                 Next::End => return Ok::<_, SalesforceError>(None),
                 Next::Fail(e) => return Err(e),
                 Next::First(q) => {
@@ -197,6 +206,9 @@ impl SalesforceClient {
                 }
                 Next::Link(url) => Req::link(&url),
             };
+            if let Some(n) = st.batch_size {
+                req = req.header("Sforce-Query-Options", format!("batchSize={n}"));
+            }
             let resp = st.client.send(req).await?;
             let page: QueryPage = resp.json()?;
             st.received += page.records.len() as u64;
@@ -256,11 +268,13 @@ impl SalesforceClient {
         tracing::debug!(?api, ?counted, sobject = soql.sobject(), "query");
         let records = match api {
             QueryApi::Rest => {
-                let s: BoxStream<'static, Result<Record>> = if options.include_deleted {
-                    self.query_all(text)
+                let resource = if options.include_deleted {
+                    "queryAll"
                 } else {
-                    self.query(text)
+                    "query"
                 };
+                let s: BoxStream<'static, Result<Record>> =
+                    self.rest_stream(resource, text, options.batch_size);
                 s.map_ok(|mut r| {
                     strip_attributes(&mut r);
                     r

@@ -816,6 +816,7 @@ async fn query_follows_next_records_url_until_done() {
             "q",
             "SELECT Id, LastName, Account.Name FROM Contact WHERE LastName != 'O\\'Neil'",
         ))
+        .and(header("sforce-query-options", "batchSize=200"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "totalSize": 5, "done": false,
             "nextRecordsUrl": format!("{V}/query/01gRO0000016PIAYA2-2"),
@@ -826,6 +827,7 @@ async fn query_follows_next_records_url_until_done() {
         .await;
     Mock::given(method("GET"))
         .and(path(format!("{V}/query/01gRO0000016PIAYA2-2")))
+        .and(header("sforce-query-options", "batchSize=200"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "totalSize": 5, "done": false,
             "nextRecordsUrl": format!("{V}/query/01gRO0000016PIAYA2-4"),
@@ -836,6 +838,7 @@ async fn query_follows_next_records_url_until_done() {
         .await;
     Mock::given(method("GET"))
         .and(path(format!("{V}/query/01gRO0000016PIAYA2-4")))
+        .and(header("sforce-query-options", "batchSize=200"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "totalSize": 5, "done": true, "records": [contact(5)]
         })))
@@ -852,6 +855,7 @@ async fn query_follows_next_records_url_until_done() {
             QueryOptions {
                 mode: QueryMode::Rest,
                 include_deleted: false,
+                batch_size: Some(200),
             },
         )
         .await
