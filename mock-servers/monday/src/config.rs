@@ -1,0 +1,72 @@
+//! Runtime configuration of the mock (built from [`crate::Args`] or [`crate::MockMondayBuilder`]).
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// How an exhausted complexity budget is answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum BudgetErrorMode {
+    /// HTTP 429 with `Retry-After` (the documented behaviour).
+    #[value(name = "429")]
+    #[serde(rename = "429")]
+    Status429,
+    /// HTTP 200 with the error in the body (as Monday sometimes answers).
+    #[value(name = "200")]
+    #[serde(rename = "200")]
+    Status200,
+    /// Alternate: 429, then 200, then 429, ...
+    Alternate,
+}
+
+/// Configuration of one mock Monday instance.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The API token clients must send raw in `Authorization`.
+    pub token: String,
+    /// Signing secret for app-webhook JWTs (`None`: deliveries carry no `Authorization`).
+    pub signing_secret: Option<String>,
+    /// Complexity budget per window (Monday: 10,000,000 per minute for personal tokens).
+    pub budget_points: u64,
+    /// Length of the budget and request-limit window (Monday: one minute).
+    pub budget_window: Duration,
+    /// Maximum complexity of a single query (Monday: 5,000,000).
+    pub per_query_cap: u64,
+    /// Requests allowed per window (Monday's minute rate limit; default 5,000).
+    pub requests_per_window: u64,
+    /// Concurrent requests allowed (default 250).
+    pub max_concurrency: u64,
+    /// How long an `items_page` cursor stays valid (Monday: 60 minutes).
+    pub cursor_ttl: Duration,
+    /// Interval between webhook delivery retries (Monday: one minute).
+    pub webhook_retry_interval: Duration,
+    /// Retries after the first failed attempt (Monday: 30, i.e. 30 minutes).
+    pub webhook_retry_attempts: u32,
+    /// Timeout of one webhook delivery attempt.
+    pub webhook_timeout: Duration,
+    /// How budget exhaustion is answered.
+    pub budget_error_mode: BudgetErrorMode,
+    /// Account id reported in JWTs and `me { account }`.
+    pub account_id: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            token: "mock-monday-token".to_string(),
+            signing_secret: None,
+            budget_points: 10_000_000,
+            budget_window: Duration::from_secs(60),
+            per_query_cap: 5_000_000,
+            requests_per_window: 5_000,
+            max_concurrency: 250,
+            cursor_ttl: Duration::from_secs(60 * 60),
+            webhook_retry_interval: Duration::from_secs(60),
+            webhook_retry_attempts: 30,
+            webhook_timeout: Duration::from_secs(10),
+            budget_error_mode: BudgetErrorMode::Status429,
+            account_id: 24_308_083,
+        }
+    }
+}
