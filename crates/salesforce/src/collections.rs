@@ -2,6 +2,7 @@
 //! with per-record results mapped back to the caller's inputs.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
@@ -203,7 +204,19 @@ impl SalesforceClient {
                 .send_chunk(op, sobject, ext_field, chunk, all_or_none)
                 .await
             {
-                Ok(results) => out.extend(results),
+                Ok(results) => {
+                    let results = self
+                        .resend_transient_rejections(
+                            op,
+                            sobject,
+                            ext_field,
+                            chunk,
+                            results,
+                            all_or_none,
+                        )
+                        .await;
+                    out.extend(results)
+                }
                 Err(e) => {
                     let e = Arc::new(e);
                     out.extend(chunk.iter().map(|_| {
@@ -217,6 +230,63 @@ impl SalesforceClient {
             }
         }
         Ok(out)
+    }
+
+    /// Records that Salesforce rejected with a transient code (`UNABLE_TO_LOCK_ROW`) were not
+    /// saved, so re-sending just those is safe for every operation, creates included. Only with
+    /// `all_or_none = false` (otherwise the whole chunk was rolled back and is reported as is).
+    async fn resend_transient_rejections(
+        &self,
+        op: Op,
+        sobject: &str,
+        ext_field: Option<&str>,
+        chunk: &[Record],
+        mut results: Vec<RecordOutcome>,
+        all_or_none: bool,
+    ) -> Vec<RecordOutcome> {
+        if all_or_none {
+            return results;
+        }
+        let policy = &self.inner.config.retry;
+        let start = Instant::now();
+        let mut attempt = 1u32;
+        loop {
+            let pending: Vec<usize> = results
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| {
+                    matches!(r, Err(f @ RecordFailure::Rejected(_)) if f.kind() == ErrorKind::Transient)
+                })
+                .map(|(i, _)| i)
+                .collect();
+            if pending.is_empty() {
+                return results;
+            }
+            let delay = policy.backoff(attempt);
+            if attempt >= policy.max_attempts || start.elapsed() + delay > policy.max_elapsed {
+                return results;
+            }
+            tokio::time::sleep(delay).await;
+            attempt += 1;
+            tracing::warn!(
+                records = pending.len(),
+                attempt,
+                "re-sending records rejected with a transient error"
+            );
+            let subset: Vec<Record> = pending.iter().map(|&i| chunk[i].clone()).collect();
+            match self
+                .send_chunk(op, sobject, ext_field, &subset, false)
+                .await
+            {
+                Ok(again) => {
+                    for (i, r) in pending.into_iter().zip(again) {
+                        results[i] = r;
+                    }
+                }
+                // Keep the per-record transient failures; the caller decides.
+                Err(_) => return results,
+            }
+        }
     }
 
     async fn send_chunk(

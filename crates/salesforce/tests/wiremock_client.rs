@@ -1364,3 +1364,55 @@ async fn limits_endpoint_updates_usage() {
     let u = client.api_usage().unwrap();
     assert_eq!((u.used, u.max), (12, 15000));
 }
+
+/// Rejects the record named "locked" with UNABLE_TO_LOCK_ROW on the first request only.
+struct LockOnce(std::sync::atomic::AtomicUsize);
+
+impl Respond for LockOnce {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let n = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let body: Value = serde_json::from_slice(&request.body).unwrap();
+        let results: Vec<Value> = body["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let ext = r["Ext_Id__c"].as_str().unwrap();
+                if ext == "locked" && n == 0 {
+                    json!({"success": false, "errors": [{"statusCode": "UNABLE_TO_LOCK_ROW", "message": "unable to obtain exclusive access to this record", "fields": []}]})
+                } else {
+                    json!({"id": format!("001{:0>15}", ext.len()), "success": true, "errors": [], "created": n == 0})
+                }
+            })
+            .collect();
+        ResponseTemplate::new(200).set_body_json(results)
+    }
+}
+
+#[tokio::test]
+async fn records_rejected_with_unable_to_lock_row_are_resent_alone() {
+    let server = MockServer::start().await;
+    mount_token(&server, "T").await;
+    Mock::given(method("PATCH"))
+        .and(path(format!("{V}/composite/sobjects/Account/Ext_Id__c")))
+        .respond_with(LockOnce(Default::default()))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let client = client_cc(&server);
+    let records = vec![
+        json!({"Ext_Id__c": "a", "Name": "A"}),
+        json!({"Ext_Id__c": "locked", "Name": "L"}),
+        json!({"Ext_Id__c": "ccc", "Name": "C"}),
+    ];
+    let out = client
+        .upsert_many("Account", "Ext_Id__c", &records, false)
+        .await
+        .unwrap();
+    assert!(out.iter().all(|o| o.is_ok()), "{out:?}");
+    assert_eq!(out[1].as_ref().unwrap().id, format!("001{:0>15}", 6));
+    let reqs = server.received_requests().await.unwrap();
+    let second: Value = serde_json::from_slice(&reqs.last().unwrap().body).unwrap();
+    assert_eq!(second["records"].as_array().unwrap().len(), 1);
+    assert_eq!(second["records"][0]["Ext_Id__c"], "locked");
+}
