@@ -151,6 +151,11 @@ pub enum SkipReason {
         /// Event type.
         event_type: String,
     },
+    /// The column was cleared but its field cannot be cleared (the owner); the record keeps it.
+    NothingToWrite {
+        /// Column id.
+        column_id: String,
+    },
     /// The Id column was cleared on Monday; the link is kept.
     IdColumnCleared,
     /// An event type that carries nothing to sync (`create_update`, `move_pulse_into_group`, ...).
@@ -535,6 +540,11 @@ impl Planner<'_> {
                 None => return self.needs(reason),
             },
         };
+        if new.is_empty() {
+            return Ok(Plan::skip(SkipReason::NothingToWrite {
+                column_id: column_id.to_string(),
+            }));
+        }
         if let Some(prev) = event.previous_value.as_ref().filter(|v| !v.is_null()) {
             if let Ok(Converted::Fields(old)) =
                 to_salesforce(cm, MondayInput::Webhook(Some(prev)), self.ctx.lookups)

@@ -192,7 +192,7 @@ pub enum TransformError {
         actual: String,
     },
     /// A value that is not what the column type holds.
-    #[error("column `{column}` ({transform}): {reason}: {value}")]
+    #[error("column `{column}` ({transform}): {reason}{}", with_colon(.value))]
     InvalidValue {
         /// Column id.
         column: String,
@@ -308,6 +308,14 @@ enum MValue {
 enum Decoded {
     Value(MValue),
     NeedsItem(String),
+}
+
+fn with_colon(value: &str) -> String {
+    if value.is_empty() {
+        String::new()
+    } else {
+        format!(": {value}")
+    }
 }
 
 fn short(v: &Value) -> String {
@@ -762,6 +770,8 @@ pub fn to_salesforce(
             (cm.end_field.clone().unwrap_or_default(), Value::Null),
         ])),
         (Transform::Checkbox, MValue::Empty) => one(Value::Bool(false)),
+        // The owner is required: clearing the people column leaves it as it is.
+        (Transform::People, MValue::Empty) => Ok(Converted::Fields(vec![])),
         (_, MValue::Empty) => one(Value::Null),
         (_, MValue::Text(s)) if cm.field_type() == Some("date") => match parse_loose_date(&s) {
             Some(d) => one(Value::String(d.format("%Y-%m-%d").to_string())),
@@ -773,6 +783,15 @@ pub fn to_salesforce(
         (Transform::Numbers | Transform::Rating, MValue::Number(n)) => {
             if cm.field_type() == Some("string") {
                 one(Value::String(cm.fit(&f, number_text(&n))?))
+            } else if matches!(cm.field_type(), Some("int") | Some("long")) && n.as_i64().is_none()
+            {
+                match n.as_f64() {
+                    Some(x) if x.fract() == 0.0 && x.abs() < 9.0e15 => one(Value::from(x as i64)),
+                    _ => Err(invalid(format!(
+                        "{} is not a whole number for integer field `{f}`",
+                        number_text(&n)
+                    ))),
+                }
             } else {
                 one(n)
             }

@@ -1,0 +1,244 @@
+//! Small hand-written describes and boards (real shapes, few fields) shared by the tests.
+#![allow(dead_code)]
+
+use crmsync_core::{Board, Mapping, SObjectDescribe, Schema};
+use serde_json::json;
+
+fn field(name: &str, ty: &str, extra: serde_json::Value) -> serde_json::Value {
+    let mut f = json!({
+        "name": name, "label": name, "type": ty, "length": 0, "nillable": true, "createable": true,
+        "updateable": true, "defaultedOnCreate": false, "externalId": false, "unique": false,
+        "calculated": false, "picklistValues": [], "restrictedPicklist": false, "referenceTo": []
+    });
+    if let (Some(o), Some(e)) = (f.as_object_mut(), extra.as_object()) {
+        for (k, v) in e {
+            o.insert(k.clone(), v.clone());
+        }
+    }
+    f
+}
+
+fn picklist(values: &[&str]) -> serde_json::Value {
+    json!(values
+        .iter()
+        .map(|v| json!({"active": true, "defaultValue": false, "label": v, "validFor": null, "value": v}))
+        .collect::<Vec<_>>())
+}
+
+pub fn lead_describe() -> SObjectDescribe {
+    serde_json::from_value(json!({
+        "name": "Lead",
+        "recordTypeInfos": [{"recordTypeId": "0123p000000EILJAA4", "name": "Organization", "available": true},
+                            {"recordTypeId": "012000000000000AAA", "name": "Master", "available": true}],
+        "fields": [
+            field("Id", "id", json!({"length": 18, "nillable": false, "createable": false, "updateable": false, "defaultedOnCreate": true})),
+            field("LastName", "string", json!({"length": 80, "nillable": false})),
+            field("FirstName", "string", json!({"length": 40})),
+            field("Company", "string", json!({"length": 255, "nillable": false})),
+            field("Status", "picklist", json!({"length": 255, "nillable": false, "defaultedOnCreate": true,
+                "restrictedPicklist": true, "picklistValues": picklist(&["Open", "Working", "Closed"])})),
+            field("Email", "email", json!({"length": 80})),
+            field("Phone", "phone", json!({"length": 40})),
+            field("Description", "textarea", json!({"length": 32000})),
+            field("Title", "string", json!({"length": 10})),
+            field("NumberOfEmployees", "int", json!({})),
+            field("Industry__c", "multipicklist", json!({"length": 4099, "picklistValues": picklist(&["Education", "Healthcare", "Housing"])})),
+            field("Sector__c", "picklist", json!({"length": 255, "picklistValues": picklist(&["Nonprofit", "Government"])})),
+            field("Follow_Up__c", "date", json!({})),
+            field("Last_Touch__c", "datetime", json!({})),
+            field("Opt_In__c", "boolean", json!({"nillable": false, "defaultedOnCreate": true})),
+            field("Country", "string", json!({"length": 80})),
+            field("Website", "url", json!({"length": 255})),
+            field("OwnerId", "reference", json!({"length": 18, "nillable": false, "defaultedOnCreate": true, "referenceTo": ["Group", "User"]})),
+            field("Linked_Account__c", "reference", json!({"length": 18, "referenceTo": ["Account"]})),
+            field("Start__c", "date", json!({})),
+            field("End__c", "date", json!({})),
+            field("Score__c", "double", json!({})),
+            field("RecordTypeId", "reference", json!({"length": 18, "referenceTo": ["RecordType"]})),
+            field("Formula__c", "string", json!({"length": 50, "createable": false, "updateable": false, "calculated": true})),
+            field("Monday_Item_Id__c", "string", json!({"length": 40, "externalId": true, "unique": true})),
+        ]
+    }))
+    .expect("lead describe")
+}
+
+pub fn account_describe() -> SObjectDescribe {
+    serde_json::from_value(json!({
+        "name": "Account",
+        "fields": [
+            field("Id", "id", json!({"length": 18, "nillable": false, "createable": false, "updateable": false, "defaultedOnCreate": true})),
+            field("Name", "string", json!({"length": 255, "nillable": false})),
+            field("Monday_Item_Id__c", "string", json!({"length": 40, "externalId": true, "unique": true})),
+        ]
+    }))
+    .expect("account describe")
+}
+
+fn col(id: &str, ty: &str, settings: serde_json::Value) -> serde_json::Value {
+    json!({"id": id, "title": id, "type": ty, "settings_str": settings.to_string()})
+}
+
+pub fn boards() -> Vec<Board> {
+    serde_json::from_value(json!([
+        {"id": "100", "name": "Leads", "columns": [
+            col("name", "name", json!({})),
+            col("text_sfid", "text", json!({})),
+            col("text_last", "text", json!({})),
+            col("text_title", "text", json!({})),
+            col("status", "status", json!({"labels": {"0": "New", "1": "Working", "2": "Done", "11": "Lost"}})),
+            col("sector", "status", json!({"labels": {"0": "Nonprofit", "3": "Government"}})),
+            col("dropdown", "dropdown", json!({"labels": [{"id": 1, "name": "Education"}, {"id": 2, "name": "Health"}, {"id": 3, "name": "Housing"}]})),
+            col("email", "email", json!({})),
+            col("phone", "phone", json!({})),
+            col("long_text", "long_text", json!({})),
+            col("numbers", "numbers", json!({})),
+            col("date", "date", json!({})),
+            col("date_time", "date", json!({})),
+            col("checkbox", "checkbox", json!({})),
+            col("country", "country", json!({})),
+            col("link", "link", json!({})),
+            col("person", "people", json!({})),
+            col("account", "board_relation", json!({"boardIds": [200]})),
+            col("timeline", "timeline", json!({})),
+            col("rating", "rating", json!({})),
+            col("formula", "formula", json!({"formula": "{numbers}*2"})),
+        ]},
+        {"id": "200", "name": "Accounts", "columns": [
+            col("name", "name", json!({})),
+            col("text_sfid", "text", json!({})),
+        ]}
+    ]))
+    .expect("boards")
+}
+
+pub fn schema() -> Schema {
+    Schema {
+        describes: vec![lead_describe(), account_describe()],
+        boards: boards(),
+    }
+}
+
+/// A mapping exercising every transform, valid against [`schema`].
+pub const FULL_MAPPING: &str = r#"
+[[board]]
+name = "Leads"
+board_id = "100"
+object = "Lead"
+salesforce_id_column = "text_sfid"
+external_id_field = "Monday_Item_Id__c"
+record_type_id = "0123p000000EILJAA4"
+item_name = { field = "Company" }
+defaults = { LastName = "Unknown", Follow_Up__c = "today+30d" }
+on_delete = { set = { Status = "Closed" } }
+on_archive = "delete"
+
+[[board.column]]
+column = "text_last"
+field = "LastName"
+transform = "text"
+
+[[board.column]]
+column = "text_title"
+field = "Title"
+transform = "text"
+truncate = true
+
+[[board.column]]
+column = "status"
+field = "Status"
+transform = "status"
+values = { "New" = "Open", "Done" = "Closed", "Lost" = "Closed" }
+
+[[board.column]]
+column = "sector"
+field = "Sector__c"
+transform = "status"
+
+[[board.column]]
+column = "dropdown"
+field = "Industry__c"
+transform = "dropdown"
+values = { "Health" = "Healthcare" }
+
+[[board.column]]
+column = "email"
+field = "Email"
+transform = "email"
+
+[[board.column]]
+column = "phone"
+field = "Phone"
+transform = "phone"
+default_country = "US"
+
+[[board.column]]
+column = "long_text"
+field = "Description"
+transform = "long_text"
+
+[[board.column]]
+column = "numbers"
+field = "NumberOfEmployees"
+transform = "numbers"
+
+[[board.column]]
+column = "date"
+field = "Follow_Up__c"
+transform = "date"
+timezone = "-05:00"
+
+[[board.column]]
+column = "date_time"
+field = "Last_Touch__c"
+transform = "datetime"
+
+[[board.column]]
+column = "checkbox"
+field = "Opt_In__c"
+transform = "checkbox"
+
+[[board.column]]
+column = "country"
+field = "Country"
+transform = "country"
+
+[[board.column]]
+column = "link"
+field = "Website"
+transform = "link"
+
+[[board.column]]
+column = "person"
+field = "OwnerId"
+transform = "people"
+
+[[board.column]]
+column = "account"
+field = "Linked_Account__c"
+transform = "board_relation"
+target_board = "200"
+
+[[board.column]]
+column = "timeline"
+field = "Start__c"
+end_field = "End__c"
+transform = "timeline"
+
+[[board.column]]
+column = "rating"
+field = "Score__c"
+transform = "rating"
+
+[[board]]
+name = "Accounts"
+board_id = "200"
+object = "Account"
+salesforce_id_column = "text_sfid"
+item_name = { field = "Name" }
+on_delete = "ignore"
+"#;
+
+pub fn full_mapping() -> Mapping {
+    let m = Mapping::parse(FULL_MAPPING, "full.toml").expect("full mapping parses");
+    crmsync_core::validate(&m, &schema()).expect("full mapping validates")
+}
