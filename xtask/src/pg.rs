@@ -289,45 +289,78 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Fail fast (seconds, not minutes) when the `DATABASE_URL` server does not answer.
+/// Fail fast (seconds, not minutes) when the `DATABASE_URL` server does not answer like
+/// PostgreSQL.
 pub fn check_reachable(url: &str) -> Result<()> {
+    check_reachable_within(url, CONNECT_TIMEOUT)
+}
+
+/// Connect (TCP or unix socket), send PostgreSQL's `SSLRequest` and expect its one-byte answer
+/// (`S` or `N`) within `timeout`. A bare TCP connect is not enough: a proxy or another service
+/// may accept the connection and then never answer.
+pub fn check_reachable_within(url: &str, timeout: Duration) -> Result<()> {
     let masked = mask_url(url);
     let hint = "Start that server, or unset DATABASE_URL to let xtask start PostgreSQL itself.";
+    let unreachable =
+        |detail: String| anyhow!("DATABASE_URL={masked} is not reachable ({detail}). {hint}");
     match parse_endpoint(url)? {
         Endpoint::Socket(path) => {
-            std::os::unix::net::UnixStream::connect(&path).map_err(|e| {
-                anyhow!(
-                    "DATABASE_URL={masked} is not reachable: socket {}: {e}. {hint}",
-                    path.display()
-                )
-            })?;
+            let stream = std::os::unix::net::UnixStream::connect(&path)
+                .map_err(|e| unreachable(format!("socket {}: {e}", path.display())))?;
+            stream
+                .set_read_timeout(Some(timeout))
+                .and_then(|()| stream.set_write_timeout(Some(timeout)))
+                .map_err(|e| unreachable(format!("socket {}: {e}", path.display())))?;
+            ssl_request(stream).map_err(|e| unreachable(format!("socket {}: {e}", path.display())))
         }
         Endpoint::Tcp { host, port } => {
             let addrs: Vec<_> = (host.as_str(), port)
                 .to_socket_addrs()
-                .map_err(|e| {
-                    anyhow!("DATABASE_URL={masked} is not reachable: resolving {host}: {e}. {hint}")
-                })?
+                .map_err(|e| unreachable(format!("resolving {host}: {e}")))?
                 .collect();
             let mut errors = Vec::new();
-            let connected = addrs.iter().any(|a| {
-                TcpStream::connect_timeout(a, CONNECT_TIMEOUT)
-                    .map_err(|e| errors.push(format!("{a}: {e}")))
-                    .is_ok()
-            });
-            if !connected {
-                bail!(
-                    "DATABASE_URL={masked} is not reachable ({}). {hint}",
-                    if errors.is_empty() {
-                        format!("{host} resolved to no address")
-                    } else {
-                        errors.join("; ")
-                    }
-                );
+            for a in &addrs {
+                let attempt = TcpStream::connect_timeout(a, timeout).and_then(|s| {
+                    s.set_read_timeout(Some(timeout))?;
+                    s.set_write_timeout(Some(timeout))?;
+                    Ok(s)
+                });
+                match attempt.map_err(|e| e.to_string()).and_then(ssl_request) {
+                    Ok(()) => return Ok(()),
+                    Err(e) => errors.push(format!("{a}: {e}")),
+                }
             }
+            if errors.is_empty() {
+                errors.push(format!("{host} resolved to no address"));
+            }
+            Err(unreachable(errors.join("; ")))
         }
     }
-    Ok(())
+}
+
+/// Send an `SSLRequest` (length 8, code 80877103) and read the server's one-byte reply.
+fn ssl_request<S: std::io::Read + Write>(mut stream: S) -> std::result::Result<(), String> {
+    const SSL_REQUEST: [u8; 8] = [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f];
+    stream
+        .write_all(&SSL_REQUEST)
+        .map_err(|e| format!("sending a PostgreSQL SSLRequest: {e}"))?;
+    let mut reply = [0u8; 1];
+    match stream.read_exact(&mut reply) {
+        Ok(()) if reply[0] == b'S' || reply[0] == b'N' => Ok(()),
+        Ok(()) => Err(format!(
+            "connected, but the answer to an SSLRequest was {:?}, not PostgreSQL's S or N",
+            reply[0] as char
+        )),
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) =>
+        {
+            Err("connected, but no PostgreSQL answer within the timeout".to_string())
+        }
+        Err(e) => Err(format!("connected, but reading the answer failed: {e}")),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -969,11 +1002,57 @@ mod tests {
         assert!(!err.contains("secret"), "{err}");
     }
 
-    #[test]
-    fn reachable_server_passes() {
+    /// A loopback listener that reads the 8-byte SSLRequest and answers `reply` (or nothing).
+    fn fake_server(reply: Option<u8>) -> (u16, thread::JoinHandle<()>) {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
-        check_reachable(&format!("postgres://u:pw@127.0.0.1:{port}/db")).unwrap();
+        let h = thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            let mut req = [0u8; 8];
+            std::io::Read::read_exact(&mut s, &mut req).unwrap();
+            assert_eq!(req, [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
+            match reply {
+                Some(b) => s.write_all(&[b]).unwrap(),
+                // Keep the connection open, silent, until the client gives up.
+                None => {
+                    let _ = std::io::Read::read(&mut s, &mut [0u8; 1]);
+                }
+            }
+        });
+        (port, h)
+    }
+
+    #[test]
+    fn server_answering_like_postgres_passes() {
+        for reply in [b'N', b'S'] {
+            let (port, h) = fake_server(Some(reply));
+            check_reachable(&format!("postgres://u:pw@127.0.0.1:{port}/db")).unwrap();
+            h.join().unwrap();
+        }
+    }
+
+    #[test]
+    fn listener_that_is_not_postgres_is_rejected() {
+        let (port, h) = fake_server(Some(b'H'));
+        let err = check_reachable(&format!("postgres://u:pw@127.0.0.1:{port}/db"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not PostgreSQL's S or N"), "{err}");
+        assert!(err.contains("u:***@"), "{err}");
+        h.join().unwrap();
+    }
+
+    #[test]
+    fn silent_listener_is_rejected_after_the_timeout() {
+        let (port, h) = fake_server(None);
+        let err = check_reachable_within(
+            &format!("postgres://u:pw@127.0.0.1:{port}/db"),
+            Duration::from_millis(200),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("no PostgreSQL answer"), "{err}");
+        h.join().unwrap();
     }
 
     #[test]

@@ -80,6 +80,10 @@ pub fn run(paths: &Paths, forwarded: &[String]) -> Result<()> {
 }
 
 fn run_phases(paths: &Paths, forwarded: &[String], timer: &mut Timer) -> Result<()> {
+    // Fail fast, before minutes of building, when a given DATABASE_URL does not answer.
+    if let Some(url) = pg::env_database_url() {
+        timer.phase("DATABASE_URL check", || pg::check_reachable(&url))?;
+    }
     pg::clean_stale(paths)?;
 
     let python = timer.phase("python tools (target/xtask/venv)", || ensure_venv(paths))?;
