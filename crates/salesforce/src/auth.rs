@@ -219,7 +219,7 @@ impl TokenManager {
                     }
                     let delay = policy.backoff(attempt);
                     if attempt >= policy.max_attempts
-                        || start.elapsed() + delay > policy.max_elapsed
+                        || start.elapsed().saturating_add(delay) > policy.max_elapsed
                     {
                         return Err(if attempt > 1 {
                             SalesforceError::RetriesExhausted {

@@ -467,7 +467,9 @@ impl SalesforceClient {
                 return Err(wrap_exhausted(err, attempt, start));
             }
             let delay = policy.backoff(attempt);
-            if attempt >= policy.max_attempts || start.elapsed() + delay > policy.max_elapsed {
+            if attempt >= policy.max_attempts
+                || start.elapsed().saturating_add(delay) > policy.max_elapsed
+            {
                 return Err(wrap_exhausted(err, attempt, start));
             }
             tracing::warn!(attempt, delay_ms = delay.as_millis() as u64, error = %err, "transient Salesforce failure; retrying");

@@ -263,7 +263,9 @@ impl SalesforceClient {
                 return results;
             }
             let delay = policy.backoff(attempt);
-            if attempt >= policy.max_attempts || start.elapsed() + delay > policy.max_elapsed {
+            if attempt >= policy.max_attempts
+                || start.elapsed().saturating_add(delay) > policy.max_elapsed
+            {
                 return results;
             }
             tokio::time::sleep(delay).await;

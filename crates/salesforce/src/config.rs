@@ -95,7 +95,7 @@ impl RetryPolicy {
         if nanos == 0 {
             return Duration::ZERO;
         }
-        Duration::from_nanos(rand::random::<u64>() % (nanos + 1))
+        Duration::from_nanos(rand::Rng::gen_range(&mut rand::thread_rng(), 0..=nanos))
     }
 }
 
@@ -325,6 +325,12 @@ mod tests {
         for retry in 1..12 {
             assert!(p.backoff(retry) <= p.backoff_ceiling(retry));
         }
+        let huge = RetryPolicy {
+            max_backoff: Duration::MAX,
+            initial_backoff: Duration::MAX,
+            ..p
+        };
+        assert!(huge.backoff(3) <= Duration::MAX);
     }
 
     #[test]

@@ -139,6 +139,37 @@ async fn concurrent_session_expiry_triggers_exactly_one_token_request() {
 }
 
 #[tokio::test]
+async fn concurrent_first_calls_share_one_token_request() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/services/oauth2/token"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(token_body(&server, "T"))
+                .set_delay(Duration::from_millis(200)),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{V}/sobjects/Account/{ACC_ID}")))
+        .and(header("authorization", "Bearer T"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(account_json()))
+        .expect(5)
+        .mount(&server)
+        .await;
+    let client = client_cc(&server);
+    let calls = (0..5).map(|_| {
+        let c = client.clone();
+        async move { c.get("Account", ACC_ID, &[]).await }
+    });
+    for r in futures::future::join_all(calls).await {
+        r.unwrap();
+    }
+    assert_eq!(client.token_request_count(), 1);
+}
+
+#[tokio::test]
 async fn session_error_after_the_one_refresh_is_classified_session() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
