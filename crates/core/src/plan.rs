@@ -170,13 +170,23 @@ pub enum SkipReason {
 pub struct Plan {
     /// Operations.
     pub ops: Vec<Operation>,
+    /// Columns left out of a create because their owner or linked record cannot be resolved yet
+    /// (the record is created without them; the engine logs them and may re-plan the item later).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub deferred: Vec<DeferredColumn>,
 }
 
 impl Plan {
+    /// A plan of these operations, nothing deferred.
+    pub fn new(ops: Vec<Operation>) -> Plan {
+        Plan {
+            ops,
+            deferred: Vec::new(),
+        }
+    }
+
     fn skip(reason: SkipReason) -> PlanOutcome {
-        PlanOutcome::Ready(Plan {
-            ops: vec![Operation::Skip { reason }],
-        })
+        PlanOutcome::Ready(Plan::new(vec![Operation::Skip { reason }]))
     }
 }
 
@@ -296,30 +306,28 @@ pub fn plan(
             let Some(id) = linked else {
                 return Ok(Plan::skip(SkipReason::NotLinked));
             };
-            Ok(PlanOutcome::Ready(Plan {
-                ops: match policy {
-                    DeletePolicy::Ignore => vec![Operation::Skip {
-                        reason: SkipReason::PolicyIgnore {
-                            event_type: et.to_string(),
-                        },
-                    }],
-                    DeletePolicy::Delete => vec![
-                        Operation::Delete {
-                            object: bm.object.clone(),
-                            id,
-                        },
-                        Operation::Unlink {
-                            board_id: bm.board_id.clone(),
-                            item_id: item_id.to_string(),
-                        },
-                    ],
-                    DeletePolicy::SetFields(fields) => vec![Operation::Update {
+            Ok(PlanOutcome::Ready(Plan::new(match policy {
+                DeletePolicy::Ignore => vec![Operation::Skip {
+                    reason: SkipReason::PolicyIgnore {
+                        event_type: et.to_string(),
+                    },
+                }],
+                DeletePolicy::Delete => vec![
+                    Operation::Delete {
                         object: bm.object.clone(),
                         id,
-                        fields: fields.clone(),
-                    }],
-                },
-            }))
+                    },
+                    Operation::Unlink {
+                        board_id: bm.board_id.clone(),
+                        item_id: item_id.to_string(),
+                    },
+                ],
+                DeletePolicy::SetFields(fields) => vec![Operation::Update {
+                    object: bm.object.clone(),
+                    id,
+                    fields: fields.clone(),
+                }],
+            })))
         }
     }
 }
@@ -364,11 +372,10 @@ impl Planner<'_> {
             ));
         };
         if let Some(id) = self.id_column_value(item.column(&self.bm.salesforce_id_column))? {
-            return Ok(PlanOutcome::Ready(Plan {
-                ops: self.link_ops(&id),
-            }));
+            return Ok(PlanOutcome::Ready(Plan::new(self.link_ops(&id))));
         }
         let mut fields = name_fields(self.bm, &item.name)?;
+        let mut deferred = Vec::new();
         for cm in self
             .bm
             .columns
@@ -380,7 +387,20 @@ impl Planner<'_> {
                 ..ColumnValue::default()
             };
             let cv = item.column(&cm.column).unwrap_or(&empty);
-            match to_salesforce(cm, MondayInput::Column(cv), self.ctx.lookups)? {
+            let converted = match to_salesforce(cm, MondayInput::Column(cv), self.ctx.lookups) {
+                Err(
+                    e @ (TransformError::UnresolvedLink { .. }
+                    | TransformError::UnresolvedUser { .. }),
+                ) => {
+                    deferred.push(DeferredColumn {
+                        column_id: cm.column.clone(),
+                        reason: e.to_string(),
+                    });
+                    continue;
+                }
+                other => other?,
+            };
+            match converted {
                 Converted::NeedsItem(reason) => {
                     return Err(PlanError::Transform(TransformError::InvalidValue {
                         column: cm.column.clone(),
@@ -422,6 +442,7 @@ impl Planner<'_> {
             },
         };
         Ok(PlanOutcome::Ready(Plan {
+            deferred,
             ops: vec![
                 write,
                 Operation::Link {
@@ -490,9 +511,7 @@ impl Planner<'_> {
                 Some(id) if linked.as_deref() == Some(id.as_str()) => {
                     Ok(Plan::skip(SkipReason::NoChange))
                 }
-                Some(id) => Ok(PlanOutcome::Ready(Plan {
-                    ops: self.link_ops(&id),
-                })),
+                Some(id) => Ok(PlanOutcome::Ready(Plan::new(self.link_ops(&id)))),
             };
         }
         let Some(cm) = self.bm.column(column_id) else {
@@ -554,13 +573,11 @@ impl Planner<'_> {
                 }
             }
         }
-        Ok(PlanOutcome::Ready(Plan {
-            ops: vec![Operation::Update {
-                object: self.bm.object.clone(),
-                id,
-                fields: new.into_iter().collect(),
-            }],
-        }))
+        Ok(PlanOutcome::Ready(Plan::new(vec![Operation::Update {
+            object: self.bm.object.clone(),
+            id,
+            fields: new.into_iter().collect(),
+        }])))
     }
 
     fn name_change(
@@ -587,13 +604,11 @@ impl Planner<'_> {
         if name_of(event.previous_value.as_ref()).as_deref() == Some(name.as_str()) {
             return Ok(Plan::skip(SkipReason::NoChange));
         }
-        Ok(PlanOutcome::Ready(Plan {
-            ops: vec![Operation::Update {
-                object: self.bm.object.clone(),
-                id,
-                fields: name_fields(self.bm, &name)?,
-            }],
-        }))
+        Ok(PlanOutcome::Ready(Plan::new(vec![Operation::Update {
+            object: self.bm.object.clone(),
+            id,
+            fields: name_fields(self.bm, &name)?,
+        }])))
     }
 }
 

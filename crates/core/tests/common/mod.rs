@@ -242,3 +242,47 @@ pub fn full_mapping() -> Mapping {
     let m = Mapping::parse(FULL_MAPPING, "full.toml").expect("full mapping parses");
     crmsync_core::validate(&m, &schema()).expect("full mapping validates")
 }
+
+// ------------------------------------------------------------------ seed fixtures
+
+use std::path::{Path, PathBuf};
+
+pub fn seed() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/seed")
+}
+
+pub fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+/// The seed schema: every `salesforce/sobjects/*.describe.json` and `monday/boards.json`.
+pub fn seed_schema() -> Schema {
+    let dir = seed().join("salesforce/sobjects");
+    let mut describes = Vec::new();
+    let entries =
+        std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()));
+    for entry in entries {
+        let path = entry.expect("dir entry").path();
+        if path.to_string_lossy().ends_with(".describe.json") {
+            let d: SObjectDescribe = serde_json::from_str(&read(&path))
+                .unwrap_or_else(|e| panic!("{} is not a describe: {e}", path.display()));
+            describes.push(d);
+        }
+    }
+    assert!(
+        describes.len() >= 4,
+        "expected the seed describes in {}",
+        dir.display()
+    );
+    let boards: Vec<Board> =
+        serde_json::from_str(&read(&seed().join("monday/boards.json"))).expect("boards.json");
+    Schema { describes, boards }
+}
+
+/// `fixtures/seed/mapping.toml`, validated against the seed schema (and so enriched).
+pub fn seed_mapping() -> Mapping {
+    let path = seed().join("mapping.toml");
+    let m = Mapping::parse(&read(&path), "fixtures/seed/mapping.toml")
+        .unwrap_or_else(|e| panic!("{e}"));
+    crmsync_core::validate(&m, &seed_schema()).unwrap_or_else(|e| panic!("{e}"))
+}
