@@ -1,7 +1,8 @@
 //! Durable store (SQLite or PostgreSQL): event log, record links, dead letters, migration checkpoints.
 //!
 //! One API, two backends, chosen by the scheme of `DATABASE_URL`:
-//! - `sqlite://PATH` (or `sqlite:PATH`, `sqlite::memory:`): embedded file, created if missing, WAL journal;
+//! - `sqlite://PATH` (or `sqlite:PATH`): embedded file, created if missing, WAL journal;
+//!   `sqlite::memory:` for a throwaway in-memory database (one connection, gone when the store is dropped);
 //! - `postgres://…` / `postgresql://…`: a PostgreSQL server.
 //!
 //! Queries are runtime-checked (`sqlx::query` with binds, never the `query!` macros), so the crate builds
@@ -144,8 +145,18 @@ impl Store {
                     .foreign_keys(true)
                     .busy_timeout(options.sqlite_busy_timeout)
                     .disable_statement_logging();
-                let pool = SqlitePoolOptions::new()
-                    .max_connections(options.max_connections.max(1))
+                // An in-memory database lives only as long as a connection to it: keep exactly one.
+                let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+                let pool_options = if in_memory {
+                    SqlitePoolOptions::new()
+                        .max_connections(1)
+                        .min_connections(1)
+                        .idle_timeout(None)
+                        .max_lifetime(None)
+                } else {
+                    SqlitePoolOptions::new().max_connections(options.max_connections.max(1))
+                };
+                let pool = pool_options
                     .acquire_timeout(options.acquire_timeout)
                     .connect_with(opts)
                     .await

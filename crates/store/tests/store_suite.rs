@@ -960,3 +960,21 @@ async fn unknown_scheme_is_rejected() {
     assert!(matches!(err, StoreError::InvalidUrl { .. }), "{err}");
     assert!(!err.to_string().contains("pw1234"), "{err}");
 }
+
+#[tokio::test]
+async fn sqlite_in_memory_store_works() {
+    let store = Store::connect("sqlite::memory:").await.unwrap();
+    store.migrate().await.unwrap();
+    let id = store
+        .insert_event_if_new(&new_event("mem", 1, 1, "{}"))
+        .await
+        .unwrap()
+        .event_id();
+    let c = store.claim_next("w", LONG).await.unwrap().unwrap();
+    assert_eq!(c.event.id, id);
+    store.mark_done(&c.claim).await.unwrap();
+    assert_eq!(
+        store.get_event(id).await.unwrap().unwrap().status,
+        EventStatus::Done
+    );
+}

@@ -102,14 +102,14 @@ fn postgres_admin_url() -> String {
 
 async fn admin_exec(admin_url: &str, sql: &str) {
     use sqlx::Connection;
-    let mut conn = sqlx::PgConnection::connect(admin_url)
-        .await
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot connect to PostgreSQL at {}: {e}",
-                crmsync_store::mask_url(admin_url)
-            )
-        });
+    let masked = crmsync_store::mask_url(admin_url);
+    let mut conn = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        sqlx::PgConnection::connect(admin_url),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("cannot connect to PostgreSQL at {masked}: no answer within 10 s"))
+    .unwrap_or_else(|e| panic!("cannot connect to PostgreSQL at {masked}: {e}"));
     sqlx::query(sql)
         .execute(&mut conn)
         .await
