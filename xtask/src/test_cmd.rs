@@ -200,6 +200,8 @@ impl Runner {
             // Only cargo's own selection flags make sense for a build.
             args.extend(selection_args(forwarded));
         } else {
+            // Report every failure of the run, not just the first.
+            args.push("--no-fail-fast".into());
             args.extend(forwarded.iter().cloned());
         }
         args
@@ -421,7 +423,14 @@ mod tests {
     fn whole_workspace_by_default() {
         assert_eq!(
             Runner::Nextest.test_args(&[], false),
-            s(&["nextest", "run", "--workspace", "--exclude", EXCLUDED])
+            s(&[
+                "nextest",
+                "run",
+                "--workspace",
+                "--exclude",
+                EXCLUDED,
+                "--no-fail-fast"
+            ])
         );
         assert_eq!(
             Runner::CargoTest.test_args(&[], true),
@@ -441,7 +450,14 @@ mod tests {
         let fwd = s(&["-p", "crmsync-store", "--no-fail-fast"]);
         assert_eq!(
             Runner::Nextest.test_args(&fwd, false),
-            s(&["nextest", "run", "-p", "crmsync-store", "--no-fail-fast"])
+            s(&[
+                "nextest",
+                "run",
+                "--no-fail-fast",
+                "-p",
+                "crmsync-store",
+                "--no-fail-fast"
+            ])
         );
         // The build step keeps only the selection.
         assert_eq!(
