@@ -1,0 +1,421 @@
+//! `GET /status`: what crmsync did in the last 24 hours, for people (HTML) and machines (JSON).
+
+use std::collections::HashMap;
+
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::Json;
+use chrono::{DateTime, Duration, Utc};
+use crmsync_store::{DeadLetterFilter, DeadLetterStatus, EventStatus};
+use secrecy::ExposeSecret;
+use serde::Serialize;
+use subtle::ConstantTimeEq;
+
+use crate::{error, AppState};
+
+/// Counts of events received in the window, by current outcome.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct StatusCountsView {
+    /// All events received.
+    pub received: u64,
+    /// Applied to Salesforce.
+    pub done: u64,
+    /// Nothing to apply.
+    pub skipped: u64,
+    /// Failed, retry scheduled.
+    pub retrying: u64,
+    /// Waiting.
+    pub pending: u64,
+    /// Being applied now.
+    pub processing: u64,
+    /// Failed permanently (dead letters).
+    pub dead: u64,
+}
+
+/// Receipt → applied latency.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct LatencyView {
+    /// Events measured.
+    pub count: u64,
+    /// Median, ms.
+    pub p50_ms: i64,
+    /// 95th percentile, ms.
+    pub p95_ms: i64,
+    /// 99th percentile, ms.
+    pub p99_ms: i64,
+    /// Maximum, ms.
+    pub max_ms: i64,
+}
+
+/// A recent failure.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FailureRow {
+    /// Event id.
+    pub event_id: i64,
+    /// Board id.
+    pub board_id: i64,
+    /// Board name from the mapping.
+    pub board_name: Option<String>,
+    /// Item id.
+    pub item_id: i64,
+    /// Event type.
+    pub event_type: String,
+    /// `failed` (retrying) or `dead`.
+    pub status: String,
+    /// Failed attempts.
+    pub attempts: u32,
+    /// The error.
+    pub error: String,
+    /// Advice.
+    pub what_to_do: String,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// An open dead letter.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DeadLetterRow {
+    /// Dead letter id.
+    pub id: i64,
+    /// Event id.
+    pub event_id: i64,
+    /// Board id.
+    pub board_id: i64,
+    /// Board name from the mapping.
+    pub board_name: Option<String>,
+    /// Item id.
+    pub item_id: i64,
+    /// Event type.
+    pub event_type: String,
+    /// The error.
+    pub error: String,
+    /// Salesforce's error body.
+    pub salesforce_error: Option<String>,
+    /// When it died.
+    pub created_at: DateTime<Utc>,
+    /// Command that replays it once fixed.
+    pub replay_command: String,
+}
+
+/// The whole report (the JSON form of `/status`).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct StatusReport {
+    /// When generated.
+    pub generated_at: DateTime<Utc>,
+    /// Window of the counts and latency, hours.
+    pub window_hours: u32,
+    /// Counts by outcome.
+    pub counts: StatusCountsView,
+    /// Latency of applied events, when any.
+    pub latency: Option<LatencyView>,
+    /// Set while processing is paused by Salesforce's API limit.
+    pub paused_until: Option<DateTime<Utc>>,
+    /// Open dead letters (all time).
+    pub open_dead_letters: u64,
+    /// Most recent failures.
+    pub recent_failures: Vec<FailureRow>,
+    /// Most recent open dead letters.
+    pub dead_letters: Vec<DeadLetterRow>,
+}
+
+fn authorized(
+    st: &AppState,
+    headers: &HeaderMap,
+    q: &HashMap<String, String>,
+) -> Result<(), Response> {
+    let Some(expected) = &st.config.status_token else {
+        return Err(error(
+            StatusCode::NOT_FOUND,
+            "the status page is disabled: set CRMSYNC_STATUS_TOKEN",
+        ));
+    };
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.get(..7)
+                .filter(|p| p.eq_ignore_ascii_case("bearer "))
+                .map(|_| v[7..].trim())
+        });
+    let presented = bearer.or(q.get("token").map(String::as_str));
+    let ok = presented.is_some_and(|p| {
+        let e = expected.expose_secret().as_bytes();
+        !e.is_empty() && bool::from(e.ct_eq(p.as_bytes()))
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(error(
+            StatusCode::UNAUTHORIZED,
+            "a valid status token is required (Authorization: Bearer TOKEN or ?token=TOKEN)",
+        ))
+    }
+}
+
+pub(crate) async fn status(
+    State(st): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = authorized(&st, &headers, &q) {
+        return r;
+    }
+    let json = q.get("format").is_some_and(|f| f == "json")
+        || headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("application/json"));
+    let report = match build(&st).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "status: store unavailable");
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the event store is unavailable; try again shortly",
+            );
+        }
+    };
+    if json {
+        Json(report).into_response()
+    } else {
+        Html(render(&report)).into_response()
+    }
+}
+
+async fn build(st: &AppState) -> Result<StatusReport, crmsync_store::StoreError> {
+    let store = st.engine.store();
+    let since = Utc::now() - Duration::hours(24);
+    let c = store.event_counts_since(since).await?;
+    let latency = store.latency_since(since).await?.map(|l| LatencyView {
+        count: l.count,
+        p50_ms: l.p50_ms,
+        p95_ms: l.p95_ms,
+        p99_ms: l.p99_ms,
+        max_ms: l.max_ms,
+    });
+    let mapping = st.engine.mapping();
+    let board_name = |b: i64| {
+        mapping
+            .board(&b.to_string())
+            .map(|m| m.name.clone().unwrap_or_else(|| m.object.clone()))
+    };
+    let recent_failures = store
+        .recent_failures(50)
+        .await?
+        .into_iter()
+        .filter(|e| matches!(e.status, EventStatus::Failed | EventStatus::Dead))
+        .take(20)
+        .map(|e| FailureRow {
+            what_to_do: if e.status == EventStatus::Dead {
+                "Fix the cause (see the dead letter below), then run `crmsync dead-letters replay`."
+                    .into()
+            } else {
+                format!(
+                    "Nothing yet: crmsync retries automatically (next try {}).",
+                    e.next_attempt_at.format("%H:%M:%S UTC")
+                )
+            },
+            event_id: e.id.0,
+            board_id: e.board_id,
+            board_name: board_name(e.board_id),
+            item_id: e.item_id,
+            event_type: e.event_type,
+            status: e.status.as_str().to_string(),
+            attempts: e.attempts,
+            error: e.last_error.unwrap_or_default(),
+            updated_at: e.updated_at,
+        })
+        .collect();
+    let dead_letters = store
+        .list_dead_letters(&DeadLetterFilter {
+            status: Some(DeadLetterStatus::Open),
+            limit: 20,
+            ..DeadLetterFilter::default()
+        })
+        .await?
+        .into_iter()
+        .map(|d| DeadLetterRow {
+            replay_command: format!("crmsync dead-letters replay {}", d.id),
+            id: d.id.0,
+            event_id: d.event_id.0,
+            board_id: d.board_id,
+            board_name: board_name(d.board_id),
+            item_id: d.item_id,
+            event_type: d.event_type,
+            error: d.error,
+            salesforce_error: d.sf_error_body,
+            created_at: d.created_at,
+        })
+        .collect();
+    Ok(StatusReport {
+        generated_at: Utc::now(),
+        window_hours: 24,
+        counts: StatusCountsView {
+            received: c.total(),
+            done: c.done,
+            skipped: c.skipped,
+            retrying: c.failed,
+            pending: c.pending,
+            processing: c.processing,
+            dead: c.dead,
+        },
+        latency,
+        paused_until: st.engine.paused_until(),
+        open_dead_letters: store.open_dead_letter_count().await?,
+        recent_failures,
+        dead_letters,
+    })
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+fn board(name: &Option<String>, id: i64) -> String {
+    match name {
+        Some(n) => format!("{} ({id})", esc(n)),
+        None => id.to_string(),
+    }
+}
+
+/// The HTML page.
+pub(crate) fn render(r: &StatusReport) -> String {
+    let c = &r.counts;
+    let mut h = String::from(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>crmsync status</title>\
+         <style>body{font-family:sans-serif;max-width:60em;margin:2em auto}td,th{padding:.3em .6em;text-align:left;border-bottom:1px solid #ddd}.bad{color:#b00}</style>\
+         </head><body><h1>crmsync: Monday → Salesforce sync</h1>",
+    );
+    let health = if c.dead == 0 && r.open_dead_letters == 0 && r.paused_until.is_none() {
+        "Everything is working: every change made on Monday in the last 24 hours has been copied to Salesforce or deliberately skipped.".to_string()
+    } else {
+        format!(
+            "Attention needed: {} change(s) could not be copied to Salesforce and wait for a fix (see below).",
+            r.open_dead_letters
+        )
+    };
+    h.push_str(&format!("<p><strong>{}</strong></p>", esc(&health)));
+    if let Some(p) = r.paused_until {
+        h.push_str(&format!(
+            "<p class=\"bad\">Syncing is paused until {} because Salesforce's daily API limit was reached. It resumes by itself.</p>",
+            p.format("%Y-%m-%d %H:%M UTC")
+        ));
+    }
+    h.push_str(&format!(
+        "<h2>Last 24 hours</h2><table>\
+         <tr><td>Changes received from Monday</td><td>{}</td></tr>\
+         <tr><td>Copied to Salesforce</td><td>{}</td></tr>\
+         <tr><td>Nothing to copy (skipped)</td><td>{}</td></tr>\
+         <tr><td>Waiting or being copied</td><td>{}</td></tr>\
+         <tr><td>Failed for now, will be retried automatically</td><td>{}</td></tr>\
+         <tr><td>Failed, need a fix (dead letters)</td><td>{}</td></tr></table>",
+        c.received,
+        c.done,
+        c.skipped,
+        c.pending + c.processing,
+        c.retrying,
+        c.dead
+    ));
+    match &r.latency {
+        Some(l) => h.push_str(&format!(
+            "<p>Time from a change on Monday to Salesforce: usually {} ms; 95 % within {} ms; slowest {} ms ({} changes measured).</p>",
+            l.p50_ms, l.p95_ms, l.max_ms, l.count
+        )),
+        None => h.push_str("<p>No change was copied in the last 24 hours, so there is no timing to show.</p>"),
+    }
+    h.push_str("<h2>Recent failures</h2>");
+    if r.recent_failures.is_empty() {
+        h.push_str("<p>None.</p>");
+    } else {
+        h.push_str("<table><tr><th>Event</th><th>Board</th><th>Item</th><th>Change</th><th>State</th><th>Error</th><th>What to do</th></tr>");
+        for f in &r.recent_failures {
+            h.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} (attempt {})</td><td>{}</td><td>{}</td></tr>",
+                f.event_id,
+                board(&f.board_name, f.board_id),
+                f.item_id,
+                esc(&f.event_type),
+                esc(&f.status),
+                f.attempts,
+                esc(&f.error),
+                esc(&f.what_to_do)
+            ));
+        }
+        h.push_str("</table>");
+    }
+    h.push_str(&format!(
+        "<h2>Dead letters ({} open)</h2>",
+        r.open_dead_letters
+    ));
+    if r.dead_letters.is_empty() {
+        h.push_str("<p>None.</p>");
+    } else {
+        h.push_str("<p>These changes failed permanently. Fix the cause (the value on Monday, the mapping, or the Salesforce rule), then replay them.</p>");
+        h.push_str("<table><tr><th>#</th><th>Board</th><th>Item</th><th>Change</th><th>Error</th><th>Replay with</th></tr>");
+        for d in &r.dead_letters {
+            h.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+                d.id,
+                board(&d.board_name, d.board_id),
+                d.item_id,
+                esc(&d.event_type),
+                esc(&d.error),
+                esc(&d.replay_command)
+            ));
+        }
+        h.push_str("</table>");
+    }
+    h.push_str(&format!(
+        "<p><small>Generated {}.</small></p></body></html>",
+        r.generated_at.format("%Y-%m-%d %H:%M:%S UTC")
+    ));
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_escapes_errors() {
+        let r = StatusReport {
+            generated_at: Utc::now(),
+            window_hours: 24,
+            counts: StatusCountsView {
+                received: 3,
+                done: 1,
+                skipped: 1,
+                retrying: 0,
+                pending: 0,
+                processing: 0,
+                dead: 1,
+            },
+            latency: None,
+            paused_until: None,
+            open_dead_letters: 1,
+            recent_failures: vec![],
+            dead_letters: vec![DeadLetterRow {
+                id: 7,
+                event_id: 9,
+                board_id: 1,
+                board_name: Some("Leads".into()),
+                item_id: 2,
+                event_type: "create_pulse".into(),
+                error: "<script>x</script>".into(),
+                salesforce_error: None,
+                created_at: Utc::now(),
+                replay_command: "crmsync dead-letters replay 7".into(),
+            }],
+        };
+        let h = render(&r);
+        assert!(!h.contains("<script>"));
+        assert!(h.contains("&lt;script&gt;"));
+        assert!(h.contains("crmsync dead-letters replay 7"));
+        assert!(h.contains("Attention needed"));
+    }
+}

@@ -1,0 +1,948 @@
+//! The engine: applies stored Monday events to Salesforce, one item at a time.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use crmsync_core::{
+    name_fields, plan, to_salesforce, BoardMapping, Converted, Item, Mapping, MondayInput,
+    Operation, Plan, PlanContext, PlanOutcome, RecordRef, SkipReason, StaticLookups,
+    WebhookDelivery, WebhookEvent,
+};
+use crmsync_monday::{ChangeColumnValues, MondayClient};
+use crmsync_salesforce::{SalesforceClient, SalesforceError};
+use crmsync_store::{ClaimedEvent, DeadLetterId, EventId, Link, Store};
+use rand::Rng;
+use serde_json::json;
+
+use crate::alerts::{Alert, AlertKind, Alerter};
+use crate::error::{ApplyError, EngineError, FailureClass};
+use crate::lookups::{self, DirectoryCache};
+
+/// Retry schedule of transient failures: exponential backoff with "equal jitter" — the delay before
+/// attempt `n + 1` is uniform in `[c/2, c]` with `c = min(max, base * 2^(n-1))`. After
+/// `max_attempts` failed attempts the event is dead-lettered (and alerted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetrySchedule {
+    /// Ceiling of the first delay. Default 2 s.
+    pub base: Duration,
+    /// Largest delay. Default 10 minutes.
+    pub max: Duration,
+    /// Failed attempts before giving up. Default 20 (about two and a half hours with the defaults).
+    pub max_attempts: u32,
+}
+
+impl Default for RetrySchedule {
+    fn default() -> Self {
+        RetrySchedule {
+            base: Duration::from_secs(2),
+            max: Duration::from_secs(600),
+            max_attempts: 20,
+        }
+    }
+}
+
+impl RetrySchedule {
+    /// The ceiling of the delay after `attempts` failed attempts (1-based).
+    pub fn ceiling(&self, attempts: u32) -> Duration {
+        let exp = attempts.saturating_sub(1).min(30);
+        self.base
+            .checked_mul(1u32 << exp)
+            .unwrap_or(self.max)
+            .min(self.max)
+    }
+
+    /// A jittered delay after `attempts` failed attempts: uniform in `[ceiling/2, ceiling]`.
+    pub fn delay(&self, attempts: u32) -> Duration {
+        let c = self.ceiling(attempts);
+        let hi = u64::try_from(c.as_millis()).unwrap_or(u64::MAX);
+        if hi == 0 {
+            return Duration::ZERO;
+        }
+        Duration::from_millis(rand::thread_rng().gen_range(hi / 2..=hi))
+    }
+}
+
+/// Tuning of an [`Engine`].
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Name of this worker in claims (shown in the event log). Default `crmsync-<pid>`.
+    pub worker_id: String,
+    /// Item lease per claim; a crashed worker's item is taken over after this. Default 60 s.
+    pub lease: Duration,
+    /// Transient-failure schedule.
+    pub retry: RetrySchedule,
+    /// How often an idle worker looks for due events. Default 500 ms.
+    pub poll_interval: Duration,
+    /// How long processing pauses after Salesforce's `REQUEST_LIMIT_EXCEEDED`. Default 15 minutes.
+    pub rate_limit_pause: Duration,
+    /// Read the item from Monday before applying a create/column/name event, and write the item's
+    /// *current* value (not the event's): events applied in any order then converge to Monday's
+    /// latest state ("last write wins in Monday's order"), and an event for an item deleted since
+    /// is skipped. Costs one Monday query per event. Default `true`.
+    pub fresh_reads: bool,
+    /// Worker loops [`Engine::run_worker`] runs concurrently (each claims a different item).
+    /// Default 4.
+    pub concurrency: usize,
+    /// How long user directories (Monday and Salesforce users, for people columns) are cached.
+    /// Default 10 minutes.
+    pub user_cache_ttl: Duration,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            worker_id: format!("crmsync-{}", std::process::id()),
+            lease: Duration::from_secs(60),
+            retry: RetrySchedule::default(),
+            poll_interval: Duration::from_millis(500),
+            rate_limit_pause: Duration::from_secs(900),
+            fresh_reads: true,
+            concurrency: 4,
+            user_cache_ttl: Duration::from_secs(600),
+        }
+    }
+}
+
+/// What happened to one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventOutcome {
+    /// Applied to Salesforce (`summary` says what was written).
+    Done {
+        /// E.g. `upsert Lead 00Q… (created); link; write-back`.
+        summary: String,
+    },
+    /// Deliberately not applied (unknown board, no change, write-back echo, …).
+    Skipped {
+        /// Why, in plain words.
+        reason: String,
+    },
+    /// A transient failure; retried at `next_attempt_at`.
+    Retrying {
+        /// Failed attempts so far.
+        attempts: u32,
+        /// When it is retried.
+        next_attempt_at: DateTime<Utc>,
+        /// The error.
+        error: String,
+    },
+    /// A permanent failure: dead-lettered and alerted.
+    Dead {
+        /// The dead letter.
+        dead_letter_id: DeadLetterId,
+        /// The error.
+        error: String,
+    },
+    /// Salesforce's request limit: processing paused until `until`; the event is retried then
+    /// without counting an attempt.
+    Paused {
+        /// End of the pause.
+        until: DateTime<Utc>,
+        /// The error.
+        error: String,
+    },
+}
+
+impl EventOutcome {
+    /// Whether the event reached a final state (done, skipped or dead).
+    pub fn is_final(&self) -> bool {
+        matches!(
+            self,
+            EventOutcome::Done { .. } | EventOutcome::Skipped { .. } | EventOutcome::Dead { .. }
+        )
+    }
+
+    /// `done`, `skipped`, `retrying`, `dead` or `paused`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            EventOutcome::Done { .. } => "done",
+            EventOutcome::Skipped { .. } => "skipped",
+            EventOutcome::Retrying { .. } => "retrying",
+            EventOutcome::Dead { .. } => "dead",
+            EventOutcome::Paused { .. } => "paused",
+        }
+    }
+}
+
+/// One processed event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Processed {
+    /// Event id.
+    pub event_id: EventId,
+    /// Monday board.
+    pub board_id: i64,
+    /// Monday item.
+    pub item_id: i64,
+    /// Monday event type.
+    pub event_type: String,
+    /// What happened.
+    pub outcome: EventOutcome,
+}
+
+enum Applied {
+    Done(String),
+    Skipped(String),
+}
+
+struct Inner {
+    store: Store,
+    mapping: RwLock<Arc<Mapping>>,
+    salesforce: SalesforceClient,
+    monday: MondayClient,
+    alerter: Alerter,
+    config: EngineConfig,
+    paused_until: Mutex<Option<DateTime<Utc>>>,
+    directories: DirectoryCache,
+}
+
+/// The sync engine. Cheap to clone (shared state); share one per process.
+///
+/// Events are claimed per item through the store ([`Store::claim_for_item`] /
+/// [`Store::claim_next`]), so two events of one item are never applied concurrently, across
+/// processes too, and they are applied in order of receipt. Every claim is settled:
+/// `mark_done`, `mark_skipped`, `mark_failed` (transient, with the next attempt scheduled),
+/// `mark_dead` (permanent, dead letter + alert). On `REQUEST_LIMIT_EXCEEDED` the claim's lease is
+/// extended to the end of the pause instead (the event is retried then, no attempt counted) and
+/// the engine claims nothing until the pause ends.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("store", &self.inner.store.masked_url())
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// An engine over a migrated store, a **validated** mapping (see [`crate::load_mapping`]) and
+    /// the two API clients.
+    pub fn new(
+        store: Store,
+        mapping: Mapping,
+        salesforce: SalesforceClient,
+        monday: MondayClient,
+        alerter: Alerter,
+        config: EngineConfig,
+    ) -> Engine {
+        let ttl = config.user_cache_ttl;
+        Engine {
+            inner: Arc::new(Inner {
+                store,
+                mapping: RwLock::new(Arc::new(mapping)),
+                salesforce,
+                monday,
+                alerter,
+                config,
+                paused_until: Mutex::new(None),
+                directories: DirectoryCache::new(ttl),
+            }),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The mapping in use.
+    pub fn mapping(&self) -> Arc<Mapping> {
+        Arc::clone(&self.inner.mapping.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Replaces the mapping (e.g. after fixing it, before replaying dead letters).
+    pub fn set_mapping(&self, mapping: Mapping) {
+        *self
+            .inner
+            .mapping
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Arc::new(mapping);
+    }
+
+    /// The alerter.
+    pub fn alerter(&self) -> &Alerter {
+        &self.inner.alerter
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.config
+    }
+
+    /// The Monday client.
+    pub fn monday(&self) -> &MondayClient {
+        &self.inner.monday
+    }
+
+    /// The Salesforce client.
+    pub fn salesforce(&self) -> &SalesforceClient {
+        &self.inner.salesforce
+    }
+
+    /// End of the current rate-limit pause, if processing is paused.
+    pub fn paused_until(&self) -> Option<DateTime<Utc>> {
+        let mut p = self
+            .inner
+            .paused_until
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        match *p {
+            Some(t) if t > Utc::now() => Some(t),
+            Some(_) => {
+                *p = None;
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Resumes processing before the rate-limit pause ends (e.g. after the limit was raised).
+    pub fn resume(&self) {
+        *self
+            .inner
+            .paused_until
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// Processes the open events of one item, oldest first, until the item has no due event, the
+    /// item is held by another worker, an event stays open (retrying or paused), or event `until`
+    /// has been processed. Returns what was processed.
+    pub async fn process_item(
+        &self,
+        board_id: i64,
+        item_id: i64,
+        until: Option<EventId>,
+    ) -> Result<Vec<Processed>, EngineError> {
+        let mut out = Vec::new();
+        // Bounded: an item cannot have more open events than this in one call.
+        for _ in 0..1000 {
+            if self.paused_until().is_some() {
+                break;
+            }
+            let Some(claimed) = self
+                .inner
+                .store
+                .claim_for_item(
+                    board_id,
+                    item_id,
+                    &self.inner.config.worker_id,
+                    self.inner.config.lease,
+                )
+                .await?
+            else {
+                break;
+            };
+            let p = self.process_claimed(claimed).await?;
+            let stop = !p.outcome.is_final() || Some(p.event_id) == until;
+            out.push(p);
+            if stop {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Claims and processes the next due event of any item; `None` when nothing is due (or while
+    /// paused).
+    pub async fn process_next(&self) -> Result<Option<Processed>, EngineError> {
+        if self.paused_until().is_some() {
+            return Ok(None);
+        }
+        let Some(claimed) = self
+            .inner
+            .store
+            .claim_next(&self.inner.config.worker_id, self.inner.config.lease)
+            .await?
+        else {
+            return Ok(None);
+        };
+        self.process_claimed(claimed).await.map(Some)
+    }
+
+    /// Processes due events until none is left; returns how many were processed.
+    pub async fn drain(&self) -> Result<usize, EngineError> {
+        let mut n = 0;
+        while self.process_next().await?.is_some() {
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// The background worker: [`EngineConfig::concurrency`] loops that claim due events (new ones,
+    /// retries whose time has come, expired leases) until `shutdown` completes, and flush alert
+    /// summaries. Store errors are logged and retried after the poll interval.
+    pub async fn run_worker(&self, shutdown: impl Future<Output = ()> + Send) {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let mut loops = Vec::new();
+        for n in 0..self.inner.config.concurrency.max(1) {
+            let me = self.clone();
+            let mut rx = rx.clone();
+            loops.push(tokio::spawn(async move {
+                tracing::debug!(worker = n, "worker loop started");
+                loop {
+                    if *rx.borrow() {
+                        break;
+                    }
+                    let idle = match me.process_next().await {
+                        Ok(Some(_)) => false,
+                        Ok(None) => true,
+                        Err(e) => {
+                            tracing::error!(error = %e, "worker: store error; retrying shortly");
+                            true
+                        }
+                    };
+                    if n == 0 {
+                        me.inner.alerter.flush().await;
+                    }
+                    if idle {
+                        let wait = me.inner.config.poll_interval;
+                        tokio::select! {
+                            _ = tokio::time::sleep(wait) => {}
+                            _ = rx.changed() => {}
+                        }
+                    }
+                }
+            }));
+        }
+        shutdown.await;
+        let _ = tx.send(true);
+        for l in loops {
+            let _ = l.await;
+        }
+    }
+
+    /// Replays a dead letter: puts its event back as pending (store), then processes the item
+    /// until that event is processed. Returns the event's new outcome (it may be `Retrying` or,
+    /// if the item is busy, the event stays pending for the worker and `None` is returned).
+    pub async fn replay_dead_letter(
+        &self,
+        id: DeadLetterId,
+    ) -> Result<Option<Processed>, EngineError> {
+        let event_id = self.inner.store.requeue_dead_letter(id).await?;
+        let ev = self
+            .inner
+            .store
+            .get_event(event_id)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(format!("event {event_id}")))?;
+        let done = self
+            .process_item(ev.board_id, ev.item_id, Some(event_id))
+            .await?;
+        Ok(done.into_iter().find(|p| p.event_id == event_id))
+    }
+
+    /// Applies one claimed event and settles its claim.
+    pub async fn process_claimed(&self, claimed: ClaimedEvent) -> Result<Processed, EngineError> {
+        let ClaimedEvent { event, claim } = claimed;
+        let started = std::time::Instant::now();
+        let parsed: Result<WebhookEvent, ApplyError> =
+            serde_json::from_str::<WebhookDelivery>(&event.payload)
+                .map(|d| d.event)
+                .or_else(|_| serde_json::from_str::<WebhookEvent>(&event.payload))
+                .map_err(|e| ApplyError::Payload(e.to_string()));
+        let result = match &parsed {
+            Ok(ev) => self.apply(ev).await,
+            Err(_) => Err(ApplyError::Payload(
+                "the stored body is not a Monday event".into(),
+            )),
+        };
+        let store = &self.inner.store;
+        let outcome = match result {
+            Ok(Applied::Done(summary)) => {
+                store.mark_done(&claim).await?;
+                tracing::info!(event_id = %event.id, board_id = event.board_id, item_id = event.item_id,
+                    event_type = %event.event_type, elapsed_ms = started.elapsed().as_millis() as u64,
+                    %summary, "event applied");
+                EventOutcome::Done { summary }
+            }
+            Ok(Applied::Skipped(reason)) => {
+                store.mark_skipped(&claim, &reason).await?;
+                tracing::info!(event_id = %event.id, board_id = event.board_id, item_id = event.item_id,
+                    event_type = %event.event_type, outcome = "skipped", %reason, "event skipped");
+                EventOutcome::Skipped { reason }
+            }
+            Err(err) => {
+                let error = err.to_string();
+                match err.class() {
+                    FailureClass::Transient
+                        if event.attempts + 1 < self.inner.config.retry.max_attempts =>
+                    {
+                        let attempts_after = event.attempts + 1;
+                        let delay = self.inner.config.retry.delay(attempts_after);
+                        let next = Utc::now()
+                            + chrono::Duration::from_std(delay)
+                                .unwrap_or_else(|_| chrono::Duration::seconds(60));
+                        let attempts = store.mark_failed(&claim, &error, next).await?;
+                        tracing::warn!(event_id = %event.id, board_id = event.board_id, item_id = event.item_id,
+                            attempts, retry_in_ms = delay.as_millis() as u64, error = %error,
+                            "transient failure; will retry");
+                        EventOutcome::Retrying {
+                            attempts,
+                            next_attempt_at: next,
+                            error,
+                        }
+                    }
+                    FailureClass::RateLimited => {
+                        let pause = self.inner.config.rate_limit_pause;
+                        let until = Utc::now()
+                            + chrono::Duration::from_std(pause)
+                                .unwrap_or_else(|_| chrono::Duration::minutes(15));
+                        *self
+                            .inner
+                            .paused_until
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner()) = Some(until);
+                        // Keep the claim until the pause ends: the event is taken over then
+                        // without counting an attempt.
+                        store.extend_lease(&claim, pause).await?;
+                        tracing::error!(event_id = %event.id, error = %error, %until,
+                            "Salesforce request limit reached; processing paused");
+                        self.alert(&event, &parsed, &err, AlertKind::RateLimited, None)
+                            .await;
+                        EventOutcome::Paused { until, error }
+                    }
+                    class => {
+                        let body = err.salesforce_body();
+                        let dl = store.mark_dead(&claim, &error, body.as_deref()).await?;
+                        let kind = if class == FailureClass::Transient {
+                            AlertKind::RetriesExhausted
+                        } else {
+                            AlertKind::DeadLetter
+                        };
+                        tracing::error!(event_id = %event.id, board_id = event.board_id, item_id = event.item_id,
+                            dead_letter_id = %dl, error = %error, "event dead-lettered");
+                        self.alert(&event, &parsed, &err, kind, Some(dl)).await;
+                        EventOutcome::Dead {
+                            dead_letter_id: dl,
+                            error,
+                        }
+                    }
+                }
+            }
+        };
+        Ok(Processed {
+            event_id: event.id,
+            board_id: event.board_id,
+            item_id: event.item_id,
+            event_type: event.event_type,
+            outcome,
+        })
+    }
+
+    async fn alert(
+        &self,
+        event: &crmsync_store::Event,
+        parsed: &Result<WebhookEvent, ApplyError>,
+        err: &ApplyError,
+        kind: AlertKind,
+        dl: Option<DeadLetterId>,
+    ) {
+        let board = event.board_id.to_string();
+        let board_name = self
+            .mapping()
+            .board(&board)
+            .and_then(|b| b.name.clone().or_else(|| Some(b.object.clone())));
+        let mut what = err.what_to_do();
+        if let Some(dl) = dl {
+            what = what.replace("replay ID", &format!("replay {dl}"));
+        }
+        let _ = parsed;
+        self.inner
+            .alerter
+            .alert(Alert {
+                kind,
+                board_id: Some(board),
+                board_name,
+                item_id: Some(event.item_id.to_string()),
+                event_id: Some(event.id.0),
+                dead_letter_id: dl.map(|d| d.0),
+                code: err.code(),
+                error: err.to_string(),
+                what_to_do: what,
+            })
+            .await;
+    }
+
+    async fn fetch_item(&self, board_id: &str, item_id: &str) -> Result<Option<Item>, ApplyError> {
+        let items = self
+            .inner
+            .monday
+            .items(&[item_id.to_string()])
+            .await
+            .map_err(ApplyError::Monday)?;
+        let Some(found) = items.into_iter().find(|i| i.id == item_id) else {
+            return Ok(None);
+        };
+        let v = serde_json::to_value(&found)
+            .map_err(|e| ApplyError::Payload(format!("item {item_id}: {e}")))?;
+        let mut item: Item = serde_json::from_value(v)
+            .map_err(|e| ApplyError::Payload(format!("item {item_id}: {e}")))?;
+        item.board_id = Some(
+            found
+                .board
+                .map(|b| b.id)
+                .unwrap_or_else(|| board_id.to_string()),
+        );
+        Ok(Some(item))
+    }
+
+    async fn lookups(
+        &self,
+        bm: &BoardMapping,
+        ev: &WebhookEvent,
+        item: Option<&Item>,
+    ) -> Result<StaticLookups, ApplyError> {
+        let wants_users = lookups::needs_users(bm)
+            && match ev.event_type.as_str() {
+                "update_column_value" => ev
+                    .column_id
+                    .as_deref()
+                    .and_then(|c| bm.column(c))
+                    .is_some_and(|c| c.transform == crmsync_core::Transform::People),
+                "create_pulse" | "update_name" => true,
+                _ => false,
+            };
+        let dirs = if wants_users {
+            Some(
+                self.inner
+                    .directories
+                    .get(&self.inner.monday, &self.inner.salesforce)
+                    .await?,
+            )
+        } else {
+            None
+        };
+        lookups::prefetch(&self.inner.store, bm, ev, item, dirs).await
+    }
+
+    async fn apply(&self, ev: &WebhookEvent) -> Result<Applied, ApplyError> {
+        let mapping = self.mapping();
+        let Some(board_id) = ev.board_id.clone() else {
+            return Err(ApplyError::Payload("the event has no boardId".into()));
+        };
+        let Some(bm) = mapping.board(&board_id) else {
+            return Ok(Applied::Skipped(format!(
+                "board {board_id} is not in the mapping (unknown board)"
+            )));
+        };
+        let item_id = ev.item().map(str::to_string);
+        let today = Utc::now().date_naive();
+        let mutable_event = matches!(
+            ev.event_type.as_str(),
+            "create_pulse" | "update_column_value" | "update_name"
+        ) && ev.parent_item_id.is_none();
+        let mut item: Option<Item> = None;
+        let mut fetched = false;
+        if self.inner.config.fresh_reads && mutable_event {
+            if let Some(id) = &item_id {
+                item = self.fetch_item(&board_id, id).await?;
+                fetched = true;
+                if item.is_none() {
+                    return Ok(Applied::Skipped(format!(
+                        "item {id} no longer exists on Monday; nothing to apply"
+                    )));
+                }
+            }
+        }
+        let mut l = self.lookups(bm, ev, item.as_ref()).await?;
+        let mut outcome = plan(
+            ev,
+            item.as_ref(),
+            &mapping,
+            &PlanContext { lookups: &l, today },
+        )
+        .map_err(ApplyError::Plan)?;
+        if let PlanOutcome::NeedsItem {
+            item_id: need_id,
+            reason,
+            ..
+        } = &outcome
+        {
+            if fetched {
+                return Err(ApplyError::Payload(format!(
+                    "the planner still needs more than the item snapshot: {reason}"
+                )));
+            }
+            item = self.fetch_item(&board_id, need_id).await?;
+            let Some(_) = &item else {
+                return Ok(Applied::Skipped(format!(
+                    "item {need_id} no longer exists on Monday; nothing to apply"
+                )));
+            };
+            l = self.lookups(bm, ev, item.as_ref()).await?;
+            outcome = plan(
+                ev,
+                item.as_ref(),
+                &mapping,
+                &PlanContext { lookups: &l, today },
+            )
+            .map_err(ApplyError::Plan)?;
+        }
+        let mut plan = match outcome {
+            PlanOutcome::Ready(p) => p,
+            PlanOutcome::NeedsItem { reason, .. } => {
+                return Err(ApplyError::Payload(format!(
+                    "the planner still needs more than the item snapshot: {reason}"
+                )))
+            }
+        };
+        if let Some(item) = &item {
+            freshen(&mut plan, bm, ev, item, &l)?;
+        }
+        for d in &plan.deferred {
+            tracing::warn!(board_id = %board_id, column = %d.column_id, reason = %d.reason,
+                "column left out of the create (its linked record or user is not known yet)");
+        }
+        self.execute(bm, &board_id, item_id.as_deref(), item.as_ref(), plan)
+            .await
+    }
+
+    async fn execute(
+        &self,
+        bm: &BoardMapping,
+        board_id: &str,
+        item_id: Option<&str>,
+        item: Option<&Item>,
+        plan: Plan,
+    ) -> Result<Applied, ApplyError> {
+        let sf = &self.inner.salesforce;
+        let store = &self.inner.store;
+        let mut created: Option<String> = None;
+        let mut done: Vec<String> = Vec::new();
+        let mut skipped: Vec<String> = Vec::new();
+        let resolve = |r: &RecordRef, created: &Option<String>| -> Result<String, ApplyError> {
+            match r {
+                RecordRef::Id(id) => Ok(id.clone()),
+                RecordRef::Created => created.clone().ok_or_else(|| {
+                    ApplyError::Payload("plan refers to a record it did not create".into())
+                }),
+            }
+        };
+        for op in plan.ops {
+            match op {
+                Operation::Create { object, fields } => {
+                    let id = sf
+                        .create(&object, &fields)
+                        .await
+                        .map_err(ApplyError::Salesforce)?;
+                    done.push(format!("created {object} {id}"));
+                    created = Some(id);
+                }
+                Operation::Upsert {
+                    object,
+                    external_id_field,
+                    external_id,
+                    fields,
+                } => {
+                    let r = sf
+                        .upsert(&object, &external_id_field, &external_id, &fields)
+                        .await
+                        .map_err(ApplyError::Salesforce)?;
+                    done.push(format!(
+                        "upserted {object} {} ({})",
+                        r.id,
+                        if r.created { "created" } else { "updated" }
+                    ));
+                    created = Some(r.id);
+                }
+                Operation::Update { object, id, fields } => {
+                    if fields.is_empty() {
+                        skipped.push("nothing to write".into());
+                        continue;
+                    }
+                    sf.update(&object, &id, &fields)
+                        .await
+                        .map_err(ApplyError::Salesforce)?;
+                    let names: Vec<&str> = fields.keys().map(String::as_str).collect();
+                    done.push(format!("updated {object} {id} ({})", names.join(", ")));
+                }
+                Operation::Delete { object, id } => match sf.delete(&object, &id).await {
+                    Ok(()) => done.push(format!("deleted {object} {id}")),
+                    Err(e) if already_gone(&e) => {
+                        done.push(format!("{object} {id} was already deleted"))
+                    }
+                    Err(e) => return Err(ApplyError::Salesforce(e)),
+                },
+                Operation::Link {
+                    board_id: b,
+                    item_id: i,
+                    object,
+                    salesforce_id,
+                } => {
+                    let sf_id = resolve(&salesforce_id, &created)?;
+                    store
+                        .upsert_link(&Link {
+                            monday_board_id: lookups::parse_id(&b)?,
+                            monday_item_id: lookups::parse_id(&i)?,
+                            sf_object: object,
+                            sf_id: sf_id.clone(),
+                        })
+                        .await
+                        .map_err(ApplyError::Store)?;
+                    done.push(format!("linked item {i} <-> {sf_id}"));
+                }
+                Operation::Unlink {
+                    board_id: b,
+                    item_id: i,
+                } => {
+                    store
+                        .delete_link_by_monday(lookups::parse_id(&b)?, lookups::parse_id(&i)?)
+                        .await
+                        .map_err(ApplyError::Store)?;
+                    done.push(format!("unlinked item {i}"));
+                }
+                Operation::WriteBackSalesforceId {
+                    board_id: b,
+                    item_id: i,
+                    column_id,
+                    salesforce_id,
+                } => {
+                    let sf_id = resolve(&salesforce_id, &created)?;
+                    let already = item
+                        .and_then(|it| it.column(&column_id))
+                        .and_then(|cv| cv.decoded_value())
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        == Some(sf_id.clone());
+                    if already {
+                        continue;
+                    }
+                    self.inner
+                        .monday
+                        .change_multiple_column_values(&ChangeColumnValues {
+                            board_id: b,
+                            item_id: i,
+                            column_values: json!({ column_id.clone(): sf_id }),
+                            create_labels_if_missing: false,
+                        })
+                        .await
+                        .map_err(ApplyError::Monday)?;
+                    done.push(format!("wrote the Salesforce Id into column {column_id}"));
+                }
+                Operation::Skip { reason } => skipped.push(skip_text(&reason)),
+            }
+        }
+        let _ = (bm, board_id, item_id);
+        if done.is_empty() {
+            Ok(Applied::Skipped(if skipped.is_empty() {
+                "nothing to do".into()
+            } else {
+                skipped.join("; ")
+            }))
+        } else {
+            Ok(Applied::Done(done.join("; ")))
+        }
+    }
+}
+
+/// Replaces an update's values from the event with the item's current values (see
+/// [`EngineConfig::fresh_reads`]).
+fn freshen(
+    plan: &mut Plan,
+    bm: &BoardMapping,
+    ev: &WebhookEvent,
+    item: &Item,
+    l: &StaticLookups,
+) -> Result<(), ApplyError> {
+    for op in &mut plan.ops {
+        let Operation::Update { fields, .. } = op else {
+            continue;
+        };
+        match ev.event_type.as_str() {
+            "update_column_value" => {
+                let Some(cm) = ev.column_id.as_deref().and_then(|c| bm.column(c)) else {
+                    continue;
+                };
+                let Some(cv) = item.column(&cm.column) else {
+                    continue;
+                };
+                match to_salesforce(cm, MondayInput::Column(cv), l)
+                    .map_err(|e| ApplyError::Plan(e.into()))?
+                {
+                    Converted::Fields(fs) => *fields = fs.into_iter().collect(),
+                    Converted::NeedsItem(_) => {}
+                }
+            }
+            "update_name" => {
+                *fields = name_fields(bm, &item.name).map_err(ApplyError::Plan)?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn already_gone(e: &SalesforceError) -> bool {
+    match e {
+        SalesforceError::Api { status, errors, .. } => {
+            *status == 404
+                || errors
+                    .iter()
+                    .any(|d| d.error_code == "ENTITY_IS_DELETED" || d.error_code == "NOT_FOUND")
+        }
+        _ => false,
+    }
+}
+
+/// A skip reason in plain words.
+pub fn skip_text(r: &SkipReason) -> String {
+    match r {
+        SkipReason::UnknownBoard { board_id } => {
+            format!("board {board_id} is not in the mapping (unknown board)")
+        }
+        SkipReason::Subitem => "subitems are not synced".into(),
+        SkipReason::UnmappedColumn { column_id } => {
+            format!("column {column_id} is not in the mapping")
+        }
+        SkipReason::ToMondayOnly { column_id } => {
+            format!("column {column_id} only syncs Salesforce -> Monday")
+        }
+        SkipReason::NameNotMapped => "this board does not sync item names".into(),
+        SkipReason::NoChange => {
+            "no change (same value as before, or crmsync's own write-back)".into()
+        }
+        SkipReason::AlreadyLinked { salesforce_id } => {
+            format!("the item is already linked to {salesforce_id}")
+        }
+        SkipReason::NotLinked => "the item has no Salesforce record".into(),
+        SkipReason::PolicyIgnore { event_type } => {
+            format!("the mapping says to ignore {event_type}")
+        }
+        SkipReason::NothingToWrite { column_id } => {
+            format!("column {column_id} was cleared but its field cannot be cleared")
+        }
+        SkipReason::IdColumnCleared => {
+            "the Id column was cleared on Monday; the link is kept".into()
+        }
+        SkipReason::UnsupportedEvent { event_type } => {
+            format!("{event_type} events carry nothing to sync")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_delays_grow_with_jitter_and_stay_bounded() {
+        let r = RetrySchedule {
+            base: Duration::from_millis(100),
+            max: Duration::from_millis(1000),
+            max_attempts: 10,
+        };
+        assert_eq!(r.ceiling(1), Duration::from_millis(100));
+        assert_eq!(r.ceiling(2), Duration::from_millis(200));
+        assert_eq!(r.ceiling(5), Duration::from_millis(1000));
+        assert_eq!(r.ceiling(40), Duration::from_millis(1000));
+        for n in 1..12 {
+            let d = r.delay(n);
+            assert!(d <= r.ceiling(n) && d >= r.ceiling(n) / 2, "{n}: {d:?}");
+        }
+    }
+}

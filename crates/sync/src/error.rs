@@ -1,0 +1,125 @@
+//! Errors of the engine and their classification.
+
+use crmsync_core::PlanError;
+use crmsync_monday::MondayError;
+use crmsync_salesforce::SalesforceError;
+use crmsync_store::StoreError;
+
+/// How the engine reacts to a failure while applying an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureClass {
+    /// Retry later with backoff and jitter (network, 5xx, `UNABLE_TO_LOCK_ROW`, session still
+    /// invalid after the one refresh, store hiccup, a linked record not synced yet).
+    Transient,
+    /// Salesforce's `REQUEST_LIMIT_EXCEEDED` (or the API reserve): pause processing, alert, do not
+    /// count an attempt.
+    RateLimited,
+    /// Will fail the same way again (validation error, unknown field, bad value): dead letter +
+    /// alert; replay after a fix.
+    Permanent,
+}
+
+/// Why applying one event failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// A Salesforce call failed.
+    #[error("{0}")]
+    Salesforce(#[source] SalesforceError),
+    /// A Monday call failed.
+    #[error("{0}")]
+    Monday(#[source] MondayError),
+    /// Planning failed.
+    #[error("planning failed: {0}")]
+    Plan(#[source] PlanError),
+    /// The store failed while applying (reading or writing links).
+    #[error("{0}")]
+    Store(#[source] StoreError),
+    /// The stored payload cannot be read as a Monday event.
+    #[error("unreadable event payload: {0}")]
+    Payload(String),
+}
+
+impl ApplyError {
+    /// The engine's reaction to this error.
+    pub fn class(&self) -> FailureClass {
+        match self {
+            ApplyError::Salesforce(e) => match e.kind() {
+                crmsync_salesforce::ErrorKind::Transient
+                | crmsync_salesforce::ErrorKind::Session => FailureClass::Transient,
+                crmsync_salesforce::ErrorKind::RateLimited => FailureClass::RateLimited,
+                crmsync_salesforce::ErrorKind::Permanent => FailureClass::Permanent,
+            },
+            ApplyError::Monday(e) => match e.kind() {
+                crmsync_monday::ErrorKind::Transient
+                | crmsync_monday::ErrorKind::RateLimited { .. } => FailureClass::Transient,
+                crmsync_monday::ErrorKind::Auth | crmsync_monday::ErrorKind::Permanent => {
+                    FailureClass::Permanent
+                }
+            },
+            ApplyError::Plan(p) if p.is_retryable() => FailureClass::Transient,
+            ApplyError::Plan(_) | ApplyError::Payload(_) => FailureClass::Permanent,
+            ApplyError::Store(StoreError::LinkConflict { .. }) => FailureClass::Permanent,
+            ApplyError::Store(_) => FailureClass::Transient,
+        }
+    }
+
+    /// A short code for alert deduplication (Salesforce `errorCode`, or the error family).
+    pub fn code(&self) -> String {
+        match self {
+            ApplyError::Salesforce(SalesforceError::Api { errors, status, .. }) => errors
+                .first()
+                .map(|e| e.error_code.clone())
+                .filter(|c| !c.is_empty())
+                .unwrap_or_else(|| format!("HTTP_{status}")),
+            ApplyError::Salesforce(_) => "SALESFORCE".into(),
+            ApplyError::Monday(e) => e.code().unwrap_or("MONDAY").to_string(),
+            ApplyError::Plan(_) => "MAPPING".into(),
+            ApplyError::Store(_) => "STORE".into(),
+            ApplyError::Payload(_) => "PAYLOAD".into(),
+        }
+    }
+
+    /// Salesforce's error body (JSON array of `{errorCode, message, fields}`), when Salesforce
+    /// rejected the request.
+    pub fn salesforce_body(&self) -> Option<String> {
+        match self {
+            ApplyError::Salesforce(SalesforceError::Api { errors, .. }) => {
+                serde_json::to_string(errors).ok()
+            }
+            _ => None,
+        }
+    }
+
+    /// Advice for a person reading the alert or the status page.
+    pub fn what_to_do(&self) -> String {
+        match self.class() {
+            FailureClass::Permanent => match self {
+                ApplyError::Plan(_) => "The mapping cannot convert this value. Fix the value on Monday or the mapping (mapping.toml), then replay the dead letter with `crmsync dead-letters replay ID`.".into(),
+                ApplyError::Monday(_) => "Monday refused crmsync's request (token or permissions?). Fix the Monday API token or access, then replay the dead letter with `crmsync dead-letters replay ID`.".into(),
+                _ => "Salesforce rejected the change. Fix the value on Monday, the mapping, or the Salesforce field/validation rule, then replay the dead letter with `crmsync dead-letters replay ID`.".into(),
+            },
+            FailureClass::RateLimited => "Salesforce's daily API limit is used up. Syncing resumes by itself when the limit resets; ask your Salesforce admin to raise it if this repeats.".into(),
+            FailureClass::Transient => "Nothing yet: crmsync retries automatically. If this keeps happening, check that Salesforce and Monday are reachable.".into(),
+        }
+    }
+}
+
+/// Errors of the engine's own bookkeeping (the store), as opposed to failures of an event.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The store failed; the event stays open and is retried (its lease expires).
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// The dead letter or event does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// Mapping loading or validation failed.
+    #[error("{0}")]
+    Mapping(String),
+    /// A Monday call outside event processing failed (e.g. installing webhooks).
+    #[error("{0}")]
+    Monday(#[from] MondayError),
+    /// A Salesforce call outside event processing failed (e.g. describes for validation).
+    #[error("{0}")]
+    Salesforce(#[from] SalesforceError),
+}
