@@ -1,0 +1,316 @@
+//! Property tests: round trips through the API, Id checksums, SOQL printer.
+
+mod common;
+
+use common::*;
+use mock_salesforce::soql::{
+    self, CompareOp, Condition, DateLiteral, FieldRef, Literal, OrderItem, Pos, Query, Select,
+};
+use proptest::prelude::*;
+use reqwest::Method;
+use serde_json::{json, Map, Value};
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn every_generated_id_has_a_valid_checksum(prefix in "[0-9a-zA-Z]{3}", n in 0u64..916_132_832) {
+        let id = mock_salesforce::ids::make_id(&prefix, n);
+        prop_assert_eq!(id.len(), 18);
+        prop_assert!(id.starts_with(&prefix));
+        prop_assert!(mock_salesforce::ids::is_valid(&id));
+        prop_assert_eq!(mock_salesforce::ids::to_18(&id[..15]), Some(id.clone()));
+        // flipping the case of one letter changes the checksum
+        if let Some(pos) = id[..15].find(|c: char| c.is_ascii_alphabetic()) {
+            let mut flipped: Vec<char> = id.chars().collect();
+            flipped[pos] = if flipped[pos].is_ascii_uppercase() { flipped[pos].to_ascii_lowercase() } else { flipped[pos].to_ascii_uppercase() };
+            let flipped: String = flipped.into_iter().collect();
+            prop_assert!(!mock_salesforce::ids::is_valid(&flipped));
+        }
+    }
+}
+
+fn ident() -> impl Strategy<Value = String> {
+    "[A-Za-z][A-Za-z0-9_]{0,12}".prop_filter("not a keyword", |s| {
+        ![
+            "select", "from", "where", "and", "or", "not", "in", "like", "order", "by", "asc",
+            "desc", "nulls", "first", "last", "limit", "offset", "null", "true", "false", "group",
+            "having", "includes", "excludes", "with", "for", "using", "typeof",
+        ]
+        .contains(&s.to_ascii_lowercase().as_str())
+    })
+}
+
+fn field_ref() -> impl Strategy<Value = FieldRef> {
+    prop::collection::vec(ident(), 1..4).prop_map(|path| FieldRef { path, pos: Pos(0) })
+}
+
+fn literal() -> impl Strategy<Value = Literal> {
+    prop_oneof![
+        Just(Literal::Null),
+        any::<bool>().prop_map(Literal::Bool),
+        "[ -~\\n\\t]{0,12}".prop_map(Literal::String),
+        (-100000i64..100000, prop::option::of(0u32..1000)).prop_map(|(a, b)| Literal::Number(
+            match b {
+                Some(f) => format!("{a}.{f}"),
+                None => a.to_string(),
+            }
+        )),
+        (2000u32..2030, 1u32..13, 1u32..29)
+            .prop_map(|(y, m, d)| Literal::Date(format!("{y}-{m:02}-{d:02}"))),
+        (2000u32..2030, 1u32..13, 1u32..29, 0u32..24)
+            .prop_map(|(y, m, d, h)| Literal::DateTime(format!("{y}-{m:02}-{d:02}T{h:02}:00:00Z"))),
+        prop::sample::select(soql::FIXED_DATE_LITERALS)
+            .prop_map(|s| Literal::DateLiteral(DateLiteral::Fixed(s.to_string()))),
+        (prop::sample::select(soql::N_DATE_LITERALS), 0u32..500)
+            .prop_map(|(s, n)| Literal::DateLiteral(DateLiteral::WithN(s.to_string(), n))),
+    ]
+}
+
+fn op() -> impl Strategy<Value = CompareOp> {
+    prop::sample::select(vec![
+        CompareOp::Eq,
+        CompareOp::Ne,
+        CompareOp::Lt,
+        CompareOp::Le,
+        CompareOp::Gt,
+        CompareOp::Ge,
+    ])
+}
+
+fn condition() -> impl Strategy<Value = Condition> {
+    let leaf = prop_oneof![
+        (field_ref(), op(), literal()).prop_map(|(field, op, value)| Condition::Compare {
+            field,
+            op,
+            value
+        }),
+        (field_ref(), "[ -~]{0,8}").prop_map(|(field, p)| Condition::Compare {
+            field,
+            op: CompareOp::Like,
+            value: Literal::String(p)
+        }),
+        (
+            field_ref(),
+            any::<bool>(),
+            prop::collection::vec(literal(), 1..4)
+        )
+            .prop_map(|(field, negated, values)| Condition::In {
+                field,
+                negated,
+                values
+            }),
+    ];
+    leaf.prop_recursive(4, 24, 2, |inner| {
+        prop_oneof![
+            // AND/OR are left-associative in the grammar, so the right operand of a chain is never
+            // itself an AND/OR without parentheses; generate that canonical shape.
+            (inner.clone(), inner.clone())
+                .prop_map(|(a, b)| Condition::And(Box::new(a), Box::new(wrap_and(b)))),
+            (inner.clone(), inner.clone())
+                .prop_map(|(a, b)| Condition::Or(Box::new(wrap_or(a)), Box::new(wrap_or(b)))),
+            inner
+                .clone()
+                .prop_map(|a| Condition::Not(Box::new(wrap_not(a)))),
+            inner.prop_map(|a| Condition::Group(Box::new(a))),
+        ]
+    })
+}
+
+fn group(c: Condition) -> Condition {
+    Condition::Group(Box::new(c))
+}
+fn wrap_and(c: Condition) -> Condition {
+    match c {
+        Condition::And(..) | Condition::Or(..) => group(c),
+        c => c,
+    }
+}
+fn wrap_or(c: Condition) -> Condition {
+    match c {
+        Condition::Or(..) => group(c),
+        c => c,
+    }
+}
+fn wrap_not(c: Condition) -> Condition {
+    match c {
+        Condition::And(..) | Condition::Or(..) => group(c),
+        c => c,
+    }
+}
+
+/// Left operands: AND binds tighter than OR, so an OR inside an AND needs parentheses.
+fn normalise(c: Condition) -> Condition {
+    match c {
+        Condition::And(a, b) => {
+            let a = normalise(*a);
+            let a = if matches!(a, Condition::Or(..)) {
+                group(a)
+            } else {
+                a
+            };
+            Condition::And(Box::new(a), Box::new(normalise(*b)))
+        }
+        Condition::Or(a, b) => Condition::Or(Box::new(normalise(*a)), Box::new(normalise(*b))),
+        Condition::Not(a) => Condition::Not(Box::new(normalise(*a))),
+        Condition::Group(a) => Condition::Group(Box::new(normalise(*a))),
+        c => c,
+    }
+}
+
+fn query() -> impl Strategy<Value = Query> {
+    (
+        prop_oneof![
+            Just(Select::Count),
+            prop::collection::vec(field_ref(), 1..5).prop_map(Select::Fields)
+        ],
+        ident(),
+        prop::option::of(condition().prop_map(normalise)),
+        prop::collection::vec(
+            (field_ref(), any::<bool>(), prop::option::of(any::<bool>())).prop_map(
+                |(field, descending, nulls_first)| OrderItem {
+                    field,
+                    descending,
+                    nulls_first,
+                },
+            ),
+            0..3,
+        ),
+        prop::option::of(0u64..100_000),
+        prop::option::of(0u64..2_000),
+    )
+        .prop_map(|(select, from, where_, order_by, limit, offset)| Query {
+            select,
+            from,
+            from_pos: Pos(0),
+            where_,
+            order_by,
+            limit,
+            offset,
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn printed_queries_parse_back_to_the_same_query(q in query()) {
+        let printed = q.to_string();
+        let parsed = soql::parse(&printed).map_err(|e| TestCaseError::fail(format!("{printed}: {e}")))?;
+        prop_assert_eq!(&parsed, &q, "{}", printed);
+        prop_assert_eq!(parsed.to_string(), printed);
+    }
+
+    #[test]
+    fn any_accepted_text_round_trips(text in "[ -~]{0,60}") {
+        if let Ok(q) = soql::parse(&text) {
+            let printed = q.to_string();
+            let again = soql::parse(&printed).map_err(|e| TestCaseError::fail(format!("{printed}: {e}")))?;
+            prop_assert_eq!(again, q);
+        }
+    }
+
+    #[test]
+    fn parser_never_panics_on_query_like_text(text in "(SELECT|select|FROM|WHERE|AND|OR|NOT|IN|LIKE|ORDER BY|LIMIT|OFFSET|COUNT\\(\\)|[(),.=<>!']|[A-Za-z_]{1,6}|[0-9]{1,4}|-| ){0,24}") {
+        let _ = soql::parse(&text);
+    }
+}
+
+/// Fields a generated Program__c / Lead record may carry, with value strategies.
+fn program_record() -> impl Strategy<Value = Map<String, Value>> {
+    (
+        "[A-Za-z][A-Za-z0-9 '&-]{0,40}",
+        prop::option::of(prop::sample::select(vec![
+            "Planned",
+            "Active",
+            "Completed",
+            "Paused",
+        ])),
+        prop::option::of("[ -~\\n]{1,200}"),
+        prop::option::of((2000i32..2040, 1u32..13, 1u32..29)),
+        prop::option::of(-99_999_999_999i64..99_999_999_999i64),
+        prop::option::of(0u32..999_999),
+        any::<bool>(),
+        prop::option::of("[a-z]{1,10}@[a-z]{1,10}\\.(org|com)"),
+        prop::option::of("[A-Za-z0-9-]{1,40}"),
+    )
+        .prop_map(
+            |(name, status, desc, start, budget_cents, participants, flagship, email, ext)| {
+                let mut m = Map::new();
+                m.insert("Name".into(), json!(name.trim().to_string() + "x"));
+                if let Some(s) = status {
+                    m.insert("Status__c".into(), json!(s));
+                }
+                if let Some(d) = desc {
+                    m.insert("Description__c".into(), json!(d));
+                }
+                if let Some((y, mo, d)) = start {
+                    m.insert("Start_Date__c".into(), json!(format!("{y}-{mo:02}-{d:02}")));
+                }
+                if let Some(c) = budget_cents {
+                    m.insert("Budget__c".into(), json!(c as f64 / 100.0));
+                }
+                if let Some(p) = participants {
+                    m.insert("Participants__c".into(), json!(p as f64));
+                }
+                m.insert("Is_Flagship__c".into(), json!(flagship));
+                if let Some(e) = email {
+                    m.insert("Contact_Email__c".into(), json!(e));
+                }
+                if let Some(x) = ext {
+                    m.insert("Monday_Item_Id__c".into(), json!(x));
+                }
+                m
+            },
+        )
+}
+
+#[test]
+fn written_records_read_back_identically_through_get_and_soql() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let api = rt.block_on(start());
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: 64,
+        ..ProptestConfig::default()
+    });
+    runner
+        .run(&program_record(), |rec| {
+            rt.block_on(async {
+                api.mock.handle.reset();
+                let out = api
+                    .call(
+                        Method::POST,
+                        &format!("{V}/sobjects/Program__c"),
+                        Some(Value::Object(rec.clone())),
+                    )
+                    .await;
+                prop_assert_eq!(out.status.as_u16(), 201, "{}", out.text);
+                let id = out.body["id"].as_str().unwrap().to_string();
+                let fields: Vec<&str> = rec.keys().map(String::as_str).collect();
+                let got = api
+                    .call(
+                        Method::GET,
+                        &format!("{V}/sobjects/Program__c/{id}?fields={}", fields.join(",")),
+                        None,
+                    )
+                    .await;
+                let q = api
+                    .query(&format!(
+                        "SELECT {} FROM Program__c WHERE Id = '{id}'",
+                        fields.join(", ")
+                    ))
+                    .await;
+                prop_assert_eq!(q.body["totalSize"].as_u64(), Some(1));
+                for (k, v) in &rec {
+                    let expected = match v {
+                        Value::String(s) if s.is_empty() => Value::Null,
+                        other => other.clone(),
+                    };
+                    prop_assert_eq!(&got.body[k], &expected, "GET {}", k);
+                    prop_assert_eq!(&q.body["records"][0][k], &expected, "SOQL {}", k);
+                }
+                Ok(())
+            })
+        })
+        .unwrap();
+}
