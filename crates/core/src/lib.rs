@@ -33,8 +33,8 @@ pub use monday::{
 pub use phone::{calling_code, country_for_e164, normalize_phone, PhoneError};
 pub use plan::{
     item_name_from_record, name_fields, plan, plan_item, same_salesforce_value, DeferredColumn,
-    Fields, ItemOperation, Operation, Plan, PlanContext, PlanError, PlanOutcome, RecordRef,
-    SkipReason,
+    Fields, ItemOperation, NewLabel, Operation, Plan, PlanContext, PlanError, PlanOutcome,
+    RecordRef, SkipReason,
 };
 pub use salesforce::{
     is_salesforce_id, FieldDescribe, PicklistValue, RecordTypeInfo, SObjectDescribe,

@@ -655,6 +655,42 @@ pub struct DeferredColumn {
     pub reason: String,
 }
 
+/// A status/dropdown label written by the migration that the board column does not have.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NewLabel {
+    /// Column id.
+    pub column_id: String,
+    /// The label.
+    pub label: String,
+}
+
+fn labels_missing(cm: &ColumnMapping, write: &Value, out: &mut Vec<NewLabel>) {
+    if cm.column_labels.is_empty() {
+        return;
+    }
+    let written: Vec<&str> = match cm.transform {
+        Transform::Status => write
+            .get("label")
+            .and_then(Value::as_str)
+            .into_iter()
+            .collect(),
+        Transform::Dropdown => write
+            .get("labels")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    for label in written {
+        if !cm.column_labels.values().any(|l| l == label) {
+            out.push(NewLabel {
+                column_id: cm.column.clone(),
+                label: label.to_string(),
+            });
+        }
+    }
+}
+
 /// What the migration does for one record.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
@@ -668,6 +704,9 @@ pub enum ItemOperation {
         item_name: String,
         /// Column values JSON by column id.
         column_values: BTreeMap<String, Value>,
+        /// Status/dropdown labels the board does not have yet: send `create_labels_if_missing: true`.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        new_labels: Vec<NewLabel>,
         /// Columns to set in the relations pass.
         deferred: Vec<DeferredColumn>,
     },
@@ -681,6 +720,9 @@ pub enum ItemOperation {
         item_name: Option<String>,
         /// Changed columns.
         column_values: BTreeMap<String, Value>,
+        /// Status/dropdown labels the board does not have yet: send `create_labels_if_missing: true`.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        new_labels: Vec<NewLabel>,
         /// Columns to set in the relations pass.
         deferred: Vec<DeferredColumn>,
     },
@@ -736,6 +778,7 @@ pub fn plan_item(
     let name = item_name_from_record(bm, record);
     let mut values = BTreeMap::new();
     let mut deferred = Vec::new();
+    let mut new_labels = Vec::new();
     for cm in bm.columns.iter().filter(|c| c.direction.to_monday()) {
         let write = match to_monday(cm, record, lookups)? {
             MondayWrite::Value(v) => v,
@@ -750,11 +793,13 @@ pub fn plan_item(
         match existing {
             None => {
                 if !is_empty_write(&write) {
+                    labels_missing(cm, &write, &mut new_labels);
                     values.insert(cm.column.clone(), write);
                 }
             }
             Some(item) => {
                 if column_differs(cm, item, record, lookups) {
+                    labels_missing(cm, &write, &mut new_labels);
                     values.insert(cm.column.clone(), write);
                 }
             }
@@ -767,6 +812,7 @@ pub fn plan_item(
                 board_id: bm.board_id.clone(),
                 item_name: name,
                 column_values: values,
+                new_labels,
                 deferred,
             })
         }
@@ -795,6 +841,7 @@ pub fn plan_item(
                     item_id: item.id.clone(),
                     item_name,
                     column_values: values,
+                    new_labels,
                     deferred,
                 })
             }

@@ -798,7 +798,13 @@ pub fn to_salesforce(
         }
         (_, MValue::Number(n)) => one(Value::String(cm.fit(&f, number_text(&n))?)),
         (_, MValue::Labels(labels)) => {
-            let mapped: Vec<String> = labels.iter().map(|l| cm.to_salesforce_label(l)).collect();
+            let mut mapped: Vec<String> = Vec::new();
+            for l in &labels {
+                let v = cm.to_salesforce_label(l);
+                if !mapped.contains(&v) {
+                    mapped.push(v);
+                }
+            }
             if mapped.is_empty() {
                 return one(Value::Null);
             }
@@ -984,7 +990,11 @@ pub fn to_monday(
                     .filter_map(non_empty)
                     .map(|l| cm.to_monday_label(&l))
                     .collect();
-                json!({"labels": labels})
+                if labels.is_empty() {
+                    Value::Null
+                } else {
+                    json!({"labels": labels})
+                }
             }
             None => Value::Null,
         },

@@ -1,8 +1,11 @@
 //! Small hand-written describes and boards (real shapes, few fields) shared by the tests.
 #![allow(dead_code)]
 
-use crmsync_core::{Board, Mapping, SObjectDescribe, Schema};
+use crmsync_core::{
+    Board, ColumnMapping, ColumnValue, Mapping, SObjectDescribe, Schema, Transform,
+};
 use serde_json::json;
+use serde_json::Value;
 
 fn field(name: &str, ty: &str, extra: serde_json::Value) -> serde_json::Value {
     let mut f = json!({
@@ -285,4 +288,58 @@ pub fn seed_mapping() -> Mapping {
     let m = Mapping::parse(&read(&path), "fixtures/seed/mapping.toml")
         .unwrap_or_else(|e| panic!("{e}"));
     crmsync_core::validate(&m, &seed_schema()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+// ------------------------------------------------------------------ Monday storage simulation
+
+/// What Monday stores after `change_multiple_column_values` with `write`, returned the way GraphQL
+/// returns it (`value` JSON-encoded, `text` rendered): status/dropdown labels become indexes/ids.
+pub fn store(cm: &ColumnMapping, write: &Value) -> ColumnValue {
+    // A label the column does not have is created (`create_labels_if_missing`) with a fresh index.
+    let index_of = |label: &str| {
+        cm.column_labels
+            .iter()
+            .find(|(_, l)| l.as_str() == label)
+            .map(|(i, _)| *i)
+            .unwrap_or(1000 + label.len() as u64)
+    };
+    let (value, text): (Value, Option<String>) = match (cm.transform, write) {
+        (_, Value::Null) => (Value::Null, None),
+        (Transform::Status, w) => {
+            let label = w["label"].as_str().unwrap_or_default().to_string();
+            (
+                json!({"index": index_of(&label), "post_id": null}),
+                Some(label),
+            )
+        }
+        (Transform::Dropdown, w) => {
+            let labels: Vec<String> = w["labels"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| l.as_str().unwrap().to_string())
+                .collect();
+            let ids: Vec<u64> = labels.iter().map(|l| index_of(l)).collect();
+            (json!({"ids": ids}), Some(labels.join(", ")))
+        }
+        (Transform::Checkbox, _) => (
+            json!({"checked": true, "changed_at": "2026-11-27T10:00:00.000Z"}),
+            Some("v".into()),
+        ),
+        (Transform::Numbers, Value::String(s)) => (Value::String(s.clone()), Some(s.clone())),
+        (_, w) => {
+            let mut w = w.clone();
+            if let Some(o) = w.as_object_mut() {
+                o.insert("changed_at".into(), json!("2026-11-27T10:00:00.000Z"));
+            }
+            (w, None)
+        }
+    };
+    ColumnValue {
+        id: cm.column.clone(),
+        column_type: Some(cm.transform.column_kind().api_name().to_string()),
+        text,
+        value: (!value.is_null()).then(|| Value::String(value.to_string())),
+        linked_item_ids: None,
+    }
 }
