@@ -730,19 +730,20 @@ fn dropdown_write(
         };
         for name in arr {
             let current = dropdown_labels(col);
-            let id =
-                match current.iter().find(|(_, n)| *n == name) {
-                    Some((i, _)) => *i,
-                    None if ctx.create_labels_if_missing => add_dropdown_label(col, &name),
-                    None => return Err(invalid_msg(
+            let id = match current.iter().find(|(_, n)| *n == name) {
+                Some((i, _)) => *i,
+                None if ctx.create_labels_if_missing => add_dropdown_label(col, &name),
+                None => {
+                    return Err(invalid_msg(
                         kind,
                         raw,
                         format!(
                             "The dropdown label '{name}' doesn't exist, possible labels are: {}",
                             list_labels(&current)
                         ),
-                    )),
-                };
+                    ))
+                }
+            };
             if !ids.contains(&id) {
                 ids.push(id);
             }

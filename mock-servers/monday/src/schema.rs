@@ -709,9 +709,7 @@ impl Board {
         &self,
         ids: Option<Vec<Option<String>>>,
         types: Option<Vec<ColumnType>>,
-        capabilities: Option<Vec<Option<Json>>>,
     ) -> Option<Vec<Option<Column>>> {
-        let _ = capabilities;
         let ids: Option<Vec<String>> = ids.map(|v| v.into_iter().flatten().collect());
         Some(
             self.0
@@ -898,11 +896,9 @@ impl Item {
     async fn column_values(
         &self,
         ctx: &Context<'_>,
-        capabilities: Option<Vec<Json>>,
         ids: Option<Vec<String>>,
         types: Option<Vec<ColumnType>>,
     ) -> async_graphql::Result<Vec<ColumnValue>> {
-        let _ = capabilities;
         let version = api_version(ctx);
         let st = mock(ctx).lock_state();
         let board = st.board(&self.0.board_id).map_err(api_err)?;
@@ -1454,6 +1450,13 @@ fn next_page(ctx: &Context<'_>, cursor: &str, limit: i32) -> async_graphql::Resu
     })
 }
 
+fn json_id_string(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
 fn compare_values(v: &Value) -> Vec<Value> {
     match v {
         Value::Array(a) => a.clone(),
@@ -1481,11 +1484,7 @@ fn value_matches(col: &ColumnDef, stored: Option<&Value>, text: &str, candidate:
         }
         Kind::People => stored
             .and_then(|v| v["personsAndTeams"].as_array())
-            .is_some_and(|a| {
-                a.iter().any(|p| {
-                    p["id"].to_string() == as_str || p["id"].as_str() == Some(as_str.as_str())
-                })
-            }),
+            .is_some_and(|a| a.iter().any(|p| json_id_string(&p["id"]) == as_str)),
         Kind::BoardRelation => columns::linked_item_ids(stored)
             .iter()
             .any(|i| i.to_string() == as_str),
@@ -1625,7 +1624,11 @@ fn matches_query(
 /// The query root.
 pub struct QueryRoot;
 
-#[Object(rename_fields = "snake_case", rename_args = "snake_case")]
+#[Object(
+    name = "Query",
+    rename_fields = "snake_case",
+    rename_args = "snake_case"
+)]
 impl QueryRoot {
     async fn me(&self, ctx: &Context<'_>) -> Option<User> {
         mock(ctx).lock_state().me().cloned().map(User)
@@ -1839,7 +1842,11 @@ fn required_item(item_id: Option<ID>) -> Result<String, ApiError> {
         .ok_or(ApiError::InvalidItemId(Value::Null))
 }
 
-#[Object(rename_fields = "snake_case", rename_args = "snake_case")]
+#[Object(
+    name = "Mutation",
+    rename_fields = "snake_case",
+    rename_args = "snake_case"
+)]
 impl MutationRoot {
     #[allow(clippy::too_many_arguments)]
     async fn create_item(
@@ -1984,6 +1991,7 @@ impl MutationRoot {
         Ok(Some(Item(item)))
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn create_group(
         &self,
         ctx: &Context<'_>,

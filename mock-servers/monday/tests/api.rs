@@ -20,11 +20,18 @@ async fn reads_me_boards_columns_groups() {
     assert_eq!(boards.len(), 2);
     assert_eq!(boards[0]["id"], "9378000505");
     let cols = boards[0]["columns"].as_array().expect("columns");
-    assert!(cols.iter().any(|c| c["id"] == "text_mkryhch5" && c["type"] == "text"));
-    assert!(cols.iter().any(|c| c["id"] == "color_mksj2adq" && c["type"] == "status"));
+    assert!(cols
+        .iter()
+        .any(|c| c["id"] == "text_mkryhch5" && c["type"] == "text"));
+    assert!(cols
+        .iter()
+        .any(|c| c["id"] == "color_mksj2adq" && c["type"] == "status"));
     assert!(b["extensions"]["request_id"].as_str().is_some());
     let cx = &b["data"]["complexity"];
-    assert_eq!(cx["before"].as_i64().unwrap() - cx["query"].as_i64().unwrap(), cx["after"].as_i64().unwrap());
+    assert_eq!(
+        cx["before"].as_i64().unwrap() - cx["query"].as_i64().unwrap(),
+        cx["after"].as_i64().unwrap()
+    );
 }
 
 #[tokio::test]
@@ -34,16 +41,39 @@ async fn transport_errors_have_real_statuses() {
     let (s, _, b) = gql_raw(&m, &[], q.clone()).await;
     assert_eq!(s, 401);
     assert_eq!(b["errors"][0]["extensions"]["code"], "NOT_AUTHENTICATED");
-    let (s, _, _) = gql_raw(&m, &[("Authorization", &format!("Bearer {TOKEN}"))], q.clone()).await;
+    let (s, _, _) = gql_raw(
+        &m,
+        &[("Authorization", &format!("Bearer {TOKEN}"))],
+        q.clone(),
+    )
+    .await;
     assert_eq!(s, 401, "the token is sent raw, without Bearer");
-    let (s, _, b) = gql_raw(&m, &[("Authorization", TOKEN), ("API-Version", "2025-03")], q.clone()).await;
+    let (s, _, b) = gql_raw(
+        &m,
+        &[("Authorization", TOKEN), ("API-Version", "2025-03")],
+        q.clone(),
+    )
+    .await;
     assert_eq!(s, 400, "{b}");
-    let (s, h, _) = gql_raw(&m, &[("Authorization", TOKEN), ("API-Version", "current")], q.clone()).await;
+    let (s, h, _) = gql_raw(
+        &m,
+        &[("Authorization", TOKEN), ("API-Version", "current")],
+        q.clone(),
+    )
+    .await;
     assert_eq!(s, 200);
     assert_eq!(h["api-version"], "current");
-    let (s, _, b) = gql_raw(&m, &[("Authorization", TOKEN)], json!({ "query": "{ me { id " })).await;
+    let (s, _, b) = gql_raw(
+        &m,
+        &[("Authorization", TOKEN)],
+        json!({ "query": "{ me { id " }),
+    )
+    .await;
     assert_eq!(s, 400, "parse errors are 400: {b}");
-    assert!(b["errors"][0]["message"].as_str().unwrap().starts_with("Parse error"));
+    assert!(b["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("Parse error"));
     assert!(b["errors"][0]["locations"][0]["line"].is_number());
 }
 
@@ -52,10 +82,18 @@ async fn validation_errors_are_200_with_graphql_ruby_codes() {
     let m = start().await;
     let (s, b) = gql(&m, "{ me { id nickname } }", json!({})).await;
     assert_eq!(s, 200);
-    assert_eq!(b["errors"][0]["message"], "Field 'nickname' doesn't exist on type 'User'");
+    assert_eq!(
+        b["errors"][0]["message"],
+        "Field 'nickname' doesn't exist on type 'User'"
+    );
     assert_eq!(b["errors"][0]["extensions"]["code"], "undefinedField");
     assert!(b.get("data").is_none(), "{b}");
-    let (s, b) = gql(&m, "query ($ids: [ID!]) { boards(ids: $ids) { id } }", json!({ "ids": { "x": 1 } })).await;
+    let (s, b) = gql(
+        &m,
+        "query ($ids: [ID!]) { boards(ids: $ids) { id } }",
+        json!({ "ids": { "x": 1 } }),
+    )
+    .await;
     assert_eq!(s, 200);
     assert!(b["errors"][0]["message"].as_str().is_some(), "{b}");
 }
@@ -63,7 +101,12 @@ async fn validation_errors_are_200_with_graphql_ruby_codes() {
 #[tokio::test]
 async fn items_page_pages_with_cursor_then_null() {
     let m = start().await;
-    let (_, b) = gql(&m, "{ boards(ids: [9378000505]) { items_page(limit: 25) { cursor items { id name } } } }", json!({})).await;
+    let (_, b) = gql(
+        &m,
+        "{ boards(ids: [9378000505]) { items_page(limit: 25) { cursor items { id name } } } }",
+        json!({}),
+    )
+    .await;
     let page = &b["data"]["boards"][0]["items_page"];
     assert_eq!(page["items"].as_array().unwrap().len(), 25);
     let mut cursor = page["cursor"].as_str().expect("cursor").to_string();
@@ -72,7 +115,7 @@ async fn items_page_pages_with_cursor_then_null() {
     loop {
         let (_, b) = gql(&m, "query ($c: String!) { next_items_page(cursor: $c, limit: 25) { cursor items { id } } }", json!({ "c": cursor })).await;
         let p = &b["data"]["next_items_page"];
-        total += p["items"].as_array().expect(&format!("{b}")).len();
+        total += p["items"].as_array().unwrap_or_else(|| panic!("{b}")).len();
         pages += 1;
         match p["cursor"].as_str() {
             Some(c) => cursor = c.to_string(),
@@ -85,15 +128,35 @@ async fn items_page_pages_with_cursor_then_null() {
 
 #[tokio::test]
 async fn expired_cursor_gives_cursor_exception() {
-    let m = builder().cursor_ttl(std::time::Duration::from_millis(50)).start().await.unwrap();
-    let (_, b) = gql(&m, "{ boards(ids: [9378000505]) { items_page(limit: 5) { cursor } } }", json!({})).await;
-    let c = b["data"]["boards"][0]["items_page"]["cursor"].as_str().unwrap().to_string();
+    let m = builder()
+        .cursor_ttl(std::time::Duration::from_millis(50))
+        .start()
+        .await
+        .unwrap();
+    let (_, b) = gql(
+        &m,
+        "{ boards(ids: [9378000505]) { items_page(limit: 5) { cursor } } }",
+        json!({}),
+    )
+    .await;
+    let c = b["data"]["boards"][0]["items_page"]["cursor"]
+        .as_str()
+        .unwrap()
+        .to_string();
     tokio::time::sleep(std::time::Duration::from_millis(80)).await;
-    let (s, b) = gql(&m, "query ($c: String!) { next_items_page(cursor: $c) { items { id } } }", json!({ "c": c })).await;
+    let (s, b) = gql(
+        &m,
+        "query ($c: String!) { next_items_page(cursor: $c) { items { id } } }",
+        json!({ "c": c }),
+    )
+    .await;
     assert_eq!(s, 200);
     assert_eq!(b["data"], Value::Null);
     assert_eq!(b["errors"][0]["extensions"]["code"], "CursorException");
-    assert!(b["errors"][0]["message"].as_str().unwrap().contains("expired"));
+    assert!(b["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("expired"));
     assert_eq!(b["errors"][0]["path"][0], "next_items_page");
 }
 
@@ -126,7 +189,13 @@ async fn create_change_read_back_and_errors() {
     assert_eq!(s, 200, "{b}");
     let item = &b["data"]["create_item"];
     let text = |id: &str| -> Value {
-        item["column_values"].as_array().unwrap().iter().find(|c| c["id"] == id).unwrap()["text"].clone()
+        item["column_values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap()["text"]
+            .clone()
     };
     assert_eq!(text("color_mksj2adq"), "Working - Contacted");
     assert_eq!(text("dropdown_mkt48t9a"), "Education, Health");
@@ -149,7 +218,10 @@ async fn create_change_read_back_and_errors() {
     assert_eq!(b["data"]["change_column_value"], Value::Null);
     let e = &b["errors"][0];
     assert_eq!(e["extensions"]["code"], "ColumnValueException", "{b}");
-    assert!(e["message"].as_str().unwrap().starts_with("This status label doesn't exist"));
+    assert!(e["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("This status label doesn't exist"));
     assert_eq!(e["path"][0], "change_column_value");
     assert_eq!(e["extensions"]["status_code"], 200);
     let (_, b) = gql(
@@ -158,8 +230,14 @@ async fn create_change_read_back_and_errors() {
         json!({ "b": LEADS, "i": id }),
     )
     .await;
-    assert_eq!(b["errors"][0]["extensions"]["code"], "InvalidColumnIdException");
-    assert_eq!(b["errors"][0]["message"], "This column ID doesn't exist for the board");
+    assert_eq!(
+        b["errors"][0]["extensions"]["code"],
+        "InvalidColumnIdException"
+    );
+    assert_eq!(
+        b["errors"][0]["message"],
+        "This column ID doesn't exist for the board"
+    );
     // Malformed column_values JSON.
     let (s, b) = gql(
         &m,
@@ -170,8 +248,16 @@ async fn create_change_read_back_and_errors() {
     assert_eq!(s, 200);
     assert_eq!(b["errors"][0]["extensions"]["code"], "JsonParseException");
     // Unknown board.
-    let (_, b) = gql(&m, "mutation { create_item(board_id: 123, item_name: \"x\") { id } }", json!({})).await;
-    assert_eq!(b["errors"][0]["extensions"]["code"], "InvalidBoardIdException");
+    let (_, b) = gql(
+        &m,
+        "mutation { create_item(board_id: 123, item_name: \"x\") { id } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        b["errors"][0]["extensions"]["code"],
+        "InvalidBoardIdException"
+    );
     assert_eq!(b["errors"][0]["extensions"]["error_data"]["board_id"], 123);
     // Link without protocol.
     let (_, b) = gql(
@@ -180,7 +266,10 @@ async fn create_change_read_back_and_errors() {
         json!({ "b": LEADS, "i": id }),
     )
     .await;
-    assert_eq!(b["errors"][0]["extensions"]["code"], "ColumnValueException", "{b}");
+    assert_eq!(
+        b["errors"][0]["extensions"]["code"], "ColumnValueException",
+        "{b}"
+    );
 }
 
 #[tokio::test]
@@ -201,34 +290,70 @@ async fn aliased_mutations_run_in_one_request() {
 
 #[tokio::test]
 async fn complexity_budget_exhaustion_429_then_200_body() {
-    let m = builder().budget(25_000, std::time::Duration::from_secs(60)).start().await.unwrap();
+    let m = builder()
+        .budget(25_000, std::time::Duration::from_secs(60))
+        .start()
+        .await
+        .unwrap();
     let q = "mutation { create_item(board_id: 9378000326, item_name: \"x\") { id } }";
     let (s, _) = gql(&m, q, json!({})).await;
     assert_eq!(s, 200);
     let (s, _) = gql(&m, q, json!({})).await;
     assert_eq!(s, 200);
-    let (s, h, b) = gql_raw(&m, &[("Authorization", TOKEN), ("API-Version", "2026-10")], json!({ "query": q })).await;
+    let (s, h, b) = gql_raw(
+        &m,
+        &[("Authorization", TOKEN), ("API-Version", "2026-10")],
+        json!({ "query": q }),
+    )
+    .await;
     assert_eq!(s, 429, "{b}");
-    assert_eq!(b["errors"][0]["extensions"]["code"], "COMPLEXITY_BUDGET_EXHAUSTED");
-    assert!(b["errors"][0]["extensions"]["retry_in_seconds"].as_u64().unwrap() >= 1);
+    assert_eq!(
+        b["errors"][0]["extensions"]["code"],
+        "COMPLEXITY_BUDGET_EXHAUSTED"
+    );
+    assert!(
+        b["errors"][0]["extensions"]["retry_in_seconds"]
+            .as_u64()
+            .unwrap()
+            >= 1
+    );
     assert!(h.get("retry-after").is_some());
     m.admin
-        .set_faults(&mock_monday::Faults { budget_error_mode: Some(mock_monday::BudgetErrorMode::Status200), ..Default::default() })
+        .set_faults(&mock_monday::Faults {
+            budget_error_mode: Some(mock_monday::BudgetErrorMode::Status200),
+            ..Default::default()
+        })
         .await
         .unwrap();
     let (s, b) = gql(&m, q, json!({})).await;
     assert_eq!(s, 200);
-    assert_eq!(b["errors"][0]["extensions"]["code"], "COMPLEXITY_BUDGET_EXHAUSTED");
+    assert_eq!(
+        b["errors"][0]["extensions"]["code"],
+        "COMPLEXITY_BUDGET_EXHAUSTED"
+    );
     let (s, b) = gql(&m, "query { complexity { before } }", json!({})).await;
     assert_eq!(s, 200, "cheap queries still fit: {b}");
 }
 
 #[tokio::test]
 async fn per_query_cap_and_request_limit() {
-    let m = builder().per_query_cap(1000).request_limits(3, 250).start().await.unwrap();
-    let (s, b) = gql(&m, "{ boards(limit: 100) { items_page(limit: 500) { items { id name } } } }", json!({})).await;
+    let m = builder()
+        .per_query_cap(1000)
+        .request_limits(3, 250)
+        .start()
+        .await
+        .unwrap();
+    let (s, b) = gql(
+        &m,
+        "{ boards(limit: 100) { items_page(limit: 500) { items { id name } } } }",
+        json!({}),
+    )
+    .await;
     assert_eq!(s, 200);
-    assert_eq!(b["errors"][0]["extensions"]["code"], "maxComplexityExceeded", "{b}");
+    assert_eq!(
+        b["errors"][0]["extensions"]["code"], "maxComplexityExceeded",
+        "{b}"
+    );
     let _ = gql(&m, "{ me { id } }", json!({})).await;
     let _ = gql(&m, "{ me { id } }", json!({})).await;
     let (s, b) = gql(&m, "{ me { id } }", json!({})).await;
@@ -239,8 +364,18 @@ async fn per_query_cap_and_request_limit() {
 #[tokio::test]
 async fn introspection_is_enabled() {
     let m = start().await;
-    let (s, b) = gql(&m, "{ __type(name: \"Item\") { fields { name } } }", json!({})).await;
+    let (s, b) = gql(
+        &m,
+        "{ __type(name: \"Item\") { fields { name } } }",
+        json!({}),
+    )
+    .await;
     assert_eq!(s, 200);
-    let names: Vec<&str> = b["data"]["__type"]["fields"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = b["data"]["__type"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
     assert!(names.contains(&"column_values"));
 }
