@@ -978,3 +978,28 @@ async fn sqlite_in_memory_store_works() {
         EventStatus::Done
     );
 }
+
+/// `Debug` of a connected store and its masked URL never show the password. Uses `DATABASE_URL`; when
+/// it carries no password (trust authentication), one is added, which trust authentication ignores.
+#[tokio::test]
+async fn postgres_store_debug_hides_the_password() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let mut url = url::Url::parse(&db.url).unwrap();
+    let password = match url.password() {
+        Some(p) => p.to_owned(),
+        None => {
+            url.set_password(Some("debug-leak-check")).unwrap();
+            "debug-leak-check".to_owned()
+        }
+    };
+    let store = Store::connect(url.as_str()).await.unwrap();
+    store.ping().await.unwrap();
+    let debug = format!("{store:?}");
+    assert!(!debug.contains(&password), "{debug}");
+    assert!(!store.masked_url().contains(&password));
+    assert!(
+        store.masked_url().contains(":***@"),
+        "{}",
+        store.masked_url()
+    );
+}
