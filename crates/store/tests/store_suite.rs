@@ -79,6 +79,7 @@ async fn total_events(store: &Store) -> u64 {
 async fn connect_migrate_ping(db: &TestDb) {
     let s = &db.store;
     s.ping().await.unwrap();
+    assert_eq!(s.next_due_at().await.unwrap(), None);
     // migrations are idempotent
     s.migrate().await.unwrap();
     let expected = if db.url.starts_with("sqlite") {
@@ -337,6 +338,16 @@ async fn claims_hand_out_oldest_due_event_and_block_the_item(db: &TestDb) {
     assert_eq!(failed.last_error.as_deref(), Some("503 from Salesforce"));
     assert!(s.claim_for_item(1, 10, "w2", LONG).await.unwrap().is_none());
     assert!(s.claim_next("w2", LONG).await.unwrap().is_none());
+    // the next wake-up is the lease of b1 (60 s) — earlier than the retry of a1 (1 h)
+    let wake = s.next_due_at().await.unwrap().unwrap();
+    assert_eq!(
+        Some(wake),
+        s.get_event(other.event.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .lease_expires_at
+    );
 
     // the settled claim cannot be used again
     assert!(matches!(
