@@ -1,0 +1,448 @@
+//! End-to-end: real router on a socket, mock Monday firing real webhooks (JWT) on "act as a user"
+//! edits, mock Salesforce checked through its REST API, PostgreSQL (DATABASE_URL) and SQLite.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::json;
+
+fn text_of(item: &mock_monday::ItemView, col: &str) -> Option<String> {
+    item.column_values
+        .iter()
+        .find(|c| c.id == col)
+        .and_then(|c| c.text.clone())
+        .filter(|t| !t.is_empty())
+}
+
+both_stores!(lead_lifecycle, |db| async move {
+    let app = spawn_app(db).await;
+    // create
+    let item = app
+        .create_item(
+            LEADS,
+            "Riverside Food Bank",
+            json!({"text_mkry13cw": "Ada", "text_mkry1xy1": "Lovelace", "color_mksj2adq": {"label": "Open - Not Contacted"}}),
+        )
+        .await;
+    app.settle().await;
+    let recs = app
+        .sf
+        .by_item("Lead", "Company, FirstName, LastName, Status", &item)
+        .await;
+    assert_eq!(recs.len(), 1, "{recs:?}");
+    let id = recs[0]["Id"].as_str().unwrap().to_string();
+    assert_eq!(recs[0]["Company"], "Riverside Food Bank");
+    assert_eq!(recs[0]["LastName"], "Lovelace");
+    assert_eq!(recs[0]["Status"], "Open - Not Contacted");
+    // write-back of the Salesforce Id, and its webhook did not loop
+    let view = app.monday.admin.item(&item).await.unwrap();
+    assert_eq!(text_of(&view, "text_mkryhch5").as_deref(), Some(id.as_str()));
+    // status change (mapped label)
+    app.monday
+        .admin
+        .change_column_value(&item, "color_mksj2adq", json!({"label": "Nurturing"}))
+        .await
+        .unwrap();
+    // rename -> Company
+    app.monday.admin.rename(&item, "Riverside Community Food Bank").await.unwrap();
+    app.settle().await;
+    let rec = app.sf.record("Lead", &id).await.unwrap();
+    assert_eq!(rec["Status"], "Working - Contacted");
+    assert_eq!(rec["Company"], "Riverside Community Food Bank");
+    // delete -> closed, not destroyed (on_delete = set Status)
+    app.monday.admin.delete(&item).await.unwrap();
+    app.settle().await;
+    let rec = app.sf.record("Lead", &id).await.unwrap();
+    assert_eq!(rec["Status"], "Closed - Not Converted");
+    assert_eq!(
+        app.sf.by_item("Lead", "Company", &item).await.len(),
+        1,
+        "still exactly one Lead"
+    );
+    // nothing dead, no alert
+    let s = app.status_json().await;
+    assert_eq!(s["counts"]["dead"], 0, "{s}");
+    assert!(app.telegram.texts().is_empty());
+    app.stop().await;
+});
+
+both_stores!(account_contact_opportunity, |db| async move {
+    let app = spawn_app(db).await;
+    let acct = app
+        .create_item(ACCOUNTS, "Harbor Arts Collective", json!({"text_mkry84sc": "Oakland"}))
+        .await;
+    app.settle().await;
+    let a = app.sf.by_item("Account", "Name, BillingCity", &acct).await;
+    assert_eq!(a.len(), 1);
+    let acct_id = a[0]["Id"].as_str().unwrap().to_string();
+    assert_eq!(a[0]["BillingCity"], "Oakland");
+    // rename an account
+    app.monday.admin.rename(&acct, "Harbor Arts Collective Inc").await.unwrap();
+    // contact linked to the account
+    let contact = app
+        .create_item(
+            CONTACTS,
+            "Mary Ann Smith",
+            json!({"text_mks6s3rq": "Director", "board_relation_mks98dnn": {"item_ids": [acct.parse::<i64>().unwrap()]}}),
+        )
+        .await;
+    app.settle().await;
+    assert_eq!(
+        app.sf.record("Account", &acct_id).await.unwrap()["Name"],
+        "Harbor Arts Collective Inc"
+    );
+    let c = app
+        .sf
+        .by_item("Contact", "FirstName, LastName, Title, AccountId", &contact)
+        .await;
+    assert_eq!(c.len(), 1, "{c:?}");
+    assert_eq!(c[0]["FirstName"], "Mary Ann");
+    assert_eq!(c[0]["LastName"], "Smith");
+    assert_eq!(c[0]["Title"], "Director");
+    assert_eq!(c[0]["AccountId"].as_str(), Some(acct_id.as_str()));
+    let contact_id = c[0]["Id"].as_str().unwrap().to_string();
+    // archive is ignored for contacts; delete deletes
+    app.monday.admin.delete(&contact).await.unwrap();
+    app.settle().await;
+    assert!(app.sf.record("Contact", &contact_id).await.is_none(), "contact deleted");
+    // opportunity: create with amount, change stage, delete -> Closed Lost
+    let opp = app
+        .create_item(OPPORTUNITIES, "Spring Gala Sponsorship", json!({"numeric_mksjdntv": "2500"}))
+        .await;
+    app.settle().await;
+    let o = app.sf.by_item("Opportunity", "Name, Amount, StageName", &opp).await;
+    assert_eq!(o.len(), 1);
+    assert_eq!(o[0]["Amount"].as_f64(), Some(2500.0));
+    assert_eq!(o[0]["StageName"], "Prospecting");
+    let opp_id = o[0]["Id"].as_str().unwrap().to_string();
+    app.monday
+        .admin
+        .change_column_value(&opp, "color_mksj6ap4", json!({"label": "Qualification"}))
+        .await
+        .unwrap();
+    app.settle().await;
+    assert_eq!(app.sf.record("Opportunity", &opp_id).await.unwrap()["StageName"], "Qualification");
+    app.monday.admin.delete(&opp).await.unwrap();
+    app.settle().await;
+    assert_eq!(app.sf.record("Opportunity", &opp_id).await.unwrap()["StageName"], "Closed Lost");
+    app.stop().await;
+});
+
+both_stores!(migrated_item_links_instead_of_creating, |db| async move {
+    let app = spawn_app(db).await;
+    let existing = app.sf.query("SELECT Id, Name FROM Account LIMIT 1").await;
+    let sf_id = existing[0]["Id"].as_str().unwrap().to_string();
+    let name = existing[0]["Name"].as_str().unwrap().to_string();
+    let before = app.sf.query("SELECT Id FROM Account").await.len();
+    let item = app
+        .create_item(ACCOUNTS, &name, json!({"text_mkrykpx4": sf_id}))
+        .await;
+    app.settle().await;
+    assert_eq!(app.sf.query("SELECT Id FROM Account").await.len(), before, "no second record");
+    let link = app
+        .store
+        .find_link_by_monday(ACCOUNTS.parse().unwrap(), item.parse().unwrap())
+        .await
+        .unwrap()
+        .expect("linked");
+    assert_eq!(link.sf_id, sf_id);
+    let rec = app.sf.record("Account", &sf_id).await.unwrap();
+    assert_eq!(rec["Monday_Item_Id__c"].as_str(), Some(item.as_str()));
+    app.stop().await;
+});
+
+both_stores!(same_delivery_three_times_is_one_record, |db| async move {
+    let app = spawn_app(db).await;
+    app.monday
+        .admin
+        .set_faults(&mock_monday::Faults {
+            webhooks: mock_monday::WebhookFaults {
+                duplicate: true,
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let item = app.create_item(LEADS, "Tri Delivery Org", json!({"text_mkry1xy1": "Three"})).await;
+    app.settle().await;
+    // Replay the create delivery a third time, by hand, with a fresh JWT.
+    let d = app
+        .monday
+        .admin
+        .deliveries()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|d| d.event_type == "create_pulse")
+        .unwrap();
+    let jwt = jwt_for(&app.webhook_url, 300);
+    let r = reqwest::Client::new()
+        .post(&app.webhook_url)
+        .header("Authorization", jwt)
+        .json(&d.body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["duplicate"], true);
+    app.settle().await;
+    assert_eq!(app.sf.by_item("Lead", "Company", &item).await.len(), 1);
+    let creates = app
+        .store
+        .recent_events(100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.event_type == "create_pulse" && e.item_id.to_string() == item)
+        .count();
+    assert_eq!(creates, 1, "one row per triggerUuid");
+    app.stop().await;
+});
+
+both_stores!(twenty_concurrent_events_last_write_wins, |db| async move {
+    let app = spawn_app(db).await;
+    let item = app.create_item(LEADS, "Busy Org", json!({"text_mkry1xy1": "Busy"})).await;
+    app.settle().await;
+    // Deliver the next 20 events in reverse order.
+    app.monday
+        .admin
+        .set_faults(&mock_monday::Faults {
+            webhooks: mock_monday::WebhookFaults {
+                reverse_batch: 20,
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    for n in 1..=20 {
+        app.monday
+            .admin
+            .change_column_value(&item, "text_mksf27hv", json!(format!("Title {n}")))
+            .await
+            .unwrap();
+    }
+    app.settle().await;
+    let recs = app.sf.by_item("Lead", "Title", &item).await;
+    assert_eq!(recs.len(), 1);
+    assert_eq!(recs[0]["Title"], "Title 20", "Monday's last write wins");
+    app.stop().await;
+});
+
+both_stores!(update_before_create_and_delete_before_update_converge, |db| async move {
+    let app = spawn_app(db).await;
+    // Hold deliveries, make create + update, release them reversed (update first).
+    app.monday
+        .admin
+        .set_faults(&mock_monday::Faults {
+            webhooks: mock_monday::WebhookFaults {
+                reverse_batch: 2,
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let item = app.create_item(OPPORTUNITIES, "Out Of Order Grant", json!({})).await;
+    app.monday
+        .admin
+        .change_column_value(&item, "numeric_mksjdntv", json!("900"))
+        .await
+        .unwrap();
+    app.settle().await;
+    let o = app.sf.by_item("Opportunity", "Amount", &item).await;
+    assert_eq!(o.len(), 1, "{o:?}");
+    assert_eq!(o[0]["Amount"].as_f64(), Some(900.0));
+    // delete-before-update: a contact, update then delete, delivered reversed.
+    let contact = app.create_item(CONTACTS, "Late Update", json!({})).await;
+    app.settle().await;
+    let cid = app.sf.by_item("Contact", "LastName", &contact).await[0]["Id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.monday
+        .admin
+        .set_faults(&mock_monday::Faults {
+            webhooks: mock_monday::WebhookFaults {
+                reverse_batch: 2,
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    app.monday
+        .admin
+        .change_column_value(&contact, "text_mks6s3rq", json!("Too late"))
+        .await
+        .unwrap();
+    app.monday.admin.delete(&contact).await.unwrap();
+    app.settle().await;
+    assert!(app.sf.record("Contact", &cid).await.is_none(), "deleted, not resurrected");
+    assert!(app.sf.by_item("Contact", "LastName", &contact).await.is_empty());
+    app.stop().await;
+});
+
+both_stores!(salesforce_outage_loses_nothing, |db| async move {
+    let app = spawn_app(db).await;
+    // 503 and UNABLE_TO_LOCK_ROW on every sObject write for a while.
+    app.salesforce.handle.add_fault(
+        serde_json::from_value(json!({"method": "PATCH", "path": "/services/data/*/sobjects/*", "status": 503, "times": 12}))
+            .unwrap(),
+    );
+    app.salesforce.handle.add_fault(
+        serde_json::from_value(json!({"path": "/services/data/*/sobjects/Lead/*", "status": 400,
+            "body": [{"errorCode": "UNABLE_TO_LOCK_ROW", "message": "unable to obtain exclusive access to this record", "fields": []}], "times": 6}))
+            .unwrap(),
+    );
+    let mut items = Vec::new();
+    for n in 0..4 {
+        items.push(
+            app.create_item(LEADS, &format!("Outage Org {n}"), json!({"text_mkry1xy1": format!("N{n}")}))
+                .await,
+        );
+    }
+    app.settle().await;
+    for item in &items {
+        assert_eq!(app.sf.by_item("Lead", "Company", item).await.len(), 1, "{item}");
+    }
+    let s = app.status_json().await;
+    assert_eq!(s["counts"]["dead"], 0, "{s}");
+    // expired session: refreshed transparently
+    app.salesforce.handle.expire_sessions();
+    app.monday
+        .admin
+        .change_column_value(&items[0], "text_mksf27hv", json!("After expiry"))
+        .await
+        .unwrap();
+    app.settle().await;
+    assert_eq!(app.sf.by_item("Lead", "Title", &items[0]).await[0]["Title"], "After expiry");
+    app.stop().await;
+});
+
+both_stores!(validation_error_dead_letter_one_alert_then_replay, |db| async move {
+    let app = spawn_app(db).await;
+    // The org rejects Opportunity writes with a validation error (as a broken mapping would cause).
+    app.salesforce.handle.add_fault(
+        serde_json::from_value(json!({"method": "PATCH", "path": "/services/data/*/sobjects/Opportunity/*", "status": 400,
+            "body": [{"errorCode": "FIELD_CUSTOM_VALIDATION_EXCEPTION", "message": "Amount must be positive", "fields": ["Amount"]}]}))
+            .unwrap(),
+    );
+    let mut items = Vec::new();
+    for n in 0..3 {
+        items.push(app.create_item(OPPORTUNITIES, &format!("Bad Opp {n}"), json!({})).await);
+    }
+    app.settle().await;
+    let dls = app.store.list_dead_letters(&Default::default()).await.unwrap();
+    assert_eq!(dls.len(), 3);
+    assert!(dls.iter().all(|d| d.sf_error_body.as_deref().unwrap_or("").contains("FIELD_CUSTOM_VALIDATION_EXCEPTION")));
+    assert!(dls.iter().all(|d| d.payload.contains("create_pulse")));
+    let texts = app.telegram.texts();
+    assert_eq!(texts.len(), 1, "one alert for the storm: {texts:?}");
+    assert!(texts[0].contains("Amount must be positive") && texts[0].contains("Opportunities"));
+    assert!(!texts[0].contains("mock-client-secret") && !texts[0].contains("test-bot-token"));
+    // fix, replay
+    app.salesforce.handle.clear_faults();
+    for d in &dls {
+        let p = app.engine.replay_dead_letter(d.id).await.unwrap().expect("processed");
+        assert_eq!(p.outcome.label(), "done", "{p:?}");
+    }
+    for item in &items {
+        assert_eq!(app.sf.by_item("Opportunity", "Name", item).await.len(), 1);
+    }
+    app.stop().await;
+});
+
+both_stores!(unknown_board_is_skipped, |db| async move {
+    let app = spawn_app(db).await;
+    let body = json!({"event": {"type": "create_pulse", "boardId": 1234, "pulseId": 99, "pulseName": "x", "triggerUuid": "unknown-board-1"}});
+    let r = reqwest::Client::new()
+        .post(&app.webhook_url)
+        .header("Authorization", jwt_for(&app.webhook_url, 300))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let ev = app.store.recent_events(10).await.unwrap();
+    let e = ev.iter().find(|e| e.trigger_uuid == "unknown-board-1").unwrap();
+    assert_eq!(e.status, crmsync_store::EventStatus::Skipped);
+    assert!(e.last_error.as_deref().unwrap_or("").contains("not in the mapping"), "{e:?}");
+    app.stop().await;
+});
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn store_down_answers_503_and_redelivery_applies_later() {
+    let app = spawn_app(Db::Postgres).await;
+    let proxy = app.proxy.clone().unwrap();
+    proxy.set_down(true);
+    let item = app.create_item(LEADS, "Offline Org", json!({"text_mkry1xy1": "Off"})).await;
+    // Monday gets 503s while the store is down.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let d = app.monday.admin.deliveries().await.unwrap();
+        if d.iter().any(|d| d.attempts.iter().any(|a| a.status == Some(503))) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no 503 seen: {d:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let health = reqwest::get(format!("{}/healthz", app.base_url)).await.unwrap();
+    assert_eq!(health.status(), 503);
+    proxy.set_down(false);
+    app.settle().await;
+    assert_eq!(app.sf.by_item("Lead", "Company", &item).await.len(), 1);
+    let health = reqwest::get(format!("{}/healthz", app.base_url)).await.unwrap();
+    assert_eq!(health.status(), 200);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn forged_or_expired_jwt_is_401_and_oversized_is_413() {
+    let app = spawn_app(Db::Postgres).await;
+    let body = json!({"event": {"type": "create_pulse", "boardId": LEADS.parse::<i64>().unwrap(), "pulseId": 1, "triggerUuid": "forged"}});
+    let c = reqwest::Client::new();
+    let forged = jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &json!({"aud": app.webhook_url, "exp": chrono::Utc::now().timestamp() + 300}),
+        &jsonwebtoken::EncodingKey::from_secret(b"not-the-secret"),
+    )
+    .unwrap();
+    for auth in [forged, jwt_for(&app.webhook_url, -3600)] {
+        let r = c
+            .post(&app.webhook_url)
+            .header("Authorization", auth)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+    }
+    let r = c.post(&app.webhook_url).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 401, "no credentials");
+    let big = "x".repeat(crmsync_http::DEFAULT_MAX_BODY_BYTES + 1);
+    let r = c
+        .post(&app.webhook_url)
+        .header("Authorization", jwt_for(&app.webhook_url, 300))
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    assert!(app.store.recent_events(10).await.unwrap().is_empty(), "nothing stored");
+    app.stop().await;
+}
+
+pub fn jwt_for(aud: &str, exp_in: i64) -> String {
+    let now = chrono::Utc::now().timestamp();
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &json!({"accountId": 1, "userId": 1, "aud": aud, "exp": now + exp_in, "iat": now}),
+        &jsonwebtoken::EncodingKey::from_secret(SIGNING_SECRET.as_bytes()),
+    )
+    .unwrap()
+}
