@@ -44,6 +44,7 @@ pub use webhooks::{Attempt, Delivery, DeliveryState, JwtClaims, WebhookFaults};
 
 /// Command-line flags of the mock Monday server (flattened into `mock-crm`).
 #[derive(clap::Args, Debug, Clone)]
+#[group(id = "mock_monday")]
 pub struct Args {
     /// API token clients must send raw in `Authorization` (no `Bearer`).
     #[arg(
