@@ -10,6 +10,8 @@
 //! - [`plan_item`] turns a Salesforce record into a Monday item create/update (migration).
 //! - [`to_salesforce`] / [`to_monday`] convert single values; [`normalize_phone`] makes E.164.
 
+#![warn(missing_docs)]
+
 mod countries;
 pub mod error;
 pub mod lookups;

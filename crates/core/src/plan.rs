@@ -293,7 +293,7 @@ pub fn plan(
     match et {
         "create_pulse" => match linked {
             Some(id) => Ok(Plan::skip(SkipReason::AlreadyLinked { salesforce_id: id })),
-            None => p.create_or_link(item, "create_pulse has no column values"),
+            None => p.create_or_link(item, "create_pulse has no column values", Changed::Nothing),
         },
         "update_column_value" => p.column_change(event, item, linked),
         "update_name" => p.name_change(event, item, linked),
@@ -332,6 +332,23 @@ pub fn plan(
     }
 }
 
+/// What an event changed (for an unlinked item whose Id column turns out to hold a record id).
+#[derive(Clone, Copy)]
+enum Changed<'a> {
+    Nothing,
+    Name,
+    Column(&'a ColumnMapping),
+}
+
+fn snapshot_not_enough(cm: &ColumnMapping, reason: &str) -> PlanError {
+    PlanError::Transform(TransformError::InvalidValue {
+        column: cm.column.clone(),
+        transform: cm.transform.name(),
+        reason: format!("the item snapshot is not enough: {reason}"),
+        value: String::new(),
+    })
+}
+
 struct Planner<'a> {
     bm: &'a BoardMapping,
     item_id: &'a str,
@@ -365,14 +382,65 @@ impl Planner<'_> {
     }
 
     /// Create the record for an unlinked item, or link it when its Id column already holds one.
-    fn create_or_link(&self, item: Option<&Item>, why: &str) -> Result<PlanOutcome, PlanError> {
+    ///
+    /// `changed` is what the event changed: when the item turns out to be linked already (its Id
+    /// column holds a record id), that change is applied to the record after linking.
+    fn create_or_link(
+        &self,
+        item: Option<&Item>,
+        why: &str,
+        changed: Changed<'_>,
+    ) -> Result<PlanOutcome, PlanError> {
         let Some(item) = item else {
             return self.needs(format!(
                 "{why}; the item snapshot decides between create and link"
             ));
         };
         if let Some(id) = self.id_column_value(item.column(&self.bm.salesforce_id_column))? {
-            return Ok(PlanOutcome::Ready(Plan::new(self.link_ops(&id))));
+            let mut plan = Plan::new(self.link_ops(&id));
+            let fields: Fields = match changed {
+                Changed::Nothing => Fields::new(),
+                Changed::Name => name_fields(self.bm, &item.name)?,
+                Changed::Column(cm) => {
+                    let empty = ColumnValue {
+                        id: cm.column.clone(),
+                        ..ColumnValue::default()
+                    };
+                    let cv = item.column(&cm.column).unwrap_or(&empty);
+                    match to_salesforce(cm, MondayInput::Column(cv), self.ctx.lookups) {
+                        Ok(Converted::Fields(fs)) => fs.into_iter().collect(),
+                        Ok(Converted::NeedsItem(reason)) => {
+                            return Err(snapshot_not_enough(cm, &reason));
+                        }
+                        Err(
+                            e @ (TransformError::UnresolvedLink { .. }
+                            | TransformError::UnresolvedUser { .. }),
+                        ) => {
+                            plan.deferred.push(DeferredColumn {
+                                column_id: cm.column.clone(),
+                                reason: e.to_string(),
+                            });
+                            Fields::new()
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            };
+            if !fields.is_empty() {
+                // One PATCH: merged into the external-id update when there is one.
+                match plan.ops.iter_mut().find_map(|op| match op {
+                    Operation::Update { fields: f, .. } => Some(f),
+                    _ => None,
+                }) {
+                    Some(existing) => existing.extend(fields),
+                    None => plan.ops.push(Operation::Update {
+                        object: self.bm.object.clone(),
+                        id,
+                        fields,
+                    }),
+                }
+            }
+            return Ok(PlanOutcome::Ready(plan));
         }
         let mut fields = name_fields(self.bm, &item.name)?;
         let mut deferred = Vec::new();
@@ -401,14 +469,7 @@ impl Planner<'_> {
                 other => other?,
             };
             match converted {
-                Converted::NeedsItem(reason) => {
-                    return Err(PlanError::Transform(TransformError::InvalidValue {
-                        column: cm.column.clone(),
-                        transform: cm.transform.name(),
-                        reason: format!("the item snapshot is not enough: {reason}"),
-                        value: String::new(),
-                    }))
-                }
+                Converted::NeedsItem(reason) => return Err(snapshot_not_enough(cm, &reason)),
                 Converted::Fields(fs) => {
                     for (k, v) in fs {
                         if !v.is_null() {
@@ -543,7 +604,11 @@ impl Planner<'_> {
             }
         }
         let Some(id) = linked else {
-            return self.create_or_link(item, "the item is not linked to a Salesforce record yet");
+            return self.create_or_link(
+                item,
+                "the item is not linked to a Salesforce record yet",
+                Changed::Column(cm),
+            );
         };
         let new = match to_salesforce(
             cm,
@@ -590,7 +655,11 @@ impl Planner<'_> {
             return Ok(Plan::skip(SkipReason::NameNotMapped));
         }
         let Some(id) = linked else {
-            return self.create_or_link(item, "the item is not linked to a Salesforce record yet");
+            return self.create_or_link(
+                item,
+                "the item is not linked to a Salesforce record yet",
+                Changed::Name,
+            );
         };
         let name_of = |v: Option<&Value>| {
             v.and_then(|v| v.get("name"))
