@@ -1797,14 +1797,7 @@ impl QueryRoot {
     }
 
     async fn complexity(&self, ctx: &Context<'_>) -> Option<Complexity> {
-        let c = ctx.data_opt::<RequestInfo>()?.complexity;
-        let clamp = |n: u64| n.min(i32::MAX as u64) as i32;
-        Some(Complexity {
-            after: clamp(c.after),
-            before: clamp(c.before),
-            query: clamp(c.query),
-            reset_in_x_seconds: clamp(c.reset_in_x_seconds),
-        })
+        complexity(ctx)
     }
 
     async fn webhooks(
@@ -1825,6 +1818,17 @@ impl QueryRoot {
                 .collect(),
         ))
     }
+}
+
+fn complexity(ctx: &Context<'_>) -> Option<Complexity> {
+    let c = ctx.data_opt::<RequestInfo>()?.complexity;
+    let clamp = |n: u64| n.min(i32::MAX as u64) as i32;
+    Some(Complexity {
+        after: clamp(c.after),
+        before: clamp(c.before),
+        query: clamp(c.query),
+        reset_in_x_seconds: clamp(c.reset_in_x_seconds),
+    })
 }
 
 /// The mutation root.
@@ -1848,6 +1852,11 @@ fn required_item(item_id: Option<ID>) -> Result<String, ApiError> {
     rename_args = "snake_case"
 )]
 impl MutationRoot {
+    /// The complexity of this request (Monday serves it on the mutation root too).
+    async fn complexity(&self, ctx: &Context<'_>) -> Option<Complexity> {
+        complexity(ctx)
+    }
+
     #[allow(clippy::too_many_arguments)]
     async fn create_item(
         &self,

@@ -379,3 +379,21 @@ async fn introspection_is_enabled() {
         .collect();
     assert!(names.contains(&"column_values"));
 }
+
+#[tokio::test]
+async fn complexity_is_served_on_the_mutation_root_too() {
+    let m = start().await;
+    let (s, b) = gql(
+        &m,
+        "mutation { complexity { before query after reset_in_x_seconds } create_item(board_id: 9378000326, item_name: \"C\") { id } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let c = &b["data"]["complexity"];
+    assert!(c["query"].as_i64().unwrap() >= 10_000, "{b}");
+    assert_eq!(
+        c["before"].as_i64().unwrap() - c["query"].as_i64().unwrap(),
+        c["after"].as_i64().unwrap()
+    );
+}
