@@ -131,6 +131,7 @@ pub(crate) struct Config {
     pub jwt_key: Option<jsonwebtoken::DecodingKey>,
     pub max_body: usize,
     pub org_id: String,
+    pub https: bool,
     pub integration_user: String,
 }
 
@@ -229,6 +230,7 @@ impl MockHandle {
             jwt_key,
             max_body: args.max_body_bytes,
             org_id,
+            https: args.tls.is_some(),
             integration_user: integration_user.clone(),
         };
         let mut refresh_tokens = HashMap::new();
@@ -478,8 +480,7 @@ fn base_url(headers: &HeaderMap, tls: bool) -> String {
 
 async fn handle_any(State(h): State<MockHandle>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let tls =
-        parts.extensions.get::<TlsMarker>().is_some() || parts.uri.scheme_str() == Some("https");
+    let tls = parts.uri.scheme_str() == Some("https");
     let path = parts.uri.path().to_string();
     let raw_query = parts.uri.query().map(str::to_owned);
     let query: Vec<(String, String)> = raw_query
@@ -512,7 +513,7 @@ async fn handle_any(State(h): State<MockHandle>, req: Request) -> Response {
         path: path.clone(),
         query,
         headers: parts.headers.clone(),
-        base_url: base_url(&parts.headers, tls),
+        base_url: base_url(&parts.headers, tls || h.0.cfg.https),
         body,
     };
 
@@ -587,10 +588,6 @@ fn default_fault_body(status: StatusCode) -> Value {
     };
     json!([{"message": msg, "errorCode": code}])
 }
-
-/// Marker extension set by the TLS acceptor so that `instance_url` says https.
-#[derive(Clone, Copy, Debug)]
-pub struct TlsMarker;
 
 impl MockHandle {
     fn journal(
