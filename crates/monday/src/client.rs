@@ -639,6 +639,7 @@ impl MondayClient {
         let policy = &inner.retry;
         let mut waited = Duration::ZERO;
         let mut transient_attempts = 0u32;
+        let mut concurrency_waits = 0u32;
         loop {
             // Proactive pacing: wait for the reset when the budget is known to be too small.
             if let Some(wait) =
@@ -695,10 +696,21 @@ impl MondayClient {
             match err.kind() {
                 ErrorKind::RateLimited { retry_after } => {
                     let now = inner.timer.now();
-                    let wait = retry_after
-                        .or_else(|| inner.budget.snapshot(now).resets_in)
-                        .unwrap_or(policy.default_rate_limit_wait)
-                        .max(Duration::from_secs(1));
+                    let wait = match retry_after {
+                        Some(d) => d.max(Duration::from_secs(1)),
+                        None if err.is_complexity_exhausted() => inner
+                            .budget
+                            .snapshot(now)
+                            .resets_in
+                            .unwrap_or(policy.default_rate_limit_wait)
+                            .max(Duration::from_secs(1)),
+                        // Too many concurrent requests: a short, growing backoff is enough.
+                        None if err.is_concurrency_limited() => {
+                            concurrency_waits += 1;
+                            policy.backoff(concurrency_waits)
+                        }
+                        None => policy.default_rate_limit_wait,
+                    };
                     if err.is_complexity_exhausted() {
                         inner.budget.exhausted(now, wait);
                     }

@@ -417,6 +417,14 @@ impl MondayError {
             .any(GraphQlError::is_complexity_exhausted)
     }
 
+    pub(crate) fn is_concurrency_limited(&self) -> bool {
+        self.graphql_errors().iter().any(|e| {
+            e.code
+                .as_deref()
+                .is_some_and(|c| code_eq(c, "maxConcurrencyExceeded"))
+        })
+    }
+
     pub(crate) fn is_cursor_expired(&self) -> bool {
         self.graphql_errors()
             .iter()

@@ -201,6 +201,34 @@ async fn http_429_with_retry_after_is_honoured() {
 }
 
 #[tokio::test]
+async fn concurrency_limit_without_hint_uses_short_backoff() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(429).set_body_json(json!({"errors": [{
+            "message": "Concurrency limit exceeded", "extensions": {"code": "maxConcurrencyExceeded"}}]})))
+        .up_to_n_times(2)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(boards_ok()))
+        .mount(&server)
+        .await;
+    let timer = ManualTimer::new();
+    client(&server, &timer)
+        .boards(&["1".to_owned()])
+        .await
+        .expect("recovers");
+    assert_eq!(received_bodies(&server).await.len(), 3);
+    let sleeps = timer.sleeps();
+    assert_eq!(sleeps.len(), 2);
+    assert!(
+        sleeps.iter().all(|d| *d <= Duration::from_secs(2)),
+        "{sleeps:?}"
+    );
+}
+
+#[tokio::test]
 async fn rate_limit_waits_are_bounded_by_max_total_wait() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
