@@ -54,6 +54,12 @@
 //! If a plain create did time out, recover the same way: upsert by the external id the create
 //! carried (or look it up with [`SalesforceClient::get_by_external_id`]) before creating
 //! again.
+//!
+//! Mark the external id field **Unique** in Salesforce. A timed-out create may still be running
+//! on the server when the recovery upsert arrives; the upsert then creates the record and the
+//! late create fails with `DUPLICATE_VALUE` instead of adding a second record. Without the
+//! Unique attribute that race can leave two records, and later upserts fail with
+//! [`SalesforceError::MultipleMatches`] (HTTP 300) rather than silently picking one.
 
 mod auth;
 mod client;

@@ -164,6 +164,53 @@ async fn upsert_reports_both_outcomes_and_makes_lost_creates_safe() {
     assert_eq!(by_ext["Id"], json!(created.id));
 }
 
+/// A create whose answer really is lost: the mock delays it past the client's timeout. The
+/// caller recovers with an upsert by the external id. Whether the delayed create completes
+/// before or after the upsert (or never, if the server drops it with the connection), the
+/// unique external id leaves exactly one record.
+#[tokio::test]
+async fn timed_out_create_recovered_by_upsert_leaves_one_record() {
+    let mock = start(MockSalesforce::builder()).await;
+    mock.handle.add_fault(
+        serde_json::from_value(json!({
+            "method": "POST",
+            "path": "/services/data/*/sobjects/Lead",
+            "latencyMs": 800,
+            "times": 1
+        }))
+        .unwrap(),
+    );
+    let sf = SalesforceClient::new(
+        config(&mock, AuthMode::ClientCredentials).with_request_timeout(Duration::from_millis(200)),
+    )
+    .unwrap();
+    sf.describe("Lead").await.unwrap(); // session established before the slow call
+    let fields = json!({"LastName": "Hopper", "Company": "Navy", "Monday_Item_Id__c": "mi-lost-1"});
+    let err = sf.create("Lead", &fields).await.unwrap_err();
+    assert!(matches!(err, SalesforceError::Timeout { .. }), "{err}");
+    assert_eq!(
+        journal_count(&mock, "POST", "/sobjects/Lead"),
+        0,
+        "still in flight, not resent"
+    );
+
+    let saved = sf
+        .upsert("Lead", "Monday_Item_Id__c", "mi-lost-1", &fields)
+        .await
+        .unwrap();
+    // Let the delayed create finish (or be dropped) on the server before counting.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let q = Soql::from("Lead")
+        .select(["Id"])
+        .filter(Cond::eq("Monday_Item_Id__c", "mi-lost-1"));
+    assert_eq!(sf.count(&q).await.unwrap(), 1);
+    let rec = sf
+        .get_by_external_id("Lead", "Monday_Item_Id__c", "mi-lost-1", &["Id"])
+        .await
+        .unwrap();
+    assert_eq!(rec["Id"], json!(saved.id));
+}
+
 #[tokio::test]
 async fn duplicate_external_ids_give_multiple_matches() {
     let mock = start(MockSalesforce::builder()).await;
