@@ -4,9 +4,9 @@
 //! is passed in). The engine fetches what the planner asks for (item snapshots, describes, board
 //! columns, record links, users) and applies the operations it returns.
 //!
-//! - [`Mapping::parse`] reads `mapping.toml`; [`validate`] checks it against Salesforce describes
+//! - [`Mapping::parse`] reads `mapping.toml`; [`validate()`] checks it against Salesforce describes
 //!   and Monday boards and returns it enriched with field lengths and label tables.
-//! - [`plan`] turns a webhook event (plus an optional item snapshot) into [`Operation`]s.
+//! - [`plan()`] turns a webhook event (plus an optional item snapshot) into [`Operation`]s.
 //! - [`plan_item`] turns a Salesforce record into a Monday item create/update (migration).
 //! - [`to_salesforce`] / [`to_monday`] convert single values; [`normalize_phone`] makes E.164.
 

@@ -71,7 +71,7 @@ pub struct BoardMapping {
     pub on_archive: DeletePolicy,
     /// Column mappings, in file order.
     pub columns: Vec<ColumnMapping>,
-    /// Lengths of the item-name fields, filled by [`crate::validate`] from the describe.
+    /// Lengths of the item-name fields, filled by [`crate::validate()`] from the describe.
     pub field_lengths: BTreeMap<String, usize>,
     pub(crate) spans: BoardSpans,
 }
@@ -226,9 +226,9 @@ pub struct ColumnMapping {
     pub country_format: CountryFormat,
     /// For phones: the country of numbers without one.
     pub default_country: Option<String>,
-    /// Salesforce field metadata, filled by [`crate::validate`] from the describe.
+    /// Salesforce field metadata, filled by [`crate::validate()`] from the describe.
     pub field_meta: Option<FieldMeta>,
-    /// Status labels by index / dropdown labels by id, filled by [`crate::validate`] from the board.
+    /// Status labels by index / dropdown labels by id, filled by [`crate::validate()`] from the board.
     pub column_labels: BTreeMap<u64, String>,
     pub(crate) spans: ColumnSpans,
 }
