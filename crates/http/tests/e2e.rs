@@ -233,6 +233,37 @@ both_stores!(twenty_concurrent_events_last_write_wins, |db| async move {
     app.stop().await;
 });
 
+both_stores!(twenty_concurrent_deliveries_on_a_new_item_make_one_record, |db| async move {
+    let app = spawn_app(db).await;
+    // Every delivery waits 300 ms in its own task: the create and 20 updates arrive together.
+    app.monday
+        .admin
+        .set_faults(&mock_monday::Faults {
+            webhooks: mock_monday::WebhookFaults {
+                delay_ms: 300,
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let item = app.create_item(OPPORTUNITIES, "Concurrent Grant", json!({})).await;
+    for n in 1..=20 {
+        app.monday
+            .admin
+            .change_column_value(&item, "numeric_mksjdntv", json!(format!("{}", n * 100)))
+            .await
+            .unwrap();
+    }
+    app.settle().await;
+    let o = app.sf.by_item("Opportunity", "Amount", &item).await;
+    assert_eq!(o.len(), 1, "one record: {o:?}");
+    assert_eq!(o[0]["Amount"].as_f64(), Some(2000.0), "Monday's last write wins");
+    let events = app.store.recent_events(100).await.unwrap();
+    assert!(events.iter().filter(|e| e.item_id.to_string() == item).count() >= 21);
+    app.stop().await;
+});
+
 both_stores!(update_before_create_and_delete_before_update_converge, |db| async move {
     let app = spawn_app(db).await;
     // Hold deliveries, make create + update, release them reversed (update first).
@@ -312,6 +343,9 @@ both_stores!(salesforce_outage_loses_nothing, |db| async move {
     }
     let s = app.status_json().await;
     assert_eq!(s["counts"]["dead"], 0, "{s}");
+    let statuses: Vec<u16> = app.salesforce.handle.requests().iter().map(|r| r.status).collect();
+    assert!(statuses.iter().filter(|s| **s == 503).count() >= 12, "the outage happened: {statuses:?}");
+    assert!(statuses.iter().filter(|s| **s == 400).count() >= 6, "the row locks happened");
     // expired session: refreshed transparently
     app.salesforce.handle.expire_sessions();
     app.monday
@@ -326,34 +360,57 @@ both_stores!(salesforce_outage_loses_nothing, |db| async move {
 
 both_stores!(validation_error_dead_letter_one_alert_then_replay, |db| async move {
     let app = spawn_app(db).await;
-    // The org rejects Opportunity writes with a validation error (as a broken mapping would cause).
-    app.salesforce.handle.add_fault(
-        serde_json::from_value(json!({"method": "PATCH", "path": "/services/data/*/sobjects/Opportunity/*", "status": 400,
-            "body": [{"errorCode": "FIELD_CUSTOM_VALIDATION_EXCEPTION", "message": "Amount must be positive", "fields": ["Amount"]}]}))
-            .unwrap(),
-    );
+    // The seed mapping copies the free-text column "text_mks6c82k" into Contact.Email; people type
+    // things that are not email addresses there, and Salesforce rejects them (INVALID_EMAIL_ADDRESS).
     let mut items = Vec::new();
     for n in 0..3 {
-        items.push(app.create_item(OPPORTUNITIES, &format!("Bad Opp {n}"), json!({})).await);
+        items.push(
+            app.create_item(CONTACTS, &format!("Pat Doe{n}"), json!({"text_mks6c82k": "pat at example dot org"}))
+                .await,
+        );
     }
     app.settle().await;
     let dls = app.store.list_dead_letters(&Default::default()).await.unwrap();
-    assert_eq!(dls.len(), 3);
-    assert!(dls.iter().all(|d| d.sf_error_body.as_deref().unwrap_or("").contains("FIELD_CUSTOM_VALIDATION_EXCEPTION")));
-    assert!(dls.iter().all(|d| d.payload.contains("create_pulse")));
-    let texts = app.telegram.texts();
-    assert_eq!(texts.len(), 1, "one alert for the storm: {texts:?}");
-    assert!(texts[0].contains("Amount must be positive") && texts[0].contains("Opportunities"));
-    assert!(!texts[0].contains("mock-client-secret") && !texts[0].contains("test-bot-token"));
-    // fix, replay
-    app.salesforce.handle.clear_faults();
+    assert_eq!(dls.len(), 3, "{dls:?}");
     for d in &dls {
-        let p = app.engine.replay_dead_letter(d.id).await.unwrap().expect("processed");
-        assert_eq!(p.outcome.label(), "done", "{p:?}");
+        assert!(d.sf_error_body.as_deref().unwrap_or("").contains("INVALID_EMAIL_ADDRESS"), "{d:?}");
+        assert!(d.payload.contains("create_pulse"), "full payload kept");
     }
     for item in &items {
-        assert_eq!(app.sf.by_item("Opportunity", "Name", item).await.len(), 1);
+        assert!(app.sf.by_item("Contact", "LastName", item).await.is_empty());
     }
+    let texts = app.telegram.texts();
+    assert_eq!(texts.len(), 1, "one alert for the storm: {texts:?}");
+    assert!(texts[0].contains("INVALID_EMAIL_ADDRESS") && texts[0].contains("Contacts"), "{}", texts[0]);
+    assert!(texts[0].contains("dead-letters replay"), "says what to do: {}", texts[0]);
+    assert!(!texts[0].contains("mock-client-secret") && !texts[0].contains("test-bot-token"));
+    let status = app.status_json().await;
+    assert_eq!(status["open_dead_letters"], 3, "{status}");
+    // Fix the mapping: that column only shows the email on Monday from now on.
+    let fixed = std::fs::read_to_string(seed_dir().join("mapping.toml")).unwrap().replace(
+        "column = \"text_mks6c82k\"\nfield = \"Email\"\ntransform = \"text\"\n",
+        "column = \"text_mks6c82k\"\nfield = \"Email\"\ntransform = \"text\"\ndirection = \"to_monday\"\n",
+    );
+    assert!(fixed.contains("direction = \"to_monday\"\n\n[[board.column]]\ncolumn = \"text_mks67a8w\""));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mapping.toml");
+    std::fs::write(&path, fixed).unwrap();
+    let mapping = crmsync_sync::load_mapping(&path, app.engine.salesforce(), app.engine.monday())
+        .await
+        .unwrap();
+    app.engine.set_mapping(mapping);
+    for d in &dls {
+        let ev = app.engine.replay_dead_letter(d.id).await.unwrap();
+        assert_eq!(ev.status, crmsync_store::EventStatus::Done, "{ev:?}");
+    }
+    app.settle().await;
+    for item in &items {
+        let c = app.sf.by_item("Contact", "LastName, Email", item).await;
+        assert_eq!(c.len(), 1);
+        assert!(c[0]["Email"].is_null());
+    }
+    assert_eq!(app.store.open_dead_letter_count().await.unwrap(), 0);
+    assert_eq!(app.telegram.texts().len(), 1, "no further alerts");
     app.stop().await;
 });
 

@@ -417,24 +417,42 @@ impl Engine {
         }
     }
 
-    /// Replays a dead letter: puts its event back as pending (store), then processes the item
-    /// until that event is processed. Returns the event's new outcome (it may be `Retrying` or,
-    /// if the item is busy, the event stays pending for the worker and `None` is returned).
+    /// Replays a dead letter: puts its event back as pending (store, attempts reset), then
+    /// processes the item until that event has been handled — by this call, or by a worker that
+    /// claimed it first (waited for up to the lease duration). Returns the event as it ends up:
+    /// `done`/`skipped` when the replay succeeded, `dead` when it failed again (the same dead letter
+    /// reopens), `failed` when a transient error left it to the retry schedule, or still open when
+    /// another worker is busy with the item.
     pub async fn replay_dead_letter(
         &self,
         id: DeadLetterId,
-    ) -> Result<Option<Processed>, EngineError> {
+    ) -> Result<crmsync_store::Event, EngineError> {
         let event_id = self.inner.store.requeue_dead_letter(id).await?;
-        let ev = self
-            .inner
+        let ev = self.event(event_id).await?;
+        tracing::info!(dead_letter_id = %id, %event_id, "dead letter requeued for replay");
+        let deadline = tokio::time::Instant::now() + self.inner.config.lease;
+        loop {
+            self.process_item(ev.board_id, ev.item_id, Some(event_id))
+                .await?;
+            let now = self.event(event_id).await?;
+            let settled = !matches!(
+                now.status,
+                crmsync_store::EventStatus::Pending | crmsync_store::EventStatus::Processing
+            );
+            if settled || tokio::time::Instant::now() >= deadline || self.paused_until().is_some()
+            {
+                return Ok(now);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn event(&self, id: EventId) -> Result<crmsync_store::Event, EngineError> {
+        self.inner
             .store
-            .get_event(event_id)
+            .get_event(id)
             .await?
-            .ok_or_else(|| EngineError::NotFound(format!("event {event_id}")))?;
-        let done = self
-            .process_item(ev.board_id, ev.item_id, Some(event_id))
-            .await?;
-        Ok(done.into_iter().find(|p| p.event_id == event_id))
+            .ok_or_else(|| EngineError::NotFound(format!("event {id}")))
     }
 
     /// Applies one claimed event and settles its claim.
