@@ -1,0 +1,165 @@
+//! Bad input never panics and never yields a 500: arbitrary bodies, queries and variables get
+//! Monday's error shapes. Also the canned-answer fault.
+
+mod common;
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use common::*;
+use mock_monday::{CannedResponse, Faults};
+use proptest::prelude::*;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+/// One mock shared by all cases (requests are independent).
+fn router() -> &'static (tokio::runtime::Runtime, axum::Router) {
+    static ENV: std::sync::OnceLock<(tokio::runtime::Runtime, axum::Router)> =
+        std::sync::OnceLock::new();
+    ENV.get_or_init(|| {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let seed = mock_monday::Seed::load(&seed_dir()).unwrap();
+        let config = mock_monday::Config {
+            token: TOKEN.into(),
+            budget_points: u64::MAX / 4,
+            requests_per_window: u64::MAX / 4,
+            ..Default::default()
+        };
+        let mock = rt.block_on(async { mock_monday::Mock::start(config, seed) });
+        let router = mock_monday::server::router(Arc::clone(&mock));
+        (rt, router)
+    })
+}
+
+fn post(rt: &tokio::runtime::Runtime, router: &axum::Router, body: Vec<u8>) -> (StatusCode, Value) {
+    let req = Request::post("/v2")
+        .header("Authorization", TOKEN)
+        .header("API-Version", "2026-10")
+        .header("Content-Type", "application/json")
+        .body(Body::from(body))
+        .unwrap();
+    let resp = rt.block_on(router.clone().oneshot(req)).unwrap();
+    let status = resp.status();
+    let bytes = rt
+        .block_on(axum::body::to_bytes(resp.into_body(), usize::MAX))
+        .unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).expect("every answer is JSON"),
+    )
+}
+
+fn assert_monday_shape(status: StatusCode, body: &Value) {
+    assert_ne!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    if let Some(errors) = body.get("errors") {
+        for e in errors.as_array().expect("errors is an array") {
+            assert!(e["message"].is_string(), "{body}");
+            assert!(e["extensions"]["code"].is_string(), "{body}");
+        }
+    } else {
+        assert!(body.get("data").is_some(), "{body}");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, .. ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_bodies(body in proptest::collection::vec(any::<u8>(), 0..200)) {
+        let (rt, r) = router();
+        let (status, v) = post(rt, r, body);
+        assert_monday_shape(status, &v);
+    }
+
+    #[test]
+    fn arbitrary_queries(q in "[{}()a-z_:$!\\[\\] \"0-9,.@#]{0,80}") {
+        let (rt, r) = router();
+        let (status, v) = post(rt, r, serde_json::to_vec(&json!({ "query": q })).unwrap());
+        assert_monday_shape(status, &v);
+    }
+
+    #[test]
+    fn arbitrary_variables(v in prop_oneof![
+        Just(json!(null)), Just(json!(1)), Just(json!("x")), Just(json!([1, 2])), Just(json!({ "a": 1 })),
+        Just(json!(true)), Just(json!("{not json")), Just(json!({ "nested": { "deep": [null] } })),
+    ], col in prop_oneof![Just("text_mkry13cw"), Just("color_mksj2adq"), Just("nope"), Just("name"), Just("person")]) {
+        let (rt, r) = router();
+        let q = "mutation ($v: JSON!, $c: String!) { change_column_value(board_id: 9378000505, item_id: 9378100000, column_id: $c, value: $v) { id } }";
+        let (status, body) = post(rt, r, serde_json::to_vec(&json!({ "query": q, "variables": { "v": v, "c": col } })).unwrap());
+        assert_monday_shape(status, &body);
+        let q2 = "mutation ($v: JSON!) { create_item(board_id: 9378000505, item_name: \"P\", column_values: $v) { id } }";
+        let (status, body) = post(rt, r, serde_json::to_vec(&json!({ "query": q2, "variables": { "v": v } })).unwrap());
+        assert_monday_shape(status, &body);
+    }
+}
+
+#[test]
+fn non_json_and_bad_variables_are_400() {
+    let (rt, r) = router();
+    let (s, b) = post(rt, r, b"not json".to_vec());
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(b["errors"][0]["extensions"]["code"], "BAD_REQUEST");
+    let (s, _) = post(
+        rt,
+        r,
+        serde_json::to_vec(&json!({ "query": "{ me { id } }", "variables": [1] })).unwrap(),
+    );
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _) = post(
+        rt,
+        r,
+        serde_json::to_vec(&json!({ "variables": {} })).unwrap(),
+    );
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    // Wrong variable type: 200 with a GraphQL error.
+    let (s, b) = post(
+        &rt,
+        &r,
+        serde_json::to_vec(&json!({ "query": "query ($l: Int) { boards(limit: $l) { id } }", "variables": { "l": "many" } })).unwrap(),
+    );
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        b["errors"][0]["message"].as_str().unwrap().contains('l'),
+        "{b}"
+    );
+}
+
+#[tokio::test]
+async fn canned_answers_then_back_to_normal() {
+    let m = start().await;
+    m.admin
+        .set_faults(&Faults {
+            fail_next: vec![CannedResponse {
+                status: 503,
+                body: json!({ "errors": [{ "message": "Service unavailable" }] }),
+                retry_after: Some(2),
+                count: 2,
+            }],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let (s, h, _) = gql_raw(
+        &m,
+        &[("Authorization", TOKEN)],
+        json!({ "query": "{ me { id } }" }),
+    )
+    .await;
+    assert_eq!(s, 503);
+    assert_eq!(h["retry-after"], "2");
+    let (s, _) = gql(&m, "{ me { id } }", json!({})).await;
+    assert_eq!(s, 503);
+    let (s, _) = gql(&m, "{ me { id } }", json!({})).await;
+    assert_eq!(s, 200);
+    let journal = m.admin.requests().await.unwrap();
+    assert_eq!(
+        journal.iter().map(|j| j.status).collect::<Vec<_>>(),
+        vec![503, 503, 200]
+    );
+    assert!(journal.iter().all(|j| j.authorized));
+}
