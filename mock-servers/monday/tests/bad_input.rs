@@ -118,8 +118,8 @@ fn non_json_and_bad_variables_are_400() {
     assert_eq!(s, StatusCode::BAD_REQUEST);
     // Wrong variable type: 200 with a GraphQL error.
     let (s, b) = post(
-        &rt,
-        &r,
+        rt,
+        r,
         serde_json::to_vec(&json!({ "query": "query ($l: Int) { boards(limit: $l) { id } }", "variables": { "l": "many" } })).unwrap(),
     );
     assert_eq!(s, StatusCode::OK);
