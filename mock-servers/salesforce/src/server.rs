@@ -668,6 +668,9 @@ impl MockHandle {
             .filter(|s| !s.is_empty())
             .map(percent_decode)
             .collect();
+        if segs.is_empty() {
+            return ApiError::not_found().into();
+        }
         let version = segs.remove(0);
         let Some(version) = parse_version(&version) else {
             return ApiError::not_found().into();
@@ -1376,7 +1379,11 @@ impl MockHandle {
                         .filter(|s| !s.is_empty())
                         .map(percent_decode)
                         .collect();
-                    let v = segs.remove(0);
+                    let v = if segs.is_empty() {
+                        String::new()
+                    } else {
+                        segs.remove(0)
+                    };
                     match parse_version(&v) {
                         Some(version) => {
                             let sub_ctx = Ctx {

@@ -55,6 +55,9 @@ async fn versions_resources_limits_and_limit_header() {
         out.body["DailyApiRequests"],
         json!({"Max": 15000, "Remaining": 15000 - used})
     );
+    let mut limits = out.body.clone();
+    limits["DailyApiRequests"]["Remaining"] = json!("[remaining]");
+    insta::assert_json_snapshot!("limits", limits);
     let out = api.call(Method::GET, "/nothing/here", None).await;
     insta::assert_json_snapshot!("unknown_path", snap(out.status, &out.body));
 }
@@ -835,8 +838,17 @@ async fn bulk_query_jobs() {
     let out = api
         .call(Method::GET, &format!("{V}/jobs/query/{job}"), None)
         .await;
+    insta::assert_json_snapshot!("bulk_job_complete", snap(out.status, &out.body));
     assert_eq!(out.body["state"], "JobComplete");
     assert_eq!(out.body["numberRecordsProcessed"], 300);
+    let first = api
+        .call(
+            Method::GET,
+            &format!("{V}/jobs/query/{job}/results?maxRecords=3"),
+            None,
+        )
+        .await;
+    insta::assert_snapshot!("bulk_results_csv_first_page", redact_str(&first.text));
     let mut locator: Option<String> = None;
     let mut rows = 0;
     let mut pages = 0;

@@ -314,3 +314,129 @@ fn written_records_read_back_identically_through_get_and_soql() {
         })
         .unwrap();
 }
+
+/// Random requests (methods, paths built from real and bogus segments, bodies of JSON, garbage and
+/// wrong types) never get a 5xx or a non-JSON error body.
+#[test]
+fn random_requests_never_get_a_server_error() {
+    use tower::ServiceExt;
+    let (router, _handle) = mock_salesforce::MockSalesforce::builder().build().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let token = rt.block_on(async {
+        let resp = router
+            .clone()
+            .oneshot(
+                axum::http::Request::post("/services/oauth2/token")
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(axum::body::Body::from("grant_type=client_credentials&client_id=mock-client-id&client_secret=mock-client-secret"))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
+        serde_json::from_slice::<Value>(&bytes).unwrap()["access_token"].as_str().unwrap().to_string()
+    });
+    let segment = prop::sample::select(vec![
+        "services",
+        "data",
+        "v66.0",
+        "v46.0",
+        "v99.0",
+        "sobjects",
+        "Lead",
+        "Account",
+        "Program__c",
+        "Nope",
+        "describe",
+        "query",
+        "queryAll",
+        "composite",
+        "jobs",
+        "limits",
+        "00Q5g00000000G9EAI",
+        "0015g00000zzzzzAAA",
+        "Monday_Item_Id__c",
+        "Email",
+        "x",
+        "%FF",
+        "",
+        "..",
+        "results",
+        "01g5g0000001zzzAAA-200",
+    ]);
+    let path = prop::collection::vec(segment, 0..7).prop_map(|s| format!("/{}", s.join("/")));
+    let prefixed = prop_oneof![
+        path.clone(),
+        path.prop_map(|p| format!("/services/data/v66.0{p}"))
+    ];
+    let query = prop::option::of(prop_oneof![
+        Just("q=SELECT+Id+FROM+Lead".to_string()),
+        "[ -~]{0,30}".prop_map(|q| format!("q={}", urlencode(&q))),
+        Just("fields=Name,Bogus".to_string()),
+        Just("ids=00Q5g00000000G9EAI,bad&allOrNone=true".to_string()),
+    ]);
+    let method = prop::sample::select(vec!["GET", "POST", "PATCH", "DELETE", "PUT", "HEAD"]);
+    let body = prop_oneof![
+        Just(Vec::new()),
+        any::<Vec<u8>>(),
+        Just(b"{\"LastName\":\"X\",\"Company\":\"Y\"}".to_vec()),
+        Just(b"{\"records\":[{\"attributes\":{\"type\":\"Lead\"}}],\"allOrNone\":true}".to_vec()),
+        Just(b"{\"compositeRequest\":[{\"method\":\"GET\",\"url\":\"/services/data/v66.0/sobjects/Lead/@{x.id}\",\"referenceId\":\"r\"}]}".to_vec()),
+        Just(b"[1,2,3]".to_vec()),
+        Just(b"{\"Title\": {\"nested\": true}}".to_vec()),
+    ];
+    let content_type = prop::sample::select(vec![
+        "application/json",
+        "text/plain",
+        "application/json; charset=UTF-8",
+        "text/csv",
+    ]);
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: 400,
+        ..ProptestConfig::default()
+    });
+    runner
+        .run(
+            &(method, prefixed, query, body, content_type),
+            |(method, path, query, body, ct)| {
+                let uri = match query {
+                    Some(q) => format!("{path}?{q}"),
+                    None => path,
+                };
+                let Ok(req) = axum::http::Request::builder()
+                    .method(method)
+                    .uri(&uri)
+                    .header("authorization", format!("Bearer {token}"))
+                    .header("content-type", ct)
+                    .body(axum::body::Body::from(body))
+                else {
+                    return Ok(());
+                };
+                let (status, bytes) = rt.block_on(async {
+                    let resp = router.clone().oneshot(req).await.unwrap();
+                    let status = resp.status();
+                    (
+                        status,
+                        axum::body::to_bytes(resp.into_body(), usize::MAX)
+                            .await
+                            .unwrap(),
+                    )
+                });
+                prop_assert!(
+                    status.as_u16() < 500,
+                    "{} {} -> {}: {}",
+                    method,
+                    uri,
+                    status,
+                    String::from_utf8_lossy(&bytes)
+                );
+                if status.is_client_error() && method != "HEAD" {
+                    let v: Value = serde_json::from_slice(&bytes)
+                        .map_err(|e| TestCaseError::fail(format!("{uri}: {e}")))?;
+                    prop_assert!(v.is_array() || v.is_object(), "{}", v);
+                }
+                Ok(())
+            },
+        )
+        .unwrap();
+}
