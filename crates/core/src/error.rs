@@ -219,6 +219,16 @@ pub enum MappingErrorKind {
         /// What the field references.
         reference_to: String,
     },
+    /// The board_relation column connects other boards than `target_board`.
+    #[error("relation column `{column}` connects board(s) {connects} on Monday, not target board {target_board}")]
+    RelationBoardMismatch {
+        /// Column id.
+        column: String,
+        /// `target_board` in the mapping.
+        target_board: String,
+        /// Boards the column connects (`settings_str.boardIds`).
+        connects: String,
+    },
     /// `target_board` names a board that is not in this mapping.
     #[error(
         "relation column `{column}` targets board {target_board}, which this mapping does not map"

@@ -341,6 +341,19 @@ fn check_board(ck: &mut Checker<'_>, mapping: &Mapping, bm: &mut BoardMapping, s
                             },
                         );
                     } else {
+                        let connects = col.related_board_ids();
+                        if let Some(target) = &cm.target_board {
+                            if !connects.is_empty() && !connects.contains(target) {
+                                ck.err(
+                                    cs.target_board,
+                                    MappingErrorKind::RelationBoardMismatch {
+                                        column: cm.column.clone(),
+                                        target_board: target.clone(),
+                                        connects: connects.join(", "),
+                                    },
+                                );
+                            }
+                        }
                         cm.column_labels = col.labels();
                         if matches!(cm.transform, Transform::Status | Transform::Dropdown) {
                             let labels: BTreeSet<&String> = cm.column_labels.values().collect();

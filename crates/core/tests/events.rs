@@ -80,3 +80,69 @@ fn webhook_events() {
         }));
     });
 }
+
+/// The fixture matrix stays complete: every mapped board has every event type.
+#[test]
+fn every_board_has_every_event_type() {
+    let mapping = common::seed_mapping();
+    let root = common::seed().join("../events");
+    for board in &mapping.boards {
+        let dir = root.join(board.name.as_deref().unwrap_or_default().to_lowercase());
+        let has = |name: &str| dir.join(format!("{name}.json")).exists();
+        let mut wanted = vec![
+            "create_pulse",
+            "create_pulse_migrated",
+            "create_pulse_redelivered",
+            "update_column_value_unlinked",
+            "update_column_value_unlinked_migrated",
+            "update_column_value_id_column",
+            "update_name",
+            "update_name_unchanged",
+            "delete_pulse",
+            "delete_pulse_unlinked",
+            "archive_pulse",
+        ];
+        if board
+            .columns
+            .iter()
+            .any(|c| c.transform == crmsync_core::Transform::BoardRelation)
+        {
+            wanted.extend([
+                "board_relation_link",
+                "board_relation_unlink",
+                "board_relation_unsynced_target",
+            ]);
+        }
+        for name in wanted {
+            assert!(has(name), "{}: missing {name}.json", dir.display());
+        }
+        let files: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect();
+        assert!(
+            files.iter().any(|f| f.ends_with("_cleared.json")),
+            "{}: no cleared-column event",
+            dir.display()
+        );
+        assert!(
+            files
+                .iter()
+                .any(|f| f.ends_with("_unchanged.json") && f.starts_with("update_column_value")),
+            "{}: no unchanged-value event",
+            dir.display()
+        );
+    }
+    for name in [
+        "unknown_board",
+        "create_update",
+        "move_pulse_into_group",
+        "restore_pulse",
+        "subitem_create_pulse",
+    ] {
+        assert!(
+            root.join("other").join(format!("{name}.json")).exists(),
+            "other/{name}.json"
+        );
+    }
+}

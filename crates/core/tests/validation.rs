@@ -252,7 +252,10 @@ fn relation_targets() {
     );
     assert_eq!(
         errors(&src),
-        vec!["mapping.toml:10:9: relation column `account` targets board 100 (Lead) but Lead.Linked_Account__c references Account".to_string()]
+        vec![
+            "mapping.toml:10:9: relation column `account` targets board 100 (Lead) but Lead.Linked_Account__c references Account".to_string(),
+            "mapping.toml:12:16: relation column `account` connects board(s) 200 on Monday, not target board 100".to_string(),
+        ]
     );
     let src = lead(&format!(
         "{}target_board = \"300\"\n",
@@ -260,7 +263,10 @@ fn relation_targets() {
     ));
     assert_eq!(
         errors(&src),
-        vec!["mapping.toml:11:16: relation column `account` targets board 300, which this mapping does not map".to_string()]
+        vec![
+            "mapping.toml:11:16: relation column `account` connects board(s) 200 on Monday, not target board 300".to_string(),
+            "mapping.toml:11:16: relation column `account` targets board 300, which this mapping does not map".to_string(),
+        ]
     );
     let src = lead(&column("account", "Linked_Account__c", "board_relation"));
     assert_eq!(
