@@ -7,7 +7,10 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
+use std::collections::HashMap;
+
 use crate::client::{Record, Req, SalesforceClient};
+use crate::describe::FieldType;
 use crate::error::{Result, SalesforceError};
 use crate::soql::Soql;
 
@@ -50,9 +53,13 @@ pub struct QueryStream {
     pub api: QueryApi,
     /// The `COUNT()` result when [`QueryMode::Auto`] ran one.
     pub counted: Option<u64>,
-    /// The records. REST records are JSON as Salesforce returns them (relationships nested,
-    /// `attributes` removed); Bulk records are flat (`"Account.Name"` keys) with every value a
-    /// JSON string as in the CSV, and empty cells as `null`. Use [`field_value`] to read both.
+    /// The records, in the same shape whichever API was used: JSON as the REST API returns it
+    /// (relationships nested, `attributes` removed). Bulk CSV rows are converted: dotted
+    /// columns are nested (`"Account.Name"` → `{"Account": {"Name": …}}`, a relationship
+    /// whose selected fields are all empty becomes `null`), empty cells become `null`, and
+    /// values are typed from the describe (booleans, integers and decimals as JSON booleans and
+    /// numbers; dates, times and everything else stay strings as in REST). Fields of
+    /// polymorphic relationships (e.g. `Owner.Name`) stay strings.
     pub records: BoxStream<'static, Result<Record>>,
 }
 
@@ -281,7 +288,11 @@ impl SalesforceClient {
                 })
                 .boxed()
             }
-            QueryApi::Bulk => self.bulk_stream(text, options.include_deleted),
+            QueryApi::Bulk => self.bulk_stream(
+                text,
+                options.include_deleted,
+                Some(soql.sobject().to_string()),
+            ),
         };
         Ok(QueryStream {
             api,
@@ -294,50 +305,115 @@ impl SalesforceClient {
     /// streams the CSV result pages (`GET /jobs/query/{id}/results`, following
     /// `Sforce-Locator`). Records are flat with string values (see [`QueryStream::records`]).
     pub fn bulk_query(&self, soql: impl Into<String>) -> BoxStream<'static, Result<Record>> {
-        self.bulk_stream(soql.into(), false)
+        self.bulk_stream(soql.into(), false, None)
     }
 
     fn bulk_stream(
         &self,
         soql: String,
         include_deleted: bool,
+        normalize_for: Option<String>,
     ) -> BoxStream<'static, Result<Record>> {
         let client = self.clone();
         let phase = BulkPhase::Create {
             soql,
             operation: if include_deleted { "queryAll" } else { "query" },
         };
-        stream::try_unfold((client, phase), |(client, phase)| async move {
-            let (job_id, locator) = match phase {
-                BulkPhase::End => return Ok::<_, SalesforceError>(None),
-                BulkPhase::Create { soql, operation } => {
-                    client.check_reserve()?;
-                    let job = client.bulk_create_and_wait(&soql, operation).await?;
-                    (job, None)
+        let types: Option<HashMap<String, FieldType>> = None;
+        let state = (client, phase, normalize_for, types);
+        stream::try_unfold(
+            state,
+            |(client, phase, normalize_for, mut types)| async move {
+                let (job_id, locator) = match phase {
+                    BulkPhase::End => return Ok::<_, SalesforceError>(None),
+                    BulkPhase::Create { soql, operation } => {
+                        client.check_reserve()?;
+                        let job = client.bulk_create_and_wait(&soql, operation).await?;
+                        (job, None)
+                    }
+                    BulkPhase::Fetch { job_id, locator } => (job_id, locator),
+                };
+                let page_size = client.inner.config.bulk.page_size;
+                let mut req = Req::new(Method::GET, &["jobs", "query", &job_id, "results"])
+                    .accept("text/csv")
+                    .query("maxRecords", page_size.to_string());
+                if let Some(l) = &locator {
+                    req = req.query("locator", l.clone());
                 }
-                BulkPhase::Fetch { job_id, locator } => (job_id, locator),
-            };
-            let page_size = client.inner.config.bulk.page_size;
-            let mut req = Req::new(Method::GET, &["jobs", "query", &job_id, "results"])
-                .accept("text/csv")
-                .query("maxRecords", page_size.to_string());
-            if let Some(l) = &locator {
-                req = req.query("locator", l.clone());
-            }
-            let resp = client.send(req).await?;
-            let records = parse_csv(&resp.body).map_err(|e| resp.decode_error(e))?;
-            let next = match resp.header("sforce-locator").map(str::trim) {
-                None | Some("") | Some("null") => BulkPhase::End,
-                Some(l) => BulkPhase::Fetch {
-                    job_id,
-                    locator: Some(l.to_string()),
-                },
-            };
-            Ok(Some((records, (client, next))))
-        })
+                let resp = client.send(req).await?;
+                let mut records = parse_csv(&resp.body).map_err(|e| resp.decode_error(e))?;
+                if let Some(sobject) = &normalize_for {
+                    if types.is_none() {
+                        if let Some(first) = records.first() {
+                            let columns: Vec<String> = first.keys().cloned().collect();
+                            types = Some(client.column_types(sobject, &columns).await?);
+                        }
+                    }
+                    if let Some(t) = &types {
+                        records = records
+                            .into_iter()
+                            .map(|r| normalize_bulk_record(r, t))
+                            .collect();
+                    }
+                }
+                let next = match resp.header("sforce-locator").map(str::trim) {
+                    None | Some("") | Some("null") => BulkPhase::End,
+                    Some(l) => BulkPhase::Fetch {
+                        job_id,
+                        locator: Some(l.to_string()),
+                    },
+                };
+                Ok(Some((records, (client, next, normalize_for, types))))
+            },
+        )
         .map_ok(|records| stream::iter(records.into_iter().map(Ok)))
         .try_flatten()
         .boxed()
+    }
+
+    /// The describe type of each (possibly dotted) column, following single-target
+    /// relationships through their describes.
+    async fn column_types(
+        &self,
+        sobject: &str,
+        columns: &[String],
+    ) -> Result<HashMap<String, FieldType>> {
+        let mut out = HashMap::new();
+        for col in columns {
+            let mut object = sobject.to_string();
+            let mut parts: Vec<&str> = col.split('.').collect();
+            let Some(last) = parts.pop() else { continue };
+            let mut resolved = true;
+            for rel in parts {
+                let d = self.describe(&object).await?;
+                let target = d
+                    .fields()
+                    .iter()
+                    .find(|f| {
+                        f.relationship_name
+                            .as_deref()
+                            .is_some_and(|r| r.eq_ignore_ascii_case(rel))
+                    })
+                    .and_then(|f| match f.reference_to.as_slice() {
+                        [one] => Some(one.clone()),
+                        _ => None,
+                    });
+                match target {
+                    Some(t) => object = t,
+                    None => {
+                        resolved = false;
+                        break;
+                    }
+                }
+            }
+            if resolved {
+                let d = self.describe(&object).await?;
+                if let Some(f) = d.field(last) {
+                    out.insert(col.clone(), f.field_type.clone());
+                }
+            }
+        }
+        Ok(out)
     }
 
     async fn bulk_create_and_wait(&self, soql: &str, operation: &str) -> Result<String> {
@@ -401,6 +477,76 @@ impl SalesforceClient {
     }
 }
 
+/// Converts a flat Bulk CSV record into the REST shape (see [`QueryStream::records`]).
+pub(crate) fn normalize_bulk_record(flat: Record, types: &HashMap<String, FieldType>) -> Record {
+    let mut out = Record::new();
+    'columns: for (key, value) in flat {
+        let typed = match (&value, types.get(&key)) {
+            (serde_json::Value::String(s), Some(t)) => typed_value(s, t),
+            _ => value,
+        };
+        let mut parts: Vec<&str> = key.split('.').collect();
+        let Some(last) = parts.pop() else { continue };
+        let mut map = &mut out;
+        for p in parts {
+            let entry = map
+                .entry(p.to_string())
+                .or_insert_with(|| serde_json::Value::Object(Record::new()));
+            if !entry.is_object() {
+                *entry = serde_json::Value::Object(Record::new());
+            }
+            let serde_json::Value::Object(m) = entry else {
+                // Not reachable: the entry was made an object just above.
+                continue 'columns;
+            };
+            map = m;
+        }
+        map.insert(last.to_string(), typed);
+    }
+    for v in out.values_mut() {
+        null_empty_relationships(v);
+    }
+    out
+}
+
+/// `{"Name": null}` (a relationship without a related record) becomes `null`, as in REST.
+fn null_empty_relationships(v: &mut serde_json::Value) {
+    if let serde_json::Value::Object(m) = v {
+        for inner in m.values_mut() {
+            null_empty_relationships(inner);
+        }
+        if m.values().all(serde_json::Value::is_null) {
+            *v = serde_json::Value::Null;
+        }
+    }
+}
+
+fn typed_value(s: &str, t: &FieldType) -> serde_json::Value {
+    use serde_json::Value;
+    match t {
+        FieldType::Boolean => match s {
+            "true" => Value::Bool(true),
+            "false" => Value::Bool(false),
+            _ => Value::String(s.to_string()),
+        },
+        FieldType::Int
+        | FieldType::Long
+        | FieldType::Double
+        | FieldType::Currency
+        | FieldType::Percent => {
+            // Parse as written, like a JSON number: integers stay integers.
+            if let Ok(i) = s.parse::<i64>() {
+                Value::from(i)
+            } else if let Some(n) = s.parse::<f64>().ok().and_then(serde_json::Number::from_f64) {
+                Value::Number(n)
+            } else {
+                Value::String(s.to_string())
+            }
+        }
+        _ => Value::String(s.to_string()),
+    }
+}
+
 /// Parses a Bulk API 2.0 CSV result page into flat records (empty cell → `null`).
 pub(crate) fn parse_csv(body: &[u8]) -> std::result::Result<Vec<Record>, String> {
     if body.iter().all(|b| b.is_ascii_whitespace()) {
@@ -450,6 +596,37 @@ mod tests {
         assert_eq!(recs[0]["Name"], json!("O'Brien, \"Jr\"\nline2"));
         assert_eq!(recs[0]["Account.Name"], json!(null));
         assert!(parse_csv(b"").unwrap().is_empty());
+    }
+
+    #[test]
+    fn bulk_records_are_nested_and_typed_like_rest() {
+        let types: HashMap<String, FieldType> = [
+            ("IsWon", FieldType::Boolean),
+            ("Amount", FieldType::Currency),
+            ("Probability", FieldType::Percent),
+            ("NumberOfEmployees", FieldType::Int),
+            ("CloseDate", FieldType::Date),
+            ("Account.Name", FieldType::String),
+            ("Account.Owner.Name", FieldType::String),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let flat: Record = serde_json::from_value(json!({
+            "Id": "006A", "IsWon": "false", "Amount": "1500.5", "Probability": "10",
+            "NumberOfEmployees": null, "CloseDate": "2024-05-01",
+            "Account.Name": "Acme", "Account.Owner.Name": null, "Partner.Name": null
+        }))
+        .unwrap();
+        let rec = normalize_bulk_record(flat, &types);
+        assert_eq!(
+            serde_json::Value::Object(rec),
+            json!({
+                "Id": "006A", "IsWon": false, "Amount": 1500.5, "Probability": 10,
+                "NumberOfEmployees": null, "CloseDate": "2024-05-01",
+                "Account": {"Name": "Acme", "Owner": null}, "Partner": null
+            })
+        );
     }
 
     #[test]

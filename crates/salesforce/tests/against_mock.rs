@@ -402,6 +402,55 @@ async fn jwt_bearer_against_the_mock() {
 }
 
 #[tokio::test]
+async fn bulk_and_rest_give_identical_records() {
+    let mock = start(MockSalesforce::builder()).await;
+    let sf = client(&mock);
+    let seed = seed_records("Opportunity");
+    // Every seeded field plus a parent relationship field.
+    let mut fields: Vec<String> = seed[0].keys().cloned().collect();
+    fields.push("Account.Name".into());
+    let q = Soql::from("Opportunity")
+        .select(fields.iter())
+        .order_by("Id", Order::Asc);
+    let rest: Vec<Record> = sf
+        .query_records(
+            &q,
+            QueryOptions {
+                mode: QueryMode::Rest,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .records
+        .try_collect()
+        .await
+        .unwrap();
+    let bulk: Vec<Record> = sf
+        .query_records(
+            &q,
+            QueryOptions {
+                mode: QueryMode::Bulk,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .records
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(rest.len(), seed.len());
+    assert_eq!(bulk.len(), rest.len());
+    let key = |r: &Record| r["Id"].as_str().unwrap().to_string();
+    let rest: BTreeMap<String, Record> = rest.into_iter().map(|r| (key(&r), r)).collect();
+    let bulk: BTreeMap<String, Record> = bulk.into_iter().map(|r| (key(&r), r)).collect();
+    for (id, r) in &rest {
+        assert_eq!(bulk.get(id), Some(r), "record {id}: bulk differs from REST");
+    }
+}
+
+#[tokio::test]
 async fn bulk_query_returns_the_same_records_as_rest() {
     let mock = start(MockSalesforce::builder()).await;
     let cfg = config(&mock, AuthMode::ClientCredentials).with_bulk(BulkConfig {

@@ -1050,6 +1050,18 @@ async fn auto_mode_uses_bulk_above_threshold_and_follows_locators() {
         .mount(&server)
         .await;
     mount_bulk(&server).await;
+    // Bulk rows are typed and nested from the describes of Contact and Account.
+    for obj in ["Contact", "Account"] {
+        Mock::given(method("GET"))
+            .and(path(format!("{V}/sobjects/{obj}/describe")))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(recorded(&format!("cumulusci_describe_{obj}.json"))),
+            )
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
     let cfg = config(&server, AuthMode::ClientCredentials).with_bulk(BulkConfig {
         threshold: 3,
         poll_interval: Duration::from_millis(1),
@@ -1069,7 +1081,9 @@ async fn auto_mode_uses_bulk_above_threshold_and_follows_locators() {
     let recs: Vec<Record> = s.records.try_collect().await.unwrap();
     assert_eq!(recs.len(), 3);
     assert_eq!(recs[0]["LastName"], json!("O'Brien, \"Jr\""));
-    assert_eq!(recs[2]["Account.Name"], Value::Null);
+    assert_eq!(recs[1]["Account"], json!({"Name": "Acme"}));
+    assert_eq!(recs[2]["Account"], Value::Null);
+    assert_eq!(recs[2]["Id"], json!("0033"));
     // The job was created with the query text.
     let reqs = server.received_requests().await.unwrap();
     let create = reqs
