@@ -444,6 +444,18 @@ impl Container {
 
 impl Drop for Container {
     fn drop(&mut self) {
+        if self.url.is_empty() {
+            // Still building or starting (error or signal). SIGTERM stops a build at once; a
+            // starting xtask-pg-container finishes `start` (image pull included) and then
+            // removes the container itself, so give it time before SIGKILL.
+            eprintln!("xtask: stopping xtask-pg-container before it became ready");
+            proc::stop_group(
+                &mut self.child,
+                signal_hook::consts::SIGTERM,
+                Duration::from_secs(120),
+            );
+            return;
+        }
         eprintln!("xtask: removing the postgres container");
         // Closing stdin tells xtask-pg-container to remove the container and exit.
         drop(self.stdin.take());

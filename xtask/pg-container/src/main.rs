@@ -2,7 +2,8 @@
 //!
 //! Protocol with xtask: once the server accepts connections, print exactly one line on stdout,
 //! the `postgres://…` URL; keep the container until stdin reaches end of file (xtask closes it,
-//! or dies); then remove the container and exit. Diagnostics go to stderr.
+//! or dies) or SIGINT/SIGTERM arrives; then remove the container and exit. Diagnostics go to
+//! stderr.
 //!
 //! Separate from xtask so that xtask itself stays quick to compile: this crate pulls in
 //! testcontainers and tokio, and is built only when a Docker daemon answers.
@@ -13,12 +14,20 @@ use anyhow::{Context, Result};
 use testcontainers_modules::postgres::Postgres;
 use testcontainers_modules::testcontainers::runners::AsyncRunner;
 use testcontainers_modules::testcontainers::ImageExt;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::oneshot;
 
 /// The `postgres` image tag.
 const TAG: &str = "16-alpine";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<()> {
+    // Register the handlers first, so a signal that arrives while the container starts is kept
+    // and acted on once `start` has returned a handle we can remove (interrupting `start`
+    // itself could leave a container nobody removes).
+    let mut sigterm = signal(SignalKind::terminate()).context("installing a SIGTERM handler")?;
+    let mut sigint = signal(SignalKind::interrupt()).context("installing a SIGINT handler")?;
+
     let container = Postgres::default()
         .with_tag(TAG)
         .start()
@@ -40,14 +49,22 @@ async fn main() -> Result<()> {
         out.flush().context("flushing stdout")?;
     }
 
-    // Block until xtask closes our stdin (normal end, error, signal or xtask's death).
-    tokio::task::spawn_blocking(|| {
+    // A plain thread (not spawn_blocking) so that exiting never waits for the blocked read.
+    let (closed_tx, closed_rx) = oneshot::channel();
+    std::thread::spawn(move || {
         let mut sink = Vec::new();
-        std::io::stdin().lock().read_to_end(&mut sink)
-    })
-    .await
-    .context("waiting for stdin to close")?
-    .context("reading stdin")?;
+        let result = std::io::stdin().lock().read_to_end(&mut sink);
+        let _ = closed_tx.send(result);
+    });
+    tokio::select! {
+        result = closed_rx => {
+            if let Ok(Err(e)) = result {
+                eprintln!("xtask-pg-container: reading stdin failed ({e}); removing the container");
+            }
+        }
+        _ = sigterm.recv() => eprintln!("xtask-pg-container: SIGTERM; removing the container"),
+        _ = sigint.recv() => eprintln!("xtask-pg-container: SIGINT; removing the container"),
+    }
 
     container
         .rm()
