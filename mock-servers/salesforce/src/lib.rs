@@ -10,6 +10,23 @@
 //!
 //! Entry points: [`app`] (router for the `mock-crm` binary) and [`MockSalesforce::builder`]
 //! (in-process server on `127.0.0.1:0` for tests). [`soql`] is a standalone SOQL parser/printer.
+//!
+//! Admin API (no authentication, not journaled, not counted against limits):
+//! - `POST /__mock/reset` — restore seed records; clear journal, faults, locks, query cursors, jobs
+//!   and API usage (access and refresh tokens stay valid).
+//! - `GET /__mock/state[?object=Lead]` — every record (including deleted ones), API usage, session count.
+//! - `GET|DELETE /__mock/requests` — the request journal ([`JournalEntry`]; OAuth secrets redacted).
+//! - `GET|POST|DELETE /__mock/faults` — [`Fault`]s as JSON (one or an array):
+//!   `{"method":"PATCH","path":"/services/data/*/sobjects/Lead/*","status":503,"body":[…],"latencyMs":200,"times":2}`
+//!   or `"probability":0.3`; without `status` only latency is added.
+//! - `POST /__mock/sessions/expire` — every access token now answers `401 INVALID_SESSION_ID`.
+//! - `POST /__mock/limits/exhaust`, `POST /__mock/limits {"used":N,"max":M}` — daily allocation.
+//! - `POST|DELETE /__mock/locks {"ids":[…]}` — writes to those records fail with `UNABLE_TO_LOCK_ROW`.
+//! - `POST /__mock/refresh-tokens` — mint a refresh token for the integration user.
+//!
+//! Defaults: client id `mock-client-id`, secret `mock-client-secret`, password `mock-password`
+//! (for any seeded User's `Username`), refresh token `mock-refresh-token`, tokens valid 7200 s,
+//! 15,000 API requests per day, 10 MiB bodies.
 
 pub mod error;
 pub mod ids;
