@@ -1055,3 +1055,170 @@ pub const COUNTRIES: &[(&str, &str)] = &[
 pub fn country_name(code: &str) -> Option<&'static str> {
     COUNTRIES.iter().find(|(c, _)| *c == code).map(|(_, n)| *n)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn col(kind: &str, settings: Value) -> ColumnDef {
+        ColumnDef {
+            id: format!("{kind}_x"),
+            title: kind.into(),
+            kind: kind.into(),
+            settings_str: settings.to_string(),
+            description: None,
+            archived: false,
+        }
+    }
+
+    fn users() -> Vec<UserRec> {
+        vec![UserRec {
+            id: "7".into(),
+            name: "Ada Lovelace".into(),
+            email: "ada@example.org".into(),
+        }]
+    }
+
+    /// Writes a simple string (as `change_simple_column_value` sends it) and renders it.
+    fn simple(
+        c: &mut ColumnDef,
+        s: &str,
+    ) -> Result<(Option<Value>, Option<String>), ColumnValueError> {
+        let users = users();
+        let lookup = |id: u64| (id == 42).then(|| "1".to_string());
+        let ctx = WriteCtx {
+            users: &users,
+            item_board: &lookup,
+            create_labels_if_missing: false,
+            changed_at: "T".into(),
+        };
+        let v = parse_write(c, &json!(s), &ctx)?;
+        let t = render_text(c, v.as_ref(), &users);
+        Ok((v.map(|v| without_changed_at(&v)), t))
+    }
+
+    #[test]
+    fn simple_string_forms_per_type() {
+        let mut status = col(
+            "status",
+            json!({ "labels": { "0": "Working on it", "1": "Done", "105": "Later" } }),
+        );
+        assert_eq!(
+            simple(&mut status, "Later").unwrap(),
+            (
+                Some(json!({ "index": 105, "post_id": null })),
+                Some("Later".into())
+            )
+        );
+        let mut dd = col(
+            "dropdown",
+            json!({ "labels": [{ "id": 1, "name": "a" }, { "id": 2, "name": "b" }] }),
+        );
+        assert_eq!(
+            simple(&mut dd, "b, a").unwrap(),
+            (Some(json!({ "ids": [2, 1] })), Some("b, a".into()))
+        );
+        let mut date = col("date", json!({}));
+        assert_eq!(
+            simple(&mut date, "2026-01-02 10:00").unwrap().1.as_deref(),
+            Some("2026-01-02 10:00")
+        );
+        let mut email = col("email", json!({}));
+        assert_eq!(
+            simple(&mut email, "ada@example.org Ada").unwrap().0,
+            Some(json!({ "email": "ada@example.org", "text": "Ada" }))
+        );
+        let mut phone = col("phone", json!({}));
+        assert_eq!(
+            simple(&mut phone, "12125551234 US").unwrap().0,
+            Some(json!({ "phone": "12125551234", "countryShortName": "US" }))
+        );
+        let mut link = col("link", json!({}));
+        assert_eq!(
+            simple(&mut link, "https://x.org Site")
+                .unwrap()
+                .1
+                .as_deref(),
+            Some("Site - https://x.org")
+        );
+        let mut check = col("checkbox", json!({}));
+        assert_eq!(simple(&mut check, "true").unwrap().1.as_deref(), Some("v"));
+        let mut country = col("country", json!({}));
+        assert_eq!(
+            simple(&mut country, "NL").unwrap().1.as_deref(),
+            Some("Netherlands")
+        );
+        let mut people = col("people", json!({}));
+        assert_eq!(
+            simple(&mut people, "7").unwrap().1.as_deref(),
+            Some("Ada Lovelace")
+        );
+        let mut rel = col("board_relation", json!({ "boardIds": [1] }));
+        assert_eq!(
+            simple(&mut rel, "42").unwrap(),
+            (
+                Some(json!({ "linkedPulseIds": [{ "linkedPulseId": 42 }] })),
+                None
+            )
+        );
+        assert!(
+            simple(&mut rel, "43").is_err(),
+            "items on other boards cannot be linked"
+        );
+        let mut rating = col("rating", json!({}));
+        assert_eq!(simple(&mut rating, "5").unwrap().1.as_deref(), Some("5"));
+        let mut tl = col("timeline", json!({}));
+        assert_eq!(
+            simple(&mut tl, "2026-01-01;2026-01-31")
+                .unwrap()
+                .1
+                .as_deref(),
+            Some("2026-01-01 - 2026-01-31")
+        );
+        // Empty clears; text-like columns render "" and status/dropdown render null when empty.
+        assert_eq!(simple(&mut status, "").unwrap(), (None, None));
+        assert_eq!(simple(&mut email, "").unwrap(), (None, Some(String::new())));
+    }
+
+    #[test]
+    fn create_labels_if_missing_adds_sparse_indexes() {
+        let mut status = col(
+            "status",
+            json!({ "labels": { "0": "A", "1": "B" }, "labels_colors": {}, "labels_positions_v2": { "0": 0, "1": 1, "5": 2 } }),
+        );
+        let users = users();
+        let lookup = |_: u64| None;
+        let ctx = WriteCtx {
+            users: &users,
+            item_board: &lookup,
+            create_labels_if_missing: true,
+            changed_at: "T".into(),
+        };
+        let v = parse_write(&mut status, &json!({ "label": "C" }), &ctx)
+            .unwrap()
+            .unwrap();
+        assert_eq!(v["index"], 2);
+        let v = parse_write(&mut status, &json!({ "label": "D" }), &ctx)
+            .unwrap()
+            .unwrap();
+        assert_eq!(v["index"], 3);
+        assert_eq!(status_labels(&status).len(), 4);
+        assert!(
+            !status_labels(&status).iter().any(|(i, _)| *i == 5),
+            "index 5 is the blank label"
+        );
+        let mut dd = col("dropdown", json!({ "labels": [{ "id": 1, "name": "a" }] }));
+        let v = parse_write(&mut dd, &json!({ "labels": ["a", "z"] }), &ctx)
+            .unwrap()
+            .unwrap();
+        assert_eq!(v, json!({ "ids": [1, 2] }));
+    }
+
+    #[test]
+    fn legacy_webhook_type_names() {
+        assert_eq!(Kind::of("status").legacy_name("status"), "color");
+        assert_eq!(Kind::of("people").legacy_name("people"), "multiple-person");
+        assert_eq!(Kind::of("checkbox").legacy_name("checkbox"), "boolean");
+        assert_eq!(Kind::of("email").legacy_name("email"), "email");
+    }
+}

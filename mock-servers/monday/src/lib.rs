@@ -280,3 +280,45 @@ impl Drop for RunningMock {
         self.task.abort();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        monday: Args,
+    }
+
+    #[test]
+    fn flags_and_time_scale() {
+        let cli = Cli::try_parse_from([
+            "x",
+            "--monday-token",
+            "t",
+            "--monday-budget-points",
+            "50000",
+            "--monday-budget-window-secs",
+            "0.5",
+            "--monday-time-scale",
+            "0.001",
+            "--monday-budget-error",
+            "alternate",
+        ])
+        .unwrap();
+        let c = cli.monday.config();
+        assert_eq!(c.token, "t");
+        assert_eq!(c.budget_points, 50_000);
+        assert_eq!(c.budget_window, Duration::from_millis(500));
+        assert_eq!(c.webhook_retry_interval, Duration::from_millis(60));
+        assert_eq!(c.cursor_ttl, Duration::from_secs_f64(3.6));
+        assert_eq!(c.budget_error_mode, BudgetErrorMode::Alternate);
+        let d = Cli::try_parse_from(["x"]).unwrap().monday.config();
+        assert_eq!(d.budget_points, 10_000_000);
+        assert_eq!(d.budget_window, Duration::from_secs(60));
+        assert_eq!(d.webhook_retry_attempts, 30);
+        assert_eq!(d.cursor_ttl, Duration::from_secs(3600));
+    }
+}

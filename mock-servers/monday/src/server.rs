@@ -188,6 +188,8 @@ async fn handle(
     entry: &mut JournalEntry,
 ) -> Answer {
     let mock = &app.mock;
+    let now_in_flight = mock.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    let _guard = InFlight(mock);
     let faults = mock.faults();
     if faults.latency_ms > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(faults.latency_ms)).await;
@@ -226,9 +228,7 @@ async fn handle(
             None,
         );
     };
-    // Concurrency limit.
-    let now_in_flight = mock.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-    let _guard = InFlight(mock);
+    // Concurrency limit (requests in flight when this one arrived, itself included).
     if now_in_flight > mock.config.max_concurrency {
         return answer(
             StatusCode::TOO_MANY_REQUESTS,

@@ -397,3 +397,29 @@ async fn complexity_is_served_on_the_mutation_root_too() {
         c["after"].as_i64().unwrap()
     );
 }
+
+#[tokio::test]
+async fn concurrency_limit_answers_429() {
+    let m = builder().request_limits(1000, 1).start().await.unwrap();
+    m.admin
+        .set_faults(&mock_monday::Faults {
+            latency_ms: 300,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let (a, b) = tokio::join!(gql(&m, "{ me { id } }", json!({})), async {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        gql(&m, "{ me { id } }", json!({})).await
+    });
+    let statuses = [a.0, b.0];
+    assert!(
+        statuses.contains(&200) && statuses.contains(&429),
+        "{statuses:?} {a:?} {b:?}"
+    );
+    let limited = if a.0 == 429 { a.1 } else { b.1 };
+    assert_eq!(
+        limited["errors"][0]["extensions"]["code"],
+        "maxConcurrencyExceeded"
+    );
+}
