@@ -837,7 +837,10 @@ pub fn to_salesforce(
             },
         },
         (_, MValue::People(ids)) => {
-            let id = &ids[0];
+            // Salesforce has one owner: the first person assigned.
+            let Some(id) = ids.first() else {
+                return Ok(Converted::Fields(vec![]));
+            };
             let email =
                 lookups
                     .monday_user_email(id)
@@ -854,7 +857,10 @@ pub fn to_salesforce(
             one(Value::String(user))
         }
         (_, MValue::Linked(ids)) => {
-            let id = &ids[0];
+            // A lookup holds one record: the first linked item.
+            let Some(id) = ids.first() else {
+                return one(Value::Null);
+            };
             match lookups.salesforce_id_for_item(id) {
                 Some(sf) => one(Value::String(sf)),
                 None => Err(TransformError::UnresolvedLink {
