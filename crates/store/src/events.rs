@@ -200,7 +200,8 @@ impl Store {
             Some(bi) => vec![bi],
             None => {
                 let sql = "SELECT e.board_id, e.item_id FROM events e \
-                    WHERE ((e.status IN ('pending', 'failed') AND e.next_attempt_at <= $1) \
+                    WHERE e.status IN ('pending', 'failed', 'processing') \
+                      AND ((e.status IN ('pending', 'failed') AND e.next_attempt_at <= $1) \
                            OR (e.status = 'processing' AND e.lease_expires_at <= $1)) \
                       AND NOT EXISTS (SELECT 1 FROM events o WHERE o.board_id = e.board_id \
                            AND o.item_id = e.item_id AND o.item_seq < e.item_seq \
