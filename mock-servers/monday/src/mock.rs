@@ -91,6 +91,7 @@ pub struct Mock {
     queue: mpsc::UnboundedSender<u64>,
     http: reqwest::Client,
     seq: AtomicU64,
+    delivery_seq: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -117,6 +118,7 @@ impl Mock {
             queue: tx,
             http: reqwest::Client::builder().build().unwrap_or_default(),
             seq: AtomicU64::new(0),
+            delivery_seq: AtomicU64::new(0),
         });
         tokio::spawn(dispatcher(Arc::downgrade(&mock), rx));
         mock
@@ -244,7 +246,9 @@ impl Mock {
                 {
                     let trigger = uuid::Uuid::new_v4().simple().to_string();
                     let body = webhooks::payload(ev, w, board, &trigger);
-                    let id = log.len() as u64 + 1;
+                    // Monotonic across resets, so a retry still running for an old delivery can
+                    // never be confused with a new one.
+                    let id = self.delivery_seq.fetch_add(1, Ordering::SeqCst) + 1;
                     log.push(Delivery {
                         id,
                         webhook_id: w.id,

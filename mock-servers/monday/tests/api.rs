@@ -423,3 +423,91 @@ async fn concurrency_limit_answers_429() {
         "maxConcurrencyExceeded"
     );
 }
+
+#[tokio::test]
+async fn admin_state_item_view_and_reset() {
+    let m = start().await;
+    let created = m
+        .admin
+        .create_item(
+            ACCOUNTS,
+            "Reset Me",
+            Some("group_mksjv7k2"),
+            json!({ "color_mkstk7e5": "Education", "numeric_mkt0emp1": 5 }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(created.item.group_id, "group_mksjv7k2");
+    assert_eq!(
+        created
+            .item
+            .column("color_mkstk7e5")
+            .unwrap()
+            .text
+            .as_deref(),
+        Some("Education")
+    );
+    assert_eq!(
+        created
+            .item
+            .column("numeric_mkt0emp1")
+            .unwrap()
+            .value
+            .as_deref(),
+        Some("\"5\"")
+    );
+    let view = m.admin.item(&created.item.id).await.unwrap();
+    assert_eq!(view, created.item);
+    let state = m.admin.state().await.unwrap();
+    assert_eq!(state["items"].as_array().unwrap().len(), 180);
+    assert_eq!(state["boards"].as_array().unwrap().len(), 4);
+    // Errors from the admin API name the problem.
+    let err = m
+        .admin
+        .change_column_value(&created.item.id, "nope", json!("x"))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("InvalidColumnIdException"),
+        "{err}"
+    );
+    m.admin.reset().await.unwrap();
+    let state = m.admin.state().await.unwrap();
+    assert_eq!(state["items"].as_array().unwrap().len(), 179);
+    assert!(m.admin.item(&created.item.id).await.is_err());
+    assert!(m.admin.requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn board_relation_value_is_returned_before_2025_04_only() {
+    let m = start().await;
+    let q = json!({ "query": "{ items(ids: [9378100095]) { id } boards(ids: [9429890440]) { items_page(limit: 1) { items { column_values(ids: [\"board_relation_mks98dnn\"]) { text value ... on BoardRelationValue { linked_item_ids display_value } } } } } }" });
+    let (_, _, new) = gql_raw(
+        &m,
+        &[("Authorization", TOKEN), ("API-Version", "2025-04")],
+        q.clone(),
+    )
+    .await;
+    let (_, _, old) = gql_raw(
+        &m,
+        &[("Authorization", TOKEN), ("API-Version", "2025-01")],
+        q,
+    )
+    .await;
+    let cv =
+        |b: &Value| b["data"]["boards"][0]["items_page"]["items"][0]["column_values"][0].clone();
+    assert_eq!(cv(&new)["value"], Value::Null);
+    assert_eq!(cv(&new)["text"], Value::Null);
+    assert!(
+        cv(&new)["display_value"]
+            .as_str()
+            .is_some_and(|s| !s.is_empty()),
+        "{new}"
+    );
+    let old_value: Value =
+        serde_json::from_str(cv(&old)["value"].as_str().expect("value before 2025-04")).unwrap();
+    assert_eq!(
+        old_value["linkedPulseIds"][0]["linkedPulseId"].to_string(),
+        cv(&new)["linked_item_ids"][0].as_str().unwrap()
+    );
+}
