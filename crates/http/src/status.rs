@@ -123,12 +123,12 @@ fn authorized(
     st: &AppState,
     headers: &HeaderMap,
     q: &HashMap<String, String>,
-) -> Result<(), Response> {
+) -> Result<(), Box<Response>> {
     let Some(expected) = &st.config.status_token else {
-        return Err(error(
+        return Err(Box::new(error(
             StatusCode::NOT_FOUND,
             "the status page is disabled: set CRMSYNC_STATUS_TOKEN",
-        ));
+        )));
     };
     let bearer = headers
         .get(header::AUTHORIZATION)
@@ -146,10 +146,10 @@ fn authorized(
     if ok {
         Ok(())
     } else {
-        Err(error(
+        Err(Box::new(error(
             StatusCode::UNAUTHORIZED,
             "a valid status token is required (Authorization: Bearer TOKEN or ?token=TOKEN)",
-        ))
+        )))
     }
 }
 
@@ -159,7 +159,7 @@ pub(crate) async fn status(
     headers: HeaderMap,
 ) -> Response {
     if let Err(r) = authorized(&st, &headers, &q) {
-        return r;
+        return *r;
     }
     let json = q.get("format").is_some_and(|f| f == "json")
         || headers

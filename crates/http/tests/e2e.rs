@@ -38,7 +38,10 @@ both_stores!(lead_lifecycle, |db| async move {
     assert_eq!(recs[0]["Status"], "Open - Not Contacted");
     // write-back of the Salesforce Id, and its webhook did not loop
     let view = app.monday.admin.item(&item).await.unwrap();
-    assert_eq!(text_of(&view, "text_mkryhch5").as_deref(), Some(id.as_str()));
+    assert_eq!(
+        text_of(&view, "text_mkryhch5").as_deref(),
+        Some(id.as_str())
+    );
     // status change (mapped label)
     app.monday
         .admin
@@ -46,7 +49,11 @@ both_stores!(lead_lifecycle, |db| async move {
         .await
         .unwrap();
     // rename -> Company
-    app.monday.admin.rename(&item, "Riverside Community Food Bank").await.unwrap();
+    app.monday
+        .admin
+        .rename(&item, "Riverside Community Food Bank")
+        .await
+        .unwrap();
     app.settle().await;
     let rec = app.sf.record("Lead", &id).await.unwrap();
     assert_eq!(rec["Status"], "Working - Contacted");
@@ -71,7 +78,11 @@ both_stores!(lead_lifecycle, |db| async move {
 both_stores!(account_contact_opportunity, |db| async move {
     let app = spawn_app(db).await;
     let acct = app
-        .create_item(ACCOUNTS, "Harbor Arts Collective", json!({"text_mkry84sc": "Oakland"}))
+        .create_item(
+            ACCOUNTS,
+            "Harbor Arts Collective",
+            json!({"text_mkry84sc": "Oakland"}),
+        )
         .await;
     app.settle().await;
     let a = app.sf.by_item("Account", "Name, BillingCity", &acct).await;
@@ -79,7 +90,11 @@ both_stores!(account_contact_opportunity, |db| async move {
     let acct_id = a[0]["Id"].as_str().unwrap().to_string();
     assert_eq!(a[0]["BillingCity"], "Oakland");
     // rename an account
-    app.monday.admin.rename(&acct, "Harbor Arts Collective Inc").await.unwrap();
+    app.monday
+        .admin
+        .rename(&acct, "Harbor Arts Collective Inc")
+        .await
+        .unwrap();
     // contact linked to the account
     let contact = app
         .create_item(
@@ -106,13 +121,23 @@ both_stores!(account_contact_opportunity, |db| async move {
     // archive is ignored for contacts; delete deletes
     app.monday.admin.delete(&contact).await.unwrap();
     app.settle().await;
-    assert!(app.sf.record("Contact", &contact_id).await.is_none(), "contact deleted");
+    assert!(
+        app.sf.record("Contact", &contact_id).await.is_none(),
+        "contact deleted"
+    );
     // opportunity: create with amount, change stage, delete -> Closed Lost
     let opp = app
-        .create_item(OPPORTUNITIES, "Spring Gala Sponsorship", json!({"numeric_mksjdntv": "2500"}))
+        .create_item(
+            OPPORTUNITIES,
+            "Spring Gala Sponsorship",
+            json!({"numeric_mksjdntv": "2500"}),
+        )
         .await;
     app.settle().await;
-    let o = app.sf.by_item("Opportunity", "Name, Amount, StageName", &opp).await;
+    let o = app
+        .sf
+        .by_item("Opportunity", "Name, Amount, StageName", &opp)
+        .await;
     assert_eq!(o.len(), 1);
     assert_eq!(o[0]["Amount"].as_f64(), Some(2500.0));
     assert_eq!(o[0]["StageName"], "Prospecting");
@@ -123,10 +148,16 @@ both_stores!(account_contact_opportunity, |db| async move {
         .await
         .unwrap();
     app.settle().await;
-    assert_eq!(app.sf.record("Opportunity", &opp_id).await.unwrap()["StageName"], "Qualification");
+    assert_eq!(
+        app.sf.record("Opportunity", &opp_id).await.unwrap()["StageName"],
+        "Qualification"
+    );
     app.monday.admin.delete(&opp).await.unwrap();
     app.settle().await;
-    assert_eq!(app.sf.record("Opportunity", &opp_id).await.unwrap()["StageName"], "Closed Lost");
+    assert_eq!(
+        app.sf.record("Opportunity", &opp_id).await.unwrap()["StageName"],
+        "Closed Lost"
+    );
     app.stop().await;
 });
 
@@ -140,7 +171,11 @@ both_stores!(migrated_item_links_instead_of_creating, |db| async move {
         .create_item(ACCOUNTS, &name, json!({"text_mkrykpx4": sf_id}))
         .await;
     app.settle().await;
-    assert_eq!(app.sf.query("SELECT Id FROM Account").await.len(), before, "no second record");
+    assert_eq!(
+        app.sf.query("SELECT Id FROM Account").await.len(),
+        before,
+        "no second record"
+    );
     let link = app
         .store
         .find_link_by_monday(ACCOUNTS.parse().unwrap(), item.parse().unwrap())
@@ -166,7 +201,9 @@ both_stores!(same_delivery_three_times_is_one_record, |db| async move {
         })
         .await
         .unwrap();
-    let item = app.create_item(LEADS, "Tri Delivery Org", json!({"text_mkry1xy1": "Three"})).await;
+    let item = app
+        .create_item(LEADS, "Tri Delivery Org", json!({"text_mkry1xy1": "Three"}))
+        .await;
     app.settle().await;
     // Replay the create delivery a third time, by hand, with a fresh JWT.
     let d = app
@@ -205,7 +242,9 @@ both_stores!(same_delivery_three_times_is_one_record, |db| async move {
 
 both_stores!(twenty_concurrent_events_last_write_wins, |db| async move {
     let app = spawn_app(db).await;
-    let item = app.create_item(LEADS, "Busy Org", json!({"text_mkry1xy1": "Busy"})).await;
+    let item = app
+        .create_item(LEADS, "Busy Org", json!({"text_mkry1xy1": "Busy"}))
+        .await;
     app.settle().await;
     // Deliver the next 20 events in reverse order.
     app.monday
@@ -233,90 +272,117 @@ both_stores!(twenty_concurrent_events_last_write_wins, |db| async move {
     app.stop().await;
 });
 
-both_stores!(twenty_concurrent_deliveries_on_a_new_item_make_one_record, |db| async move {
-    let app = spawn_app(db).await;
-    // Every delivery waits 300 ms in its own task: the create and 20 updates arrive together.
-    app.monday
-        .admin
-        .set_faults(&mock_monday::Faults {
-            webhooks: mock_monday::WebhookFaults {
-                delay_ms: 300,
-                ..Default::default()
-            },
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let item = app.create_item(OPPORTUNITIES, "Concurrent Grant", json!({})).await;
-    for n in 1..=20 {
+both_stores!(
+    twenty_concurrent_deliveries_on_a_new_item_make_one_record,
+    |db| async move {
+        let app = spawn_app(db).await;
+        // Every delivery waits 300 ms in its own task: the create and 20 updates arrive together.
         app.monday
             .admin
-            .change_column_value(&item, "numeric_mksjdntv", json!(format!("{}", n * 100)))
+            .set_faults(&mock_monday::Faults {
+                webhooks: mock_monday::WebhookFaults {
+                    delay_ms: 300,
+                    ..Default::default()
+                },
+                ..Default::default()
+            })
             .await
             .unwrap();
+        let item = app
+            .create_item(OPPORTUNITIES, "Concurrent Grant", json!({}))
+            .await;
+        for n in 1..=20 {
+            app.monday
+                .admin
+                .change_column_value(&item, "numeric_mksjdntv", json!(format!("{}", n * 100)))
+                .await
+                .unwrap();
+        }
+        app.settle().await;
+        let o = app.sf.by_item("Opportunity", "Amount", &item).await;
+        assert_eq!(o.len(), 1, "one record: {o:?}");
+        assert_eq!(
+            o[0]["Amount"].as_f64(),
+            Some(2000.0),
+            "Monday's last write wins"
+        );
+        let events = app.store.recent_events(100).await.unwrap();
+        assert!(
+            events
+                .iter()
+                .filter(|e| e.item_id.to_string() == item)
+                .count()
+                >= 21
+        );
+        app.stop().await;
     }
-    app.settle().await;
-    let o = app.sf.by_item("Opportunity", "Amount", &item).await;
-    assert_eq!(o.len(), 1, "one record: {o:?}");
-    assert_eq!(o[0]["Amount"].as_f64(), Some(2000.0), "Monday's last write wins");
-    let events = app.store.recent_events(100).await.unwrap();
-    assert!(events.iter().filter(|e| e.item_id.to_string() == item).count() >= 21);
-    app.stop().await;
-});
+);
 
-both_stores!(update_before_create_and_delete_before_update_converge, |db| async move {
-    let app = spawn_app(db).await;
-    // Hold deliveries, make create + update, release them reversed (update first).
-    app.monday
-        .admin
-        .set_faults(&mock_monday::Faults {
-            webhooks: mock_monday::WebhookFaults {
-                reverse_batch: 2,
+both_stores!(
+    update_before_create_and_delete_before_update_converge,
+    |db| async move {
+        let app = spawn_app(db).await;
+        // Hold deliveries, make create + update, release them reversed (update first).
+        app.monday
+            .admin
+            .set_faults(&mock_monday::Faults {
+                webhooks: mock_monday::WebhookFaults {
+                    reverse_batch: 2,
+                    ..Default::default()
+                },
                 ..Default::default()
-            },
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let item = app.create_item(OPPORTUNITIES, "Out Of Order Grant", json!({})).await;
-    app.monday
-        .admin
-        .change_column_value(&item, "numeric_mksjdntv", json!("900"))
-        .await
-        .unwrap();
-    app.settle().await;
-    let o = app.sf.by_item("Opportunity", "Amount", &item).await;
-    assert_eq!(o.len(), 1, "{o:?}");
-    assert_eq!(o[0]["Amount"].as_f64(), Some(900.0));
-    // delete-before-update: a contact, update then delete, delivered reversed.
-    let contact = app.create_item(CONTACTS, "Late Update", json!({})).await;
-    app.settle().await;
-    let cid = app.sf.by_item("Contact", "LastName", &contact).await[0]["Id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    app.monday
-        .admin
-        .set_faults(&mock_monday::Faults {
-            webhooks: mock_monday::WebhookFaults {
-                reverse_batch: 2,
+            })
+            .await
+            .unwrap();
+        let item = app
+            .create_item(OPPORTUNITIES, "Out Of Order Grant", json!({}))
+            .await;
+        app.monday
+            .admin
+            .change_column_value(&item, "numeric_mksjdntv", json!("900"))
+            .await
+            .unwrap();
+        app.settle().await;
+        let o = app.sf.by_item("Opportunity", "Amount", &item).await;
+        assert_eq!(o.len(), 1, "{o:?}");
+        assert_eq!(o[0]["Amount"].as_f64(), Some(900.0));
+        // delete-before-update: a contact, update then delete, delivered reversed.
+        let contact = app.create_item(CONTACTS, "Late Update", json!({})).await;
+        app.settle().await;
+        let cid = app.sf.by_item("Contact", "LastName", &contact).await[0]["Id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        app.monday
+            .admin
+            .set_faults(&mock_monday::Faults {
+                webhooks: mock_monday::WebhookFaults {
+                    reverse_batch: 2,
+                    ..Default::default()
+                },
                 ..Default::default()
-            },
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    app.monday
-        .admin
-        .change_column_value(&contact, "text_mks6s3rq", json!("Too late"))
-        .await
-        .unwrap();
-    app.monday.admin.delete(&contact).await.unwrap();
-    app.settle().await;
-    assert!(app.sf.record("Contact", &cid).await.is_none(), "deleted, not resurrected");
-    assert!(app.sf.by_item("Contact", "LastName", &contact).await.is_empty());
-    app.stop().await;
-});
+            })
+            .await
+            .unwrap();
+        app.monday
+            .admin
+            .change_column_value(&contact, "text_mks6s3rq", json!("Too late"))
+            .await
+            .unwrap();
+        app.monday.admin.delete(&contact).await.unwrap();
+        app.settle().await;
+        assert!(
+            app.sf.record("Contact", &cid).await.is_none(),
+            "deleted, not resurrected"
+        );
+        assert!(app
+            .sf
+            .by_item("Contact", "LastName", &contact)
+            .await
+            .is_empty());
+        app.stop().await;
+    }
+);
 
 both_stores!(salesforce_outage_loses_nothing, |db| async move {
     let app = spawn_app(db).await;
@@ -333,19 +399,39 @@ both_stores!(salesforce_outage_loses_nothing, |db| async move {
     let mut items = Vec::new();
     for n in 0..4 {
         items.push(
-            app.create_item(LEADS, &format!("Outage Org {n}"), json!({"text_mkry1xy1": format!("N{n}")}))
-                .await,
+            app.create_item(
+                LEADS,
+                &format!("Outage Org {n}"),
+                json!({"text_mkry1xy1": format!("N{n}")}),
+            )
+            .await,
         );
     }
     app.settle().await;
     for item in &items {
-        assert_eq!(app.sf.by_item("Lead", "Company", item).await.len(), 1, "{item}");
+        assert_eq!(
+            app.sf.by_item("Lead", "Company", item).await.len(),
+            1,
+            "{item}"
+        );
     }
     let s = app.status_json().await;
     assert_eq!(s["counts"]["dead"], 0, "{s}");
-    let statuses: Vec<u16> = app.salesforce.handle.requests().iter().map(|r| r.status).collect();
-    assert!(statuses.iter().filter(|s| **s == 503).count() >= 12, "the outage happened: {statuses:?}");
-    assert!(statuses.iter().filter(|s| **s == 400).count() >= 6, "the row locks happened");
+    let statuses: Vec<u16> = app
+        .salesforce
+        .handle
+        .requests()
+        .iter()
+        .map(|r| r.status)
+        .collect();
+    assert!(
+        statuses.iter().filter(|s| **s == 503).count() >= 12,
+        "the outage happened: {statuses:?}"
+    );
+    assert!(
+        statuses.iter().filter(|s| **s == 400).count() >= 6,
+        "the row locks happened"
+    );
     // expired session: refreshed transparently
     app.salesforce.handle.expire_sessions();
     app.monday
@@ -354,65 +440,95 @@ both_stores!(salesforce_outage_loses_nothing, |db| async move {
         .await
         .unwrap();
     app.settle().await;
-    assert_eq!(app.sf.by_item("Lead", "Title", &items[0]).await[0]["Title"], "After expiry");
+    assert_eq!(
+        app.sf.by_item("Lead", "Title", &items[0]).await[0]["Title"],
+        "After expiry"
+    );
     app.stop().await;
 });
 
-both_stores!(validation_error_dead_letter_one_alert_then_replay, |db| async move {
-    let app = spawn_app(db).await;
-    // The seed mapping copies the free-text column "text_mks6c82k" into Contact.Email; people type
-    // things that are not email addresses there, and Salesforce rejects them (INVALID_EMAIL_ADDRESS).
-    let mut items = Vec::new();
-    for n in 0..3 {
-        items.push(
-            app.create_item(CONTACTS, &format!("Pat Doe{n}"), json!({"text_mks6c82k": "pat at example dot org"}))
+both_stores!(
+    validation_error_dead_letter_one_alert_then_replay,
+    |db| async move {
+        let app = spawn_app(db).await;
+        // The seed mapping copies the free-text column "text_mks6c82k" into Contact.Email; people type
+        // things that are not email addresses there, and Salesforce rejects them (INVALID_EMAIL_ADDRESS).
+        let mut items = Vec::new();
+        for n in 0..3 {
+            items.push(
+                app.create_item(
+                    CONTACTS,
+                    &format!("Pat Doe{n}"),
+                    json!({"text_mks6c82k": "pat at example dot org"}),
+                )
                 .await,
+            );
+        }
+        app.settle().await;
+        let dls = app
+            .store
+            .list_dead_letters(&Default::default())
+            .await
+            .unwrap();
+        assert_eq!(dls.len(), 3, "{dls:?}");
+        for d in &dls {
+            assert!(
+                d.sf_error_body
+                    .as_deref()
+                    .unwrap_or("")
+                    .contains("INVALID_EMAIL_ADDRESS"),
+                "{d:?}"
+            );
+            assert!(d.payload.contains("create_pulse"), "full payload kept");
+        }
+        for item in &items {
+            assert!(app.sf.by_item("Contact", "LastName", item).await.is_empty());
+        }
+        let texts = app.telegram.texts();
+        assert_eq!(texts.len(), 1, "one alert for the storm: {texts:?}");
+        assert!(
+            texts[0].contains("INVALID_EMAIL_ADDRESS") && texts[0].contains("Contacts"),
+            "{}",
+            texts[0]
         );
-    }
-    app.settle().await;
-    let dls = app.store.list_dead_letters(&Default::default()).await.unwrap();
-    assert_eq!(dls.len(), 3, "{dls:?}");
-    for d in &dls {
-        assert!(d.sf_error_body.as_deref().unwrap_or("").contains("INVALID_EMAIL_ADDRESS"), "{d:?}");
-        assert!(d.payload.contains("create_pulse"), "full payload kept");
-    }
-    for item in &items {
-        assert!(app.sf.by_item("Contact", "LastName", item).await.is_empty());
-    }
-    let texts = app.telegram.texts();
-    assert_eq!(texts.len(), 1, "one alert for the storm: {texts:?}");
-    assert!(texts[0].contains("INVALID_EMAIL_ADDRESS") && texts[0].contains("Contacts"), "{}", texts[0]);
-    assert!(texts[0].contains("dead-letters replay"), "says what to do: {}", texts[0]);
-    assert!(!texts[0].contains("mock-client-secret") && !texts[0].contains("test-bot-token"));
-    let status = app.status_json().await;
-    assert_eq!(status["open_dead_letters"], 3, "{status}");
-    // Fix the mapping: that column only shows the email on Monday from now on.
-    let fixed = std::fs::read_to_string(seed_dir().join("mapping.toml")).unwrap().replace(
+        assert!(
+            texts[0].contains("dead-letters replay"),
+            "says what to do: {}",
+            texts[0]
+        );
+        assert!(!texts[0].contains("mock-client-secret") && !texts[0].contains("test-bot-token"));
+        let status = app.status_json().await;
+        assert_eq!(status["open_dead_letters"], 3, "{status}");
+        // Fix the mapping: that column only shows the email on Monday from now on.
+        let fixed = std::fs::read_to_string(seed_dir().join("mapping.toml")).unwrap().replace(
         "column = \"text_mks6c82k\"\nfield = \"Email\"\ntransform = \"text\"\n",
         "column = \"text_mks6c82k\"\nfield = \"Email\"\ntransform = \"text\"\ndirection = \"to_monday\"\n",
     );
-    assert!(fixed.contains("direction = \"to_monday\"\n\n[[board.column]]\ncolumn = \"text_mks67a8w\""));
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("mapping.toml");
-    std::fs::write(&path, fixed).unwrap();
-    let mapping = crmsync_sync::load_mapping(&path, app.engine.salesforce(), app.engine.monday())
-        .await
-        .unwrap();
-    app.engine.set_mapping(mapping);
-    for d in &dls {
-        let ev = app.engine.replay_dead_letter(d.id).await.unwrap();
-        assert_eq!(ev.status, crmsync_store::EventStatus::Done, "{ev:?}");
+        assert!(fixed
+            .contains("direction = \"to_monday\"\n\n[[board.column]]\ncolumn = \"text_mks67a8w\""));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mapping.toml");
+        std::fs::write(&path, fixed).unwrap();
+        let mapping =
+            crmsync_sync::load_mapping(&path, app.engine.salesforce(), app.engine.monday())
+                .await
+                .unwrap();
+        app.engine.set_mapping(mapping);
+        for d in &dls {
+            let ev = app.engine.replay_dead_letter(d.id).await.unwrap();
+            assert_eq!(ev.status, crmsync_store::EventStatus::Done, "{ev:?}");
+        }
+        app.settle().await;
+        for item in &items {
+            let c = app.sf.by_item("Contact", "LastName, Email", item).await;
+            assert_eq!(c.len(), 1);
+            assert!(c[0]["Email"].is_null());
+        }
+        assert_eq!(app.store.open_dead_letter_count().await.unwrap(), 0);
+        assert_eq!(app.telegram.texts().len(), 1, "no further alerts");
+        app.stop().await;
     }
-    app.settle().await;
-    for item in &items {
-        let c = app.sf.by_item("Contact", "LastName, Email", item).await;
-        assert_eq!(c.len(), 1);
-        assert!(c[0]["Email"].is_null());
-    }
-    assert_eq!(app.store.open_dead_letter_count().await.unwrap(), 0);
-    assert_eq!(app.telegram.texts().len(), 1, "no further alerts");
-    app.stop().await;
-});
+);
 
 both_stores!(unknown_board_is_skipped, |db| async move {
     let app = spawn_app(db).await;
@@ -426,9 +542,18 @@ both_stores!(unknown_board_is_skipped, |db| async move {
         .unwrap();
     assert_eq!(r.status(), 200);
     let ev = app.store.recent_events(10).await.unwrap();
-    let e = ev.iter().find(|e| e.trigger_uuid == "unknown-board-1").unwrap();
+    let e = ev
+        .iter()
+        .find(|e| e.trigger_uuid == "unknown-board-1")
+        .unwrap();
     assert_eq!(e.status, crmsync_store::EventStatus::Skipped);
-    assert!(e.last_error.as_deref().unwrap_or("").contains("not in the mapping"), "{e:?}");
+    assert!(
+        e.last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("not in the mapping"),
+        "{e:?}"
+    );
     app.stop().await;
 });
 
@@ -437,23 +562,31 @@ async fn store_down_answers_503_and_redelivery_applies_later() {
     let app = spawn_app(Db::Postgres).await;
     let proxy = app.proxy.clone().unwrap();
     proxy.set_down(true);
-    let item = app.create_item(LEADS, "Offline Org", json!({"text_mkry1xy1": "Off"})).await;
+    let item = app
+        .create_item(LEADS, "Offline Org", json!({"text_mkry1xy1": "Off"}))
+        .await;
     // Monday gets 503s while the store is down.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
         let d = app.monday.admin.deliveries().await.unwrap();
-        if d.iter().any(|d| d.attempts.iter().any(|a| a.status == Some(503))) {
+        if d.iter()
+            .any(|d| d.attempts.iter().any(|a| a.status == Some(503)))
+        {
             break;
         }
         assert!(tokio::time::Instant::now() < deadline, "no 503 seen: {d:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let health = reqwest::get(format!("{}/healthz", app.base_url)).await.unwrap();
+    let health = reqwest::get(format!("{}/healthz", app.base_url))
+        .await
+        .unwrap();
     assert_eq!(health.status(), 503);
     proxy.set_down(false);
     app.settle().await;
     assert_eq!(app.sf.by_item("Lead", "Company", &item).await.len(), 1);
-    let health = reqwest::get(format!("{}/healthz", app.base_url)).await.unwrap();
+    let health = reqwest::get(format!("{}/healthz", app.base_url))
+        .await
+        .unwrap();
     assert_eq!(health.status(), 200);
     app.stop().await;
 }
@@ -490,7 +623,10 @@ async fn forged_or_expired_jwt_is_401_and_oversized_is_413() {
         .await
         .unwrap();
     assert_eq!(r.status(), 413);
-    assert!(app.store.recent_events(10).await.unwrap().is_empty(), "nothing stored");
+    assert!(
+        app.store.recent_events(10).await.unwrap().is_empty(),
+        "nothing stored"
+    );
     app.stop().await;
 }
 
@@ -503,3 +639,45 @@ pub fn jwt_for(aud: &str, exp_in: i64) -> String {
     )
     .unwrap()
 }
+
+both_stores!(
+    request_limit_pauses_alerts_and_burns_no_attempt,
+    |db| async move {
+        let app = spawn_app(db).await;
+        app.salesforce.handle.exhaust_daily_limit();
+        let item = app
+            .create_item(ACCOUNTS, "Limit Reached Ltd", json!({}))
+            .await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while app.engine.paused_until().is_none() || app.telegram.texts().is_empty() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "engine never paused and alerted"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let texts = app.telegram.texts();
+        assert_eq!(texts.len(), 1, "{texts:?}");
+        assert!(
+            texts[0].contains("API limit") && texts[0].contains("paused"),
+            "{}",
+            texts[0]
+        );
+        let ev = app
+            .store
+            .recent_events(20)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|e| e.event_type == "create_pulse" && e.item_id.to_string() == item)
+            .unwrap();
+        assert_eq!(ev.attempts, 0, "a rate limit does not burn an attempt");
+        assert!(ev.status.is_open());
+        // The limit resets; after the pause the event is applied.
+        app.salesforce.handle.set_api_usage(Some(0), Some(15000));
+        app.settle().await;
+        assert_eq!(app.sf.by_item("Account", "Name", &item).await.len(), 1);
+        assert_eq!(app.store.open_dead_letter_count().await.unwrap(), 0);
+        app.stop().await;
+    }
+);

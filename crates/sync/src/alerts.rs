@@ -106,7 +106,7 @@ pub struct Alert {
 }
 
 impl Alert {
-    fn key(&self) -> (AlertKind, Option<String>, String) {
+    fn key(&self) -> AlertKey {
         (self.kind, self.board_id.clone(), self.code.clone())
     }
 
@@ -144,6 +144,9 @@ fn truncate(s: &str, max: usize) -> String {
     }
 }
 
+/// Deduplication key: kind, board, error code.
+type AlertKey = (AlertKind, Option<String>, String);
+
 struct KeyState {
     window_start: Instant,
     suppressed: u64,
@@ -153,7 +156,7 @@ struct KeyState {
 struct Inner {
     config: AlertConfig,
     http: reqwest::Client,
-    state: Mutex<HashMap<(AlertKind, Option<String>, String), KeyState>>,
+    state: Mutex<HashMap<AlertKey, KeyState>>,
     sent: Mutex<Vec<String>>,
 }
 

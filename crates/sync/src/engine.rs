@@ -439,8 +439,7 @@ impl Engine {
                 now.status,
                 crmsync_store::EventStatus::Pending | crmsync_store::EventStatus::Processing
             );
-            if settled || tokio::time::Instant::now() >= deadline || self.paused_until().is_some()
-            {
+            if settled || tokio::time::Instant::now() >= deadline || self.paused_until().is_some() {
                 return Ok(now);
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -521,8 +520,7 @@ impl Engine {
                         store.extend_lease(&claim, pause).await?;
                         tracing::error!(event_id = %event.id, error = %error, %until,
                             "Salesforce request limit reached; processing paused");
-                        self.alert(&event, &parsed, &err, AlertKind::RateLimited, None)
-                            .await;
+                        self.alert(&event, &err, AlertKind::RateLimited, None).await;
                         EventOutcome::Paused { until, error }
                     }
                     class => {
@@ -535,7 +533,7 @@ impl Engine {
                         };
                         tracing::error!(event_id = %event.id, board_id = event.board_id, item_id = event.item_id,
                             dead_letter_id = %dl, error = %error, "event dead-lettered");
-                        self.alert(&event, &parsed, &err, kind, Some(dl)).await;
+                        self.alert(&event, &err, kind, Some(dl)).await;
                         EventOutcome::Dead {
                             dead_letter_id: dl,
                             error,
@@ -556,7 +554,6 @@ impl Engine {
     async fn alert(
         &self,
         event: &crmsync_store::Event,
-        parsed: &Result<WebhookEvent, ApplyError>,
         err: &ApplyError,
         kind: AlertKind,
         dl: Option<DeadLetterId>,
@@ -570,7 +567,6 @@ impl Engine {
         if let Some(dl) = dl {
             what = what.replace("replay ID", &format!("replay {dl}"));
         }
-        let _ = parsed;
         self.inner
             .alerter
             .alert(Alert {
@@ -717,18 +713,10 @@ impl Engine {
             tracing::warn!(board_id = %board_id, column = %d.column_id, reason = %d.reason,
                 "column left out of the create (its linked record or user is not known yet)");
         }
-        self.execute(bm, &board_id, item_id.as_deref(), item.as_ref(), plan)
-            .await
+        self.execute(item.as_ref(), plan).await
     }
 
-    async fn execute(
-        &self,
-        bm: &BoardMapping,
-        board_id: &str,
-        item_id: Option<&str>,
-        item: Option<&Item>,
-        plan: Plan,
-    ) -> Result<Applied, ApplyError> {
+    async fn execute(&self, item: Option<&Item>, plan: Plan) -> Result<Applied, ApplyError> {
         let sf = &self.inner.salesforce;
         let store = &self.inner.store;
         let mut created: Option<String> = None;
@@ -843,7 +831,6 @@ impl Engine {
                 Operation::Skip { reason } => skipped.push(skip_text(&reason)),
             }
         }
-        let _ = (bm, board_id, item_id);
         if done.is_empty() {
             Ok(Applied::Skipped(if skipped.is_empty() {
                 "nothing to do".into()

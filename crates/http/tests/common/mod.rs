@@ -283,7 +283,6 @@ pub async fn spawn_app(db: Db) -> TestApp {
 }
 
 pub async fn spawn_app_with(opts: Options) -> TestApp {
-    let _ = tracing_subscriber_init();
     let (url, proxy, dir) = match opts.db {
         Db::Sqlite => {
             let dir = tempfile::tempdir().unwrap();
@@ -308,7 +307,10 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
     .unwrap();
     store.migrate().await.unwrap();
 
-    let salesforce = mock_salesforce::MockSalesforce::builder().start().await.unwrap();
+    let salesforce = mock_salesforce::MockSalesforce::builder()
+        .start()
+        .await
+        .unwrap();
     let monday = mock_monday::MockMonday::builder()
         .seed_dir(seed_dir().join("monday"))
         .signing_secret(SIGNING_SECRET)
@@ -372,12 +374,10 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
     let addr = listener.local_addr().unwrap();
     let base_url = format!("http://{addr}");
     let webhook_url = format!("{base_url}/webhooks/monday");
-    let mut rc = ReceiverConfig::new(
-        WebhookAuth::new().with_signing_secret(
-            SecretString::from(SIGNING_SECRET),
-            vec![webhook_url.clone()],
-        ),
-    );
+    let mut rc = ReceiverConfig::new(WebhookAuth::new().with_signing_secret(
+        SecretString::from(SIGNING_SECRET),
+        vec![webhook_url.clone()],
+    ));
     rc.inline_budget = Duration::from_secs(2);
     rc.pending_policy = opts.pending_policy;
     rc.status_token = Some(SecretString::from(STATUS_TOKEN));
@@ -421,10 +421,6 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         _server: server,
         _dir: dir,
     }
-}
-
-fn tracing_subscriber_init() -> Option<()> {
-    None
 }
 
 impl TestApp {

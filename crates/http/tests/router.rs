@@ -1,0 +1,446 @@
+//! The receiver's edge cases, in-process with `tower::ServiceExt::oneshot` (no sockets, no mocks:
+//! the API clients point at a closed port, so nothing here reaches Salesforce or Monday).
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use crmsync_http::{
+    router, AppState, PendingPolicy, ReceiverConfig, ReceiverConfigError, WebhookAuth,
+};
+use crmsync_monday::{MondayClient, MondayConfig, RetryPolicy as MondayRetry};
+use crmsync_salesforce::{AuthMode, RetryPolicy, SalesforceClient, SalesforceConfig};
+use crmsync_store::{EventStatus, Store};
+use crmsync_sync::{parse_mapping, Alerter, Engine, EngineConfig};
+use secrecy::SecretString;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+const SECRET: &str = "router-secret";
+const AUD: &str = "https://crmsync.example.org/webhooks/monday";
+const LEADS: i64 = 9378000505;
+
+async fn engine() -> (Engine, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::connect(&format!("sqlite://{}", dir.path().join("r.db").display()))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let src = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/seed/mapping.toml"),
+    )
+    .unwrap();
+    let mapping = parse_mapping(&src, "mapping.toml").unwrap();
+    let closed = "http://127.0.0.1:9";
+    let sf = SalesforceClient::new(
+        SalesforceConfig::new(
+            url::Url::parse(closed).unwrap(),
+            "id",
+            SecretString::from("s"),
+            AuthMode::ClientCredentials,
+        )
+        .with_retry(RetryPolicy::none()),
+    )
+    .unwrap();
+    let monday = MondayClient::new(
+        MondayConfig::new(SecretString::from("t"))
+            .with_api_url(format!("{closed}/v2"))
+            .with_retry_policy(MondayRetry {
+                max_attempts: 1,
+                ..MondayRetry::default()
+            }),
+    )
+    .unwrap();
+    let e = Engine::new(
+        store,
+        mapping,
+        sf,
+        monday,
+        Alerter::log_only(),
+        EngineConfig::default(),
+    );
+    (e, dir)
+}
+
+fn jwt(aud: &str, exp_in: i64, secret: &str) -> String {
+    let now = chrono::Utc::now().timestamp();
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &json!({"accountId": 1, "userId": 2, "aud": aud, "exp": now + exp_in, "iat": now}),
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
+}
+
+fn config() -> ReceiverConfig {
+    let mut c = ReceiverConfig::new(
+        WebhookAuth::new()
+            .with_signing_secret(SecretString::from(SECRET), vec![AUD.into()])
+            .with_shared_token(SecretString::from("shared-token")),
+    );
+    c.status_token = Some(SecretString::from("status-token"));
+    c.inline_budget = Duration::from_secs(3);
+    c
+}
+
+async fn app_with(c: ReceiverConfig) -> (axum::Router, Engine, tempfile::TempDir) {
+    let (e, dir) = engine().await;
+    let st = AppState::new(e.clone(), c).unwrap();
+    (router(st), e, dir)
+}
+
+fn post(uri: &str, auth: Option<String>, body: impl Into<Body>) -> Request<Body> {
+    let mut b = Request::post(uri).header(header::CONTENT_TYPE, "application/json");
+    if let Some(a) = auth {
+        b = b.header(header::AUTHORIZATION, a);
+    }
+    b.body(body.into()).unwrap()
+}
+
+async fn read(r: axum::response::Response) -> (StatusCode, Value) {
+    let status = r.status();
+    let bytes = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+    let v = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+    (status, v)
+}
+
+fn event(trigger: &str, board: i64) -> String {
+    json!({"event": {"type": "create_pulse", "boardId": board, "pulseId": 77, "pulseName": "x", "triggerUuid": trigger}}).to_string()
+}
+
+#[tokio::test]
+async fn challenge_is_echoed() {
+    let (app, _, _d) = app_with(config()).await;
+    let r = app
+        .oneshot(post(
+            "/webhooks/monday",
+            Some(jwt(AUD, 60, SECRET)),
+            r#"{"challenge":"abc123"}"#,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        read(r).await,
+        (StatusCode::OK, json!({"challenge": "abc123"}))
+    );
+}
+
+#[tokio::test]
+async fn authentication_failures_are_401() {
+    let (app, e, _d) = app_with(config()).await;
+    let cases = [
+        ("/webhooks/monday", None, "missing webhook credentials"),
+        ("/webhooks/monday", Some(jwt(AUD, 60, "wrong")), "signature"),
+        ("/webhooks/monday", Some(jwt(AUD, -3600, SECRET)), "expired"),
+        (
+            "/webhooks/monday",
+            Some(jwt("https://evil.example/x", 60, SECRET)),
+            "audience",
+        ),
+        (
+            "/webhooks/monday",
+            Some("not.a.jwt".to_string()),
+            "malformed",
+        ),
+        ("/webhooks/monday?token=nope", None, "does not match"),
+    ];
+    for (uri, auth, why) in cases {
+        let r = app
+            .clone()
+            .oneshot(post(uri, auth, event("t-auth", 1)))
+            .await
+            .unwrap();
+        let (status, body) = read(r).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{why}");
+        assert!(
+            body["error"].as_str().unwrap().contains(why),
+            "{why}: {body}"
+        );
+    }
+    assert!(e.store().recent_events(5).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn shared_token_in_the_url_is_accepted() {
+    let (app, _, _d) = app_with(config()).await;
+    let r = app
+        .oneshot(post(
+            "/webhooks/monday?token=shared-token",
+            None,
+            event("t-shared", 1),
+        ))
+        .await
+        .unwrap();
+    let (status, body) = read(r).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "skipped", "board 1 is not mapped: {body}");
+}
+
+#[tokio::test]
+async fn audience_defaults_to_the_request_url() {
+    let mut c = config();
+    c.auth = WebhookAuth::new().with_signing_secret(SecretString::from(SECRET), vec![]);
+    let (app, _, _d) = app_with(c).await;
+    let mk = |aud: &str| {
+        let mut r = post(
+            "/webhooks/monday",
+            Some(jwt(aud, 60, SECRET)),
+            r#"{"challenge":"c"}"#,
+        );
+        r.headers_mut()
+            .insert(header::HOST, "hooks.example.org".parse().unwrap());
+        r.headers_mut()
+            .insert("x-forwarded-proto", "https".parse().unwrap());
+        r
+    };
+    let ok = app
+        .clone()
+        .oneshot(mk("https://hooks.example.org/webhooks/monday"))
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    let bad = app
+        .oneshot(mk("https://other.example.org/webhooks/monday"))
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn unauthenticated_only_when_allowed() {
+    let (e, _d) = engine().await;
+    assert!(matches!(
+        AppState::new(e.clone(), ReceiverConfig::new(WebhookAuth::new())),
+        Err(ReceiverConfigError::NoAuth)
+    ));
+    let st = AppState::new(
+        e,
+        ReceiverConfig::new(WebhookAuth::new().allow_unauthenticated(true)),
+    )
+    .unwrap();
+    let r = router(st)
+        .oneshot(post("/webhooks/monday", None, r#"{"challenge":"c"}"#))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn oversized_body_is_413_with_or_without_content_length() {
+    let mut c = config();
+    c.max_body_bytes = 1000;
+    let (app, _, _d) = app_with(c).await;
+    let big = format!(r#"{{"challenge":"{}"}}"#, "x".repeat(2000));
+    let r = app
+        .clone()
+        .oneshot(post(
+            "/webhooks/monday",
+            Some(jwt(AUD, 60, SECRET)),
+            big.clone(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    // Streamed body (no Content-Length).
+    let stream = futures::stream::iter(vec![Ok::<_, std::io::Error>(bytes_of(&big))]);
+    let r = app
+        .oneshot(post(
+            "/webhooks/monday",
+            Some(jwt(AUD, 60, SECRET)),
+            Body::from_stream(stream),
+        ))
+        .await
+        .unwrap();
+    let (status, body) = read(r).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+}
+
+fn bytes_of(s: &str) -> axum::body::Bytes {
+    axum::body::Bytes::from(s.to_string())
+}
+
+#[tokio::test]
+async fn malformed_bodies_are_400_with_a_clear_message() {
+    let (app, _, _d) = app_with(config()).await;
+    for (body, needle) in [
+        ("{not json", "not valid JSON"),
+        (r#"{"hello":1}"#, "neither `challenge` nor `event`"),
+        (
+            r#"{"event":{"type":"update_column_value","boardId":1,"pulseId":2}}"#,
+            "columnId",
+        ),
+        (r#"{"event":{"type":"create_update"}}"#, "missing `boardId`"),
+        (
+            r#"{"event":{"type":"brand_new_type","boardId":"abc"}}"#,
+            "no numeric boardId",
+        ),
+    ] {
+        let r = app
+            .clone()
+            .oneshot(post("/webhooks/monday", Some(jwt(AUD, 60, SECRET)), body))
+            .await
+            .unwrap();
+        let (status, v) = read(r).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {v}");
+        assert!(v["error"].as_str().unwrap().contains(needle), "{body}: {v}");
+    }
+}
+
+#[tokio::test]
+async fn duplicate_delivery_is_200_and_stored_once() {
+    let (app, e, _d) = app_with(config()).await;
+    for n in 0..3 {
+        let r = app
+            .clone()
+            .oneshot(post(
+                "/webhooks/monday",
+                Some(jwt(AUD, 60, SECRET)),
+                event("dup-1", 1),
+            ))
+            .await
+            .unwrap();
+        let (status, v) = read(r).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(v["duplicate"], n > 0);
+    }
+    let evs = e.store().recent_events(10).await.unwrap();
+    assert_eq!(evs.len(), 1);
+    assert_eq!(evs[0].status, EventStatus::Skipped);
+}
+
+#[tokio::test]
+async fn pending_policy_decides_the_answer_for_open_events() {
+    // Salesforce and Monday are unreachable: a mapped board's event fails transiently.
+    for (policy, expected) in [
+        (PendingPolicy::AckWhenStored, StatusCode::OK),
+        (
+            PendingPolicy::RedeliverUntilApplied,
+            StatusCode::SERVICE_UNAVAILABLE,
+        ),
+    ] {
+        let mut c = config();
+        c.pending_policy = policy;
+        let (app, e, _d) = app_with(c).await;
+        let r = app
+            .oneshot(post(
+                "/webhooks/monday",
+                Some(jwt(AUD, 60, SECRET)),
+                event("p-1", LEADS),
+            ))
+            .await
+            .unwrap();
+        let (status, v) = read(r).await;
+        assert_eq!(status, expected, "{policy:?}: {v}");
+        let ev = &e.store().recent_events(1).await.unwrap()[0];
+        assert_eq!(
+            ev.status,
+            EventStatus::Failed,
+            "stored and scheduled for retry"
+        );
+        assert!(ev.attempts >= 1);
+    }
+}
+
+#[tokio::test]
+async fn store_down_is_503_for_webhooks_and_healthz() {
+    let (app, e, _d) = app_with(config()).await;
+    let r = app
+        .clone()
+        .oneshot(Request::get("/healthz").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(read(r).await.0, StatusCode::OK);
+    e.store().close().await;
+    let r = app
+        .clone()
+        .oneshot(Request::get("/healthz").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(read(r).await.0, StatusCode::SERVICE_UNAVAILABLE);
+    let r = app
+        .oneshot(post(
+            "/webhooks/monday",
+            Some(jwt(AUD, 60, SECRET)),
+            event("down-1", 1),
+        ))
+        .await
+        .unwrap();
+    let (status, v) = read(r).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(v["error"].as_str().unwrap().contains("redeliver"), "{v}");
+}
+
+#[tokio::test]
+async fn status_needs_the_token_and_serves_html_and_json() {
+    let (app, _, _d) = app_with(config()).await;
+    // one skipped event so the counts are not all zero
+    let r = app
+        .clone()
+        .oneshot(post(
+            "/webhooks/monday",
+            Some(jwt(AUD, 60, SECRET)),
+            event("s-1", 1),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let get = |uri: &str, auth: Option<&str>, accept: Option<&str>| {
+        let mut b = Request::get(uri);
+        if let Some(a) = auth {
+            b = b.header(header::AUTHORIZATION, a);
+        }
+        if let Some(a) = accept {
+            b = b.header(header::ACCEPT, a);
+        }
+        b.body(Body::empty()).unwrap()
+    };
+    for (uri, auth) in [
+        ("/status", None),
+        ("/status", Some("Bearer wrong")),
+        ("/status?token=wrong", None),
+    ] {
+        let r = app.clone().oneshot(get(uri, auth, None)).await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{uri} {auth:?}");
+    }
+    let r = app
+        .clone()
+        .oneshot(get(
+            "/status",
+            Some("Bearer status-token"),
+            Some("application/json"),
+        ))
+        .await
+        .unwrap();
+    let (status, v) = read(r).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v["counts"]["received"], 1, "{v}");
+    assert_eq!(v["counts"]["skipped"], 1, "{v}");
+    assert_eq!(v["window_hours"], 24);
+    let r = app
+        .oneshot(get("/status?token=status-token", None, Some("text/html")))
+        .await
+        .unwrap();
+    let (status, v) = read(r).await;
+    assert_eq!(status, StatusCode::OK);
+    let html = v.as_str().unwrap();
+    assert!(html.contains("Changes received from Monday"), "{html}");
+    assert!(html.contains("Everything is working"), "{html}");
+}
+
+#[tokio::test]
+async fn status_is_404_without_a_configured_token() {
+    let mut c = config();
+    c.status_token = None;
+    let (app, _, _d) = app_with(c).await;
+    let r = app
+        .oneshot(Request::get("/status?token=x").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let (status, v) = read(r).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(v["error"]
+        .as_str()
+        .unwrap()
+        .contains("CRMSYNC_STATUS_TOKEN"));
+}
