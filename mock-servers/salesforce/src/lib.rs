@@ -41,7 +41,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use server::{Fault, JournalEntry, MockHandle};
+pub use server::{Fault, JournalEntry, MockHandle, MAX_OPEN_CURSORS};
 
 /// Oldest API version served.
 pub const MIN_VERSION: u32 = 46;

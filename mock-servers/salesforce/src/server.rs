@@ -120,6 +120,9 @@ struct Job {
     rows: Vec<Value>,
 }
 
+/// Open query cursors kept per org (Salesforce keeps 10 per user).
+pub const MAX_OPEN_CURSORS: usize = 10;
+
 /// Configuration fixed at start.
 pub(crate) struct Config {
     pub client_id: String,
@@ -145,7 +148,7 @@ pub(crate) struct Mutable {
     journal_seq: u64,
     faults: Vec<Fault>,
     locked: HashSet<String>,
-    cursors: HashMap<String, Cursor>,
+    cursors: IndexMap<String, Cursor>,
     jobs: IndexMap<String, Job>,
     pub seq: u64,
 }
@@ -245,7 +248,7 @@ impl MockHandle {
             journal_seq: 0,
             faults: Vec::new(),
             locked: HashSet::new(),
-            cursors: HashMap::new(),
+            cursors: IndexMap::new(),
             jobs: IndexMap::new(),
             seq: 0,
         };
@@ -1200,47 +1203,47 @@ impl MockHandle {
                 m,
                 ctx,
                 if all { "queryAll" } else { "query" },
-                rows,
-                total,
-                batch,
+                None,
+                Cursor { rows, total, batch },
                 0,
             ),
         ))
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// One page of a result set; opens (or keeps using) a cursor when more rows remain.
+    /// Like Salesforce, at most [`MAX_OPEN_CURSORS`] cursors stay open; opening another closes the
+    /// oldest (its `nextRecordsUrl` then answers `INVALID_QUERY_LOCATOR`).
     fn page(
         &self,
         m: &mut Mutable,
         ctx: &Ctx,
         kind: &str,
-        rows: Arc<Vec<Value>>,
-        total: usize,
-        batch: usize,
+        cursor_id: Option<&str>,
+        cursor: Cursor,
         start: usize,
     ) -> Value {
-        let end = (start + batch).min(rows.len());
+        let rows = cursor.rows.clone();
+        let end = (start + cursor.batch).min(rows.len());
         let records: Vec<Value> = rows.get(start..end).unwrap_or(&[]).to_vec();
         let mut out = Map::new();
-        out.insert("totalSize".into(), json!(total));
+        out.insert("totalSize".into(), json!(cursor.total));
         out.insert("done".into(), json!(end >= rows.len()));
         if end < rows.len() {
-            m.seq += 1;
-            let cursor_id = ids::make_id("01g", m.seq);
-            m.cursors.insert(
-                cursor_id.clone(),
-                Cursor {
-                    rows: rows.clone(),
-                    total,
-                    batch,
-                },
-            );
+            let id = match cursor_id {
+                Some(id) => id.to_string(),
+                None => {
+                    m.seq += 1;
+                    let id = ids::make_id("01g", m.seq);
+                    if m.cursors.len() >= MAX_OPEN_CURSORS {
+                        m.cursors.shift_remove_index(0);
+                    }
+                    m.cursors.insert(id.clone(), cursor);
+                    id
+                }
+            };
             out.insert(
                 "nextRecordsUrl".into(),
-                json!(format!(
-                    "/services/data/v{}/{kind}/{cursor_id}-{end}",
-                    ctx.version
-                )),
+                json!(format!("/services/data/v{}/{kind}/{id}-{end}", ctx.version)),
             );
         }
         out.insert("records".into(), Value::Array(records));
@@ -1269,15 +1272,7 @@ impl MockHandle {
         }
         Ok(Resp::json(
             StatusCode::OK,
-            self.page(
-                m,
-                ctx,
-                kind,
-                cursor.rows.clone(),
-                cursor.total,
-                cursor.batch,
-                off,
-            ),
+            self.page(m, ctx, kind, Some(cid), cursor, off),
         ))
     }
 

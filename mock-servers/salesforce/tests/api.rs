@@ -1038,3 +1038,41 @@ async fn admin_faults_journal_limits_locks_reset() {
     let out = api.call(Method::GET, &format!("{V}/limits"), None).await;
     insta::assert_json_snapshot!("session_expired", snap(out.status, &out.body));
 }
+
+#[tokio::test]
+async fn query_cursors_are_reused_across_pages_and_the_oldest_is_closed() {
+    let api = start().await;
+    let first = open_paged_lead_query(&api).await;
+    let second_page = api.call(Method::GET, &first, None).await;
+    let third_url = second_page.body["nextRecordsUrl"].as_str().unwrap();
+    // the same cursor continues: only the offset changes
+    assert_eq!(
+        first.rsplit_once('-').unwrap().0,
+        third_url.rsplit_once('-').unwrap().0
+    );
+    for _ in 0..mock_salesforce::MAX_OPEN_CURSORS {
+        open_paged_lead_query(&api).await;
+    }
+    let out = api.call(Method::GET, &first, None).await;
+    assert_eq!(out.status, StatusCode::BAD_REQUEST);
+    assert_eq!(out.body[0]["errorCode"], "INVALID_QUERY_LOCATOR");
+}
+
+async fn open_paged_lead_query(api: &Api) -> String {
+    let url = format!(
+        "{}{V}/query?q={}",
+        api.mock.base_url,
+        urlencode("SELECT Id FROM Lead")
+    );
+    api.call_with(
+        Method::GET,
+        &url,
+        None,
+        &[("Sforce-Query-Options", "batchSize=200")],
+    )
+    .await
+    .body["nextRecordsUrl"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
