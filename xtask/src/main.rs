@@ -13,6 +13,8 @@ const HELP: &str = "\
 cargo xtask <command>
 
 Commands:
+  demo                      the README's first command: Monday -> Salesforce, live, against the
+                            in-process mocks (runs `cargo run -p crmsync-cli --bin crmsync-demo`)
   test [-- <runner args>]   the whole suite with a real PostgreSQL (what .ci/run and CI run)
   db up|down|url            a long-lived local PostgreSQL for development
   help [<command>]          this help, or a command's help (also `<command> --help`)
@@ -58,6 +60,7 @@ fn real_main() -> Result<()> {
             match rest.first().map(String::as_str) {
                 Some("test") => print!("{}", test_cmd::HELP),
                 Some("db") => print!("{}", db_cmd::HELP),
+                Some("demo") => print!("{DEMO_HELP}"),
                 Some(other) => bail!("unknown command {other:?}\n\n{HELP}"),
                 None => print!("{HELP}"),
             }
@@ -79,6 +82,42 @@ fn real_main() -> Result<()> {
             test_cmd::run(&paths, forwarded)
         }
         "db" => db_cmd::run(&paths, rest),
+        "demo" if wants_help(rest) => {
+            print!("{DEMO_HELP}");
+            Ok(())
+        }
+        "demo" => {
+            if let Some(extra) = rest.first() {
+                bail!("unexpected argument {extra:?}\n\n{DEMO_HELP}");
+            }
+            demo()
+        }
         other => bail!("unknown command {other:?}\n\n{HELP}"),
     }
+}
+
+const DEMO_HELP: &str = "\
+cargo xtask demo
+
+Runs the demo binary (crates/cli, `crmsync-demo`): both mock servers in-process, an embedded
+SQLite store in a temporary directory, the crmsync receiver on 127.0.0.1, webhooks registered on
+the mock Monday, then a scripted series of edits on Monday items, each shown as it lands in
+Salesforce (before -> after), and a summary. No credentials, no network besides loopback.
+Exits 0 when every change reached Salesforce.
+";
+
+/// `cargo xtask demo`: builds and runs the demo binary (tokio and axum stay out of xtask).
+fn demo() -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    proc::run(
+        std::process::Command::new(cargo).args([
+            "run",
+            "-q",
+            "-p",
+            "crmsync-cli",
+            "--bin",
+            "crmsync-demo",
+        ]),
+        "cargo run -q -p crmsync-cli --bin crmsync-demo",
+    )
 }

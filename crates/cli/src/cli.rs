@@ -1,0 +1,132 @@
+//! Command-line definitions (clap derive).
+
+use std::net::SocketAddr;
+
+use clap::{Args, Parser, Subcommand};
+
+const AFTER_HELP: &str = "\
+Configuration comes from environment variables (and a .env file in the current directory):
+  DATABASE_URL (default sqlite://crmsync.db), CRMSYNC_MAPPING (default mapping.toml),
+  SALESFORCE_LOGIN_URL, SALESFORCE_CLIENT_ID, SALESFORCE_CLIENT_SECRET (or SALESFORCE_USERNAME +
+  SALESFORCE_PRIVATE_KEY, or SALESFORCE_REFRESH_TOKEN), SALESFORCE_API_VERSION,
+  MONDAY_API_URL, MONDAY_API_TOKEN, MONDAY_API_VERSION, MONDAY_SIGNING_SECRET, MONDAY_WEBHOOK_TOKEN,
+  TELEGRAM_BOT_TOKEN, TELEGRAM_CHAT_ID, TELEGRAM_API_URL, CRMSYNC_STATUS_TOKEN.
+Logs go to stderr (RUST_LOG filters them; CRMSYNC_LOG_FORMAT=json for JSON lines).";
+
+/// crmsync: keeps Monday.com boards and Salesforce in sync.
+#[derive(Debug, Parser)]
+#[command(name = "crmsync", version, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the webhook receiver (POST /webhooks/monday, GET /healthz, GET /status) and the
+    /// background worker that applies events to Salesforce. Stops cleanly on Ctrl-C or SIGTERM.
+    Serve(ServeArgs),
+    /// List, inspect and replay events that failed permanently.
+    #[command(subcommand)]
+    DeadLetters(DeadLettersCmd),
+    /// Database administration.
+    #[command(subcommand)]
+    Db(DbCmd),
+    /// Check the mapping file.
+    #[command(subcommand)]
+    Mapping(MappingCmd),
+    /// Register, list and remove the Monday webhooks of the mapped boards.
+    #[command(subcommand)]
+    Webhooks(WebhooksCmd),
+}
+
+/// `crmsync serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port; the chosen address is printed).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+    /// The public base URL Monday calls (e.g. https://sync.example.org). When set, app-webhook
+    /// JWTs must have `aud` = PUBLIC_URL/webhooks/monday; otherwise `aud` must match the URL the
+    /// request reached (Host header).
+    #[arg(long, value_name = "PUBLIC_URL")]
+    pub public_url: Option<url::Url>,
+    /// Accept webhooks without any authentication (local experiments only).
+    #[arg(long)]
+    pub allow_unauthenticated_webhooks: bool,
+}
+
+/// `crmsync dead-letters …`.
+#[derive(Debug, Subcommand)]
+pub enum DeadLettersCmd {
+    /// List dead letters, newest first (open ones only, unless --all).
+    List {
+        /// Include dead letters already replayed.
+        #[arg(long)]
+        all: bool,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one dead letter: the error, Salesforce's answer and the original webhook payload.
+    Show {
+        /// Dead letter id (from `dead-letters list`).
+        id: i64,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replay dead letters (after fixing the cause, e.g. the mapping): each is processed again
+    /// now and its outcome printed. Without ids, replays every open dead letter.
+    Replay {
+        /// Dead letter ids; none = all open ones.
+        ids: Vec<i64>,
+    },
+}
+
+/// `crmsync db …`.
+#[derive(Debug, Subcommand)]
+pub enum DbCmd {
+    /// Apply the schema migrations to DATABASE_URL (safe to run again: it only applies what is missing).
+    Migrate,
+}
+
+/// `crmsync mapping …`.
+#[derive(Debug, Subcommand)]
+pub enum MappingCmd {
+    /// Validate CRMSYNC_MAPPING against the live Salesforce describes and Monday board columns;
+    /// prints every problem as FILE:LINE:COLUMN: message, or an OK line per board.
+    Check,
+}
+
+/// `crmsync webhooks …`.
+#[derive(Debug, Subcommand)]
+pub enum WebhooksCmd {
+    /// Register every webhook the mapped boards need, pointing at PUBLIC_URL/webhooks/monday
+    /// (plus ?token= when MONDAY_WEBHOOK_TOKEN is set). Idempotent: subscriptions that already
+    /// exist are kept. The receiver must be running (Monday sends a challenge first).
+    Install {
+        /// The public base URL of `crmsync serve` (or of the Lambda), e.g. https://sync.example.org.
+        #[arg(long, value_name = "PUBLIC_URL")]
+        url: url::Url,
+    },
+    /// List the webhooks of the mapped boards.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove webhooks: by id, or every webhook of the mapped boards with --all.
+    Remove {
+        /// Remove every webhook on every mapped board.
+        #[arg(long, conflicts_with = "ids", required_unless_present = "ids")]
+        all: bool,
+        /// Webhook ids (from `webhooks list`).
+        ids: Vec<String>,
+    },
+}

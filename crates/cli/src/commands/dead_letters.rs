@@ -1,0 +1,226 @@
+//! `crmsync dead-letters list|show|replay`.
+
+use anyhow::{bail, Context, Result};
+use crmsync_store::{DeadLetter, DeadLetterFilter, DeadLetterId, DeadLetterStatus, EventStatus};
+use serde_json::{json, Value};
+
+use crate::cli::DeadLettersCmd;
+use crate::context;
+use crate::output::{ellipsize, Table};
+
+/// Runs a `dead-letters` subcommand.
+pub async fn run(cmd: DeadLettersCmd) -> Result<()> {
+    let config = context::config()?;
+    match cmd {
+        DeadLettersCmd::List { all, limit, json } => {
+            let store = context::store(&config).await?;
+            let filter = DeadLetterFilter {
+                status: (!all).then_some(DeadLetterStatus::Open),
+                limit,
+                ..DeadLetterFilter::default()
+            };
+            let dls = store
+                .list_dead_letters(&filter)
+                .await
+                .context("listing dead letters")?;
+            if json {
+                let v: Vec<Value> = dls.iter().map(|d| to_json(d, false)).collect();
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else if dls.is_empty() {
+                println!("no {}dead letters", if all { "" } else { "open " });
+            } else {
+                let mut t = Table::new(&[
+                    "ID",
+                    "STATUS",
+                    "CREATED (UTC)",
+                    "BOARD",
+                    "ITEM",
+                    "EVENT",
+                    "ERROR",
+                ]);
+                for d in &dls {
+                    t.row(vec![
+                        d.id.to_string(),
+                        d.status.as_str().to_owned(),
+                        d.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                        d.board_id.to_string(),
+                        d.item_id.to_string(),
+                        d.event_type.clone(),
+                        ellipsize(&d.error, 70),
+                    ]);
+                }
+                print!("{}", t.render());
+                println!(
+                    "{} dead letter{}; `crmsync dead-letters show ID` for details, \
+                     `crmsync dead-letters replay` after fixing the cause",
+                    dls.len(),
+                    if dls.len() == 1 { "" } else { "s" }
+                );
+            }
+            store.close().await;
+            Ok(())
+        }
+        DeadLettersCmd::Show { id, json } => {
+            let store = context::store(&config).await?;
+            let d = store
+                .get_dead_letter(DeadLetterId(id))
+                .await
+                .with_context(|| format!("reading dead letter {id}"))?
+                .with_context(|| {
+                    format!(
+                        "dead letter {id} does not exist (see `crmsync dead-letters list --all`)"
+                    )
+                })?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&to_json(&d, true))?);
+            } else {
+                print!("{}", show_text(&d));
+            }
+            store.close().await;
+            Ok(())
+        }
+        DeadLettersCmd::Replay { ids } => replay(config, ids).await,
+    }
+}
+
+fn to_json(d: &DeadLetter, full: bool) -> Value {
+    let mut v = json!({
+        "id": d.id.0,
+        "status": d.status.as_str(),
+        "event_id": d.event_id.0,
+        "trigger_uuid": d.trigger_uuid,
+        "board_id": d.board_id,
+        "item_id": d.item_id,
+        "event_type": d.event_type,
+        "error": d.error,
+        "replay_count": d.replay_count,
+        "created_at": d.created_at.to_rfc3339(),
+        "updated_at": d.updated_at.to_rfc3339(),
+        "replayed_at": d.replayed_at.map(|t| t.to_rfc3339()),
+    });
+    if full {
+        v["salesforce_error"] = match &d.sf_error_body {
+            Some(b) => serde_json::from_str(b).unwrap_or_else(|_| Value::String(b.clone())),
+            None => Value::Null,
+        };
+        v["payload"] =
+            serde_json::from_str(&d.payload).unwrap_or_else(|_| Value::String(d.payload.clone()));
+    }
+    v
+}
+
+fn show_text(d: &DeadLetter) -> String {
+    let pretty = |s: &str| {
+        serde_json::from_str::<Value>(s)
+            .ok()
+            .and_then(|v| serde_json::to_string_pretty(&v).ok())
+            .unwrap_or_else(|| s.to_owned())
+    };
+    let mut out = String::new();
+    let mut kv = |k: &str, v: String| out.push_str(&format!("{k:<17} {v}\n"));
+    kv("dead letter", d.id.to_string());
+    kv("status", d.status.as_str().to_owned());
+    kv(
+        "created (UTC)",
+        d.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+    );
+    kv("replays", d.replay_count.to_string());
+    kv(
+        "event",
+        format!(
+            "{} ({}, trigger {})",
+            d.event_id, d.event_type, d.trigger_uuid
+        ),
+    );
+    kv("Monday board", d.board_id.to_string());
+    kv("Monday item", d.item_id.to_string());
+    kv("error", d.error.clone());
+    if let Some(b) = &d.sf_error_body {
+        out.push_str("\nSalesforce answered:\n");
+        out.push_str(&pretty(b));
+        out.push('\n');
+    }
+    out.push_str("\nwebhook payload as received:\n");
+    out.push_str(&pretty(&d.payload));
+    out.push('\n');
+    out
+}
+
+async fn replay(config: crmsync_config::Config, ids: Vec<i64>) -> Result<()> {
+    let rt = context::runtime(config).await?;
+    let store = rt.engine.store().clone();
+    let ids: Vec<DeadLetterId> = if ids.is_empty() {
+        let mut all = Vec::new();
+        let mut before = None;
+        loop {
+            let page = store
+                .list_dead_letters(&DeadLetterFilter {
+                    status: Some(DeadLetterStatus::Open),
+                    before,
+                    limit: 500,
+                    ..DeadLetterFilter::default()
+                })
+                .await
+                .context("listing open dead letters")?;
+            let Some(last) = page.last() else { break };
+            before = Some(last.id);
+            all.extend(page.iter().map(|d| d.id));
+        }
+        // Oldest first: the order the events were received in.
+        all.reverse();
+        all
+    } else {
+        ids.into_iter().map(DeadLetterId).collect()
+    };
+    if ids.is_empty() {
+        println!("no open dead letters to replay");
+        return Ok(());
+    }
+    let mut failed = 0usize;
+    for id in &ids {
+        match rt.engine.replay_dead_letter(*id).await {
+            Ok(ev) => {
+                let ok = matches!(ev.status, EventStatus::Done | EventStatus::Skipped);
+                if !ok {
+                    failed += 1;
+                }
+                let detail = match ev.status {
+                    EventStatus::Done => "applied to Salesforce".to_owned(),
+                    EventStatus::Skipped => format!(
+                        "nothing to apply ({})",
+                        ev.last_error.as_deref().unwrap_or("skipped")
+                    ),
+                    EventStatus::Dead => format!(
+                        "failed again, dead letter reopened: {}",
+                        ev.last_error.as_deref().unwrap_or("unknown error")
+                    ),
+                    EventStatus::Failed => format!(
+                        "temporary failure, will be retried by `crmsync serve`: {}",
+                        ev.last_error.as_deref().unwrap_or("unknown error")
+                    ),
+                    EventStatus::Pending | EventStatus::Processing => {
+                        "still being processed by another worker".to_owned()
+                    }
+                };
+                println!(
+                    "dead letter {id}: event {} ({}, item {}) -> {}: {detail}",
+                    ev.id,
+                    ev.event_type,
+                    ev.item_id,
+                    ev.status.as_str()
+                );
+            }
+            Err(e) => {
+                failed += 1;
+                println!("dead letter {id}: FAILED to replay: {e}");
+            }
+        }
+    }
+    rt.engine.alerter().flush().await;
+    store.close().await;
+    if failed > 0 {
+        bail!("{failed} of {} replays did not succeed", ids.len());
+    }
+    println!("{} replayed successfully", ids.len());
+    Ok(())
+}

@@ -1,0 +1,7 @@
+//! One module per command.
+
+pub mod db;
+pub mod dead_letters;
+pub mod mapping;
+pub mod serve;
+pub mod webhooks;

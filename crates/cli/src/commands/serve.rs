@@ -1,0 +1,108 @@
+//! `crmsync serve`: the receiver and the background worker, with graceful shutdown.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use crmsync_http::{router, AppState, PendingPolicy, ReceiverConfig, WebhookAuth};
+
+use crate::cli::ServeArgs;
+use crate::context;
+
+/// Runs the server until Ctrl-C or SIGTERM.
+pub async fn run(args: ServeArgs) -> Result<()> {
+    let config = context::config()?;
+    let mut auth = WebhookAuth::new();
+    if let Some(secret) = &config.monday.signing_secret {
+        let audiences = match &args.public_url {
+            Some(base) => vec![crate::webhooks::receiver_url(base, None).to_string()],
+            None => Vec::new(),
+        };
+        auth = auth.with_signing_secret(secret.clone(), audiences);
+    }
+    if let Some(token) = &config.monday.webhook_token {
+        auth = auth.with_shared_token(token.clone());
+    }
+    auth = auth.allow_unauthenticated(args.allow_unauthenticated_webhooks);
+    if !auth.is_usable() {
+        anyhow::bail!(
+            "no webhook authentication configured: set MONDAY_SIGNING_SECRET (app webhooks) or \
+             MONDAY_WEBHOOK_TOKEN (webhooks created with a personal token), or pass \
+             --allow-unauthenticated-webhooks for a local experiment"
+        );
+    }
+    let status_token = config.status_token.clone();
+    let rt = context::runtime(config).await?;
+    let mut rc = ReceiverConfig::new(auth);
+    rc.pending_policy = PendingPolicy::AckWhenStored;
+    rc.status_token = status_token;
+    let state = AppState::new(rt.engine.clone(), rc).context("configuring the receiver")?;
+
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .with_context(|| format!("listening on {}", args.addr))?;
+    let addr = listener.local_addr().context("reading the bound address")?;
+    println!(
+        "crmsync: listening on http://{addr} (POST /webhooks/monday, GET /healthz, GET /status)"
+    );
+    tracing::info!(%addr, "receiver listening");
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let engine = rt.engine.clone();
+    let mut worker_rx = stop_rx.clone();
+    let worker = tokio::spawn(async move {
+        engine
+            .run_worker(async move {
+                let _ = worker_rx.wait_for(|s| *s).await;
+            })
+            .await;
+    });
+    let mut server_rx = stop_rx;
+    let server = axum::serve(listener, router(state)).with_graceful_shutdown(async move {
+        let _ = server_rx.wait_for(|s| *s).await;
+    });
+    let server = tokio::spawn(async move { server.await });
+
+    let signal = shutdown_signal().await?;
+    println!("crmsync: {signal} received, shutting down");
+    tracing::info!(
+        signal,
+        "shutting down: finishing in-flight requests and events"
+    );
+    let _ = stop_tx.send(true);
+    match tokio::time::timeout(Duration::from_secs(30), server).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(e))) => return Err(e).context("serving HTTP"),
+        Ok(Err(e)) => return Err(e).context("the HTTP server task failed"),
+        Err(_) => tracing::warn!("in-flight requests did not finish within 30 s"),
+    }
+    if tokio::time::timeout(Duration::from_secs(30), worker)
+        .await
+        .is_err()
+    {
+        tracing::warn!("the worker did not stop within 30 s; its claims expire with their lease");
+    }
+    rt.engine.alerter().flush().await;
+    rt.engine.store().close().await;
+    println!("crmsync: stopped");
+    Ok(())
+}
+
+/// Waits for Ctrl-C or SIGTERM; returns its name.
+async fn shutdown_signal() -> Result<&'static str> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => { r.context("waiting for Ctrl-C")?; Ok("Ctrl-C") }
+            _ = term.recv() => Ok("SIGTERM"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c()
+            .await
+            .context("waiting for Ctrl-C")?;
+        Ok("Ctrl-C")
+    }
+}

@@ -1,0 +1,130 @@
+//! Building the runtime pieces (store, clients, alerter, engine) from the typed configuration.
+
+use anyhow::{Context, Result};
+use crmsync_config::{Config, SalesforceAuth};
+use crmsync_monday::{MondayClient, MondayConfig};
+use crmsync_salesforce::{AuthMode, SalesforceClient, SalesforceConfig};
+use crmsync_store::Store;
+use crmsync_sync::{AlertConfig, Alerter, Engine, EngineConfig, TelegramConfig};
+use secrecy::SecretString;
+
+/// Reads the configuration (environment and `.env`); errors name the variable.
+pub fn config() -> Result<Config> {
+    Config::from_env().context("reading the configuration")
+}
+
+/// Installs the log subscriber (stderr; `RUST_LOG`, `CRMSYNC_LOG_FORMAT`). A second call is a no-op.
+pub fn init_logs() -> Result<()> {
+    let format = crmsync_config::LogFormat::detect().context("setting up logs")?;
+    match crmsync_config::init_telemetry(format) {
+        Ok(()) | Err(crmsync_config::TelemetryError::AlreadyInitialized(_)) => Ok(()),
+        Err(e) => Err(e).context("setting up logs"),
+    }
+}
+
+/// Connects to `DATABASE_URL` (shown masked in errors).
+pub async fn store(config: &Config) -> Result<Store> {
+    Store::connect(config.database_url.expose())
+        .await
+        .with_context(|| format!("connecting to the database {}", config.database_url))
+}
+
+/// Connects to `DATABASE_URL` and applies pending schema migrations.
+pub async fn migrated_store(config: &Config) -> Result<Store> {
+    let store = store(config).await?;
+    store
+        .migrate()
+        .await
+        .with_context(|| format!("migrating the database {}", config.database_url))?;
+    Ok(store)
+}
+
+/// The Salesforce client (`SALESFORCE_*`).
+pub fn salesforce(config: &Config) -> Result<SalesforceClient> {
+    let s = config
+        .require_salesforce()
+        .context("configuring the Salesforce client")?;
+    let auth = match &s.auth {
+        SalesforceAuth::JwtBearer {
+            username,
+            private_key,
+        } => AuthMode::JwtBearer {
+            username: username.clone(),
+            private_key_pem: private_key.clone(),
+        },
+        SalesforceAuth::RefreshToken { refresh_token } => AuthMode::RefreshToken {
+            refresh_token: refresh_token.clone(),
+        },
+        SalesforceAuth::ClientCredentials => AuthMode::ClientCredentials,
+    };
+    let secret = s
+        .client_secret
+        .clone()
+        .unwrap_or_else(|| SecretString::from(String::new()));
+    let mut sc = SalesforceConfig::new(s.login_url.clone(), s.client_id.clone(), secret, auth);
+    if let Some(v) = &s.api_version {
+        sc = sc.with_api_version(v.clone());
+    }
+    SalesforceClient::new(sc).context("configuring the Salesforce client")
+}
+
+/// The Monday client (`MONDAY_API_URL`, `MONDAY_API_TOKEN`, `MONDAY_API_VERSION`).
+pub fn monday(config: &Config) -> Result<MondayClient> {
+    let token = config
+        .monday
+        .require_api_token()
+        .context("configuring the Monday client")?;
+    let mut mc = MondayConfig::new(token.clone()).with_api_url(config.monday.api_url.as_str());
+    if let Some(v) = &config.monday.api_version {
+        mc = mc.with_api_version(v.clone());
+    }
+    MondayClient::new(mc).context("configuring the Monday client")
+}
+
+/// The alerter: Telegram when `TELEGRAM_*` is set, the log otherwise.
+pub fn alerter(config: &Config) -> Alerter {
+    match &config.telegram {
+        Some(t) => Alerter::new(AlertConfig {
+            telegram: Some(TelegramConfig {
+                api_url: t.api_url.as_str().trim_end_matches('/').to_owned(),
+                bot_token: t.bot_token.clone(),
+                chat_id: t.chat_id.clone(),
+            }),
+            ..AlertConfig::default()
+        }),
+        None => Alerter::log_only(),
+    }
+}
+
+/// Everything a command that processes events needs.
+pub struct Runtime {
+    /// The engine (holds the store and both clients).
+    pub engine: Engine,
+    /// The configuration it was built from.
+    pub config: Config,
+}
+
+/// Store (migrated), clients, the mapping at `CRMSYNC_MAPPING` validated against the live APIs,
+/// alerter and engine.
+pub async fn runtime(config: Config) -> Result<Runtime> {
+    let sf = salesforce(&config)?;
+    let monday = monday(&config)?;
+    let store = migrated_store(&config).await?;
+    let mapping = crmsync_sync::load_mapping(&config.mapping_path, &sf, &monday)
+        .await
+        .with_context(|| {
+            format!(
+                "loading the mapping {} (CRMSYNC_MAPPING); `crmsync mapping check` shows every problem",
+                config.mapping_path.display()
+            )
+        })?;
+    let engine = Engine::new(
+        store,
+        mapping,
+        sf,
+        monday,
+        alerter(&config),
+        EngineConfig::default(),
+    );
+    Ok(Runtime { engine, config })
+}

@@ -1,0 +1,24 @@
+//! `crmsync`: see `crmsync --help`.
+
+use clap::Parser;
+
+fn main() {
+    let cli = crmsync_cli::Cli::parse();
+    let code = match run(cli) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    };
+    std::process::exit(code);
+}
+
+fn run(cli: crmsync_cli::Cli) -> anyhow::Result<()> {
+    crmsync_cli::context::init_logs()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow::anyhow!("starting the async runtime: {e}"))?;
+    rt.block_on(crmsync_cli::run(cli))
+}
