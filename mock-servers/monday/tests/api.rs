@@ -511,3 +511,56 @@ async fn board_relation_value_is_returned_before_2025_04_only() {
         cv(&new)["linked_item_ids"][0].as_str().unwrap()
     );
 }
+
+#[tokio::test]
+async fn lookups_by_column_value() {
+    let m = start().await;
+    let created = m
+        .admin
+        .create_item(
+            LEADS,
+            "Lookup Co",
+            None,
+            json!({ "text_mkryhch5": "00Q000000000042AAA" }),
+        )
+        .await
+        .unwrap();
+    let (s, b) = gql(
+        &m,
+        "query ($cols: [ItemsPageByColumnValuesQuery!]) { items_page_by_column_values(board_id: 9378000505, columns: $cols) { cursor items { id name } } }",
+        json!({ "cols": [{ "column_id": "text_mkryhch5", "column_values": ["00Q000000000042AAA"] }] }),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        b["data"]["items_page_by_column_values"]["items"],
+        json!([{ "id": created.item.id, "name": "Lookup Co" }])
+    );
+    let (_, b) = gql(
+        &m,
+        "{ boards(ids: [9378000505]) { items_page(limit: 100, query_params: { rules: [{ column_id: \"color_mksj2adq\", compare_value: [6] }], order_by: [{ column_id: \"name\" }] }) { items { name column_values(ids: [\"color_mksj2adq\"]) { text } } } } }",
+        json!({}),
+    )
+    .await;
+    let items = b["data"]["boards"][0]["items_page"]["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{b}"));
+    assert!(!items.is_empty());
+    assert!(items
+        .iter()
+        .all(|i| i["column_values"][0]["text"] == "Nurturing"));
+    let names: Vec<&str> = items.iter().map(|i| i["name"].as_str().unwrap()).collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted);
+    let (_, b) = gql(
+        &m,
+        "{ boards(ids: [9378000505]) { items_page(query_params: { rules: [{ column_id: \"nope\", compare_value: [1] }] }) { items { id } } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        b["errors"][0]["extensions"]["code"],
+        "InvalidColumnIdException"
+    );
+}
