@@ -102,6 +102,19 @@ impl WebhookAuth {
         self
     }
 
+    /// From `MONDAY_SIGNING_SECRET` (with `audiences`, the public webhook URL(s); empty = the
+    /// request's own URL) and `MONDAY_WEBHOOK_TOKEN`. Unauthenticated access stays off.
+    pub fn from_settings(monday: &crmsync_config::MondaySettings, audiences: Vec<String>) -> Self {
+        let mut a = WebhookAuth::new();
+        if let Some(s) = &monday.signing_secret {
+            a = a.with_signing_secret(s.clone(), audiences);
+        }
+        if let Some(t) = &monday.webhook_token {
+            a = a.with_shared_token(t.clone());
+        }
+        a
+    }
+
     /// Whether any method is configured or unauthenticated access is allowed.
     pub fn is_usable(&self) -> bool {
         self.signing_secret.is_some() || self.shared_token.is_some() || self.allow_unauthenticated
@@ -180,6 +193,16 @@ impl ReceiverConfig {
             pending_policy: PendingPolicy::AckWhenStored,
             status_token: None,
         }
+    }
+}
+
+impl ReceiverConfig {
+    /// From the process configuration: authentication from the `MONDAY_*` settings (see
+    /// [`WebhookAuth::from_settings`]) and `CRMSYNC_STATUS_TOKEN`; other fields default.
+    pub fn from_config(config: &crmsync_config::Config, audiences: Vec<String>) -> ReceiverConfig {
+        let mut rc = ReceiverConfig::new(WebhookAuth::from_settings(&config.monday, audiences));
+        rc.status_token = config.status_token.clone();
+        rc
     }
 }
 

@@ -71,6 +71,7 @@ both_stores!(lead_lifecycle, |db| async move {
     // nothing dead, no alert
     let s = app.status_json().await;
     assert_eq!(s["counts"]["dead"], 0, "{s}");
+    eprintln!("lead lifecycle ({db:?}) latency: {}", s["latency"]);
     assert!(app.telegram.texts().is_empty());
     app.stop().await;
 });

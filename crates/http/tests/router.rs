@@ -444,3 +444,54 @@ async fn status_is_404_without_a_configured_token() {
         .unwrap()
         .contains("CRMSYNC_STATUS_TOKEN"));
 }
+
+#[tokio::test]
+async fn receiver_config_from_the_environment() {
+    let env: std::collections::HashMap<String, String> = [
+        ("MONDAY_WEBHOOK_TOKEN", "env-token"),
+        ("CRMSYNC_STATUS_TOKEN", "env-status"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let cfg = crmsync_config::Config::from_map(&env).unwrap();
+    let rc = ReceiverConfig::from_config(&cfg, vec![]);
+    assert!(
+        !format!("{rc:?}").contains("env-token"),
+        "secrets stay out of Debug"
+    );
+    let (app, _, _d) = app_with(rc).await;
+    let ok = app
+        .clone()
+        .oneshot(post(
+            "/webhooks/monday?token=env-token",
+            None,
+            r#"{"challenge":"c"}"#,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    let jwt_without_secret = app
+        .clone()
+        .oneshot(post(
+            "/webhooks/monday",
+            Some(jwt(AUD, 60, SECRET)),
+            r#"{"challenge":"c"}"#,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        jwt_without_secret.status(),
+        StatusCode::UNAUTHORIZED,
+        "no signing secret configured"
+    );
+    let status = app
+        .oneshot(
+            Request::get("/status?token=env-status&format=json")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status.status(), StatusCode::OK);
+}

@@ -49,6 +49,26 @@ pub struct AlertConfig {
     pub send_timeout: Duration,
 }
 
+impl From<&crmsync_config::TelegramSettings> for TelegramConfig {
+    fn from(t: &crmsync_config::TelegramSettings) -> Self {
+        TelegramConfig {
+            api_url: t.api_url.as_str().trim_end_matches('/').to_string(),
+            bot_token: t.bot_token.clone(),
+            chat_id: t.chat_id.clone(),
+        }
+    }
+}
+
+impl AlertConfig {
+    /// Telegram from the `TELEGRAM_*` settings (log only when absent), default window.
+    pub fn from_config(config: &crmsync_config::Config) -> AlertConfig {
+        AlertConfig {
+            telegram: config.telegram.as_ref().map(TelegramConfig::from),
+            ..AlertConfig::default()
+        }
+    }
+}
+
 impl Default for AlertConfig {
     fn default() -> Self {
         AlertConfig {
