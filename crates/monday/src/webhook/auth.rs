@@ -18,6 +18,7 @@ use jsonwebtoken::{decode, Algorithm, DecodingKey, Validation};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 /// Why a webhook request was not authenticated.
@@ -206,7 +207,9 @@ fn map_jwt_error(e: jsonwebtoken::errors::Error) -> AuthError {
 }
 
 /// Compares a token presented in the webhook URL with the configured shared token in constant
-/// time (for equal lengths; a length mismatch fails immediately, revealing only the length).
+/// time, whatever the lengths: both are hashed with SHA-256 and the fixed-size digests are
+/// compared with `subtle`, so neither the content nor the length of the expected token leaks
+/// through timing.
 pub fn verify_shared_token(
     expected: &SecretString,
     presented: Option<&str>,
@@ -218,7 +221,13 @@ pub fn verify_shared_token(
     if expected.is_empty() {
         return Err(AuthError::TokenMismatch);
     }
-    if bool::from(expected.ct_eq(presented.as_bytes())) {
+    let expected_digest = Sha256::digest(expected);
+    let presented_digest = Sha256::digest(presented.as_bytes());
+    if bool::from(
+        expected_digest
+            .as_slice()
+            .ct_eq(presented_digest.as_slice()),
+    ) {
         Ok(())
     } else {
         Err(AuthError::TokenMismatch)
@@ -249,7 +258,46 @@ mod tests {
             verify_shared_token(&s, Some("short")),
             Err(AuthError::TokenMismatch)
         );
+        assert_eq!(
+            verify_shared_token(&s, Some("s3cret-token-and-more")),
+            Err(AuthError::TokenMismatch)
+        );
         assert_eq!(verify_shared_token(&s, None), Err(AuthError::Missing));
         assert_eq!(verify_shared_token(&s, Some("")), Err(AuthError::Missing));
+    }
+
+    /// Tokens of every length around the expected one, including its prefixes and extensions,
+    /// go through the same digest comparison and are refused; only the exact token passes.
+    #[test]
+    fn shared_token_of_any_length_is_refused_unless_equal() {
+        let expected = "0123456789abcdef";
+        let s = SecretString::from(expected.to_owned());
+        for len in 1..=expected.len() * 2 {
+            let presented: String = expected.chars().cycle().take(len).collect();
+            let want = if presented == expected {
+                Ok(())
+            } else {
+                Err(AuthError::TokenMismatch)
+            };
+            assert_eq!(verify_shared_token(&s, Some(&presented)), want, "len {len}");
+        }
+        // Same length, one byte off at either end.
+        assert_eq!(
+            verify_shared_token(&s, Some("X123456789abcdef")),
+            Err(AuthError::TokenMismatch)
+        );
+        assert_eq!(
+            verify_shared_token(&s, Some("0123456789abcdeX")),
+            Err(AuthError::TokenMismatch)
+        );
+    }
+
+    #[test]
+    fn empty_expected_token_refuses_everything() {
+        let s = SecretString::from(String::new());
+        assert_eq!(
+            verify_shared_token(&s, Some("anything")),
+            Err(AuthError::TokenMismatch)
+        );
     }
 }
