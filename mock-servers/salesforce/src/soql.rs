@@ -6,6 +6,10 @@
 //! literals (`TODAY`, `LAST_N_DAYS:30`, …), `ORDER BY … ASC|DESC NULLS FIRST|LAST`, `LIMIT` and
 //! `OFFSET`. Anything else is a [`SoqlError`] with the 1-based column where parsing failed.
 //!
+//! String literals accept exactly the documented escapes (`\n \r \t \b \f` in either case,
+//! `\" \' \\`, `\uXXXX`, and `\%` `\_` in `LIKE` patterns only); `LIKE` values are parsed into a
+//! [`LikePattern`] that keeps wildcards apart from escaped `%`/`_`.
+//!
 //! [`Query`]'s `Display` prints canonical SOQL that parses back to an equal `Query`.
 
 use std::fmt;
@@ -136,8 +140,10 @@ pub enum Literal {
     Null,
     /// `true` / `false`
     Bool(bool),
-    /// `'text'` (unescaped content)
+    /// `'text'` (decoded content; `%` and `_` are ordinary characters here).
     String(String),
+    /// The pattern of a `LIKE` (the parser produces it only there).
+    Pattern(LikePattern),
     /// A number as written (`42`, `-1.5`).
     Number(String),
     /// `2024-01-31`
@@ -146,6 +152,54 @@ pub enum Literal {
     DateTime(String),
     /// `TODAY`, `LAST_N_DAYS:30`, …
     DateLiteral(DateLiteral),
+}
+
+/// One element of a `LIKE` pattern.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LikeToken {
+    /// `%`: any run of characters (possibly empty).
+    Any,
+    /// `_`: exactly one character.
+    One,
+    /// A literal character (`\%` and `\_` decode to `Char('%')` and `Char('_')`).
+    Char(char),
+}
+
+/// A decoded `LIKE` pattern in which wildcards are distinct from escaped `%`/`_`
+/// (so `'\\%'` — a backslash then a wildcard — differs from `'\%'` — a literal percent).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LikePattern(pub Vec<LikeToken>);
+
+impl LikePattern {
+    /// A pattern in which `%` and `_` of `s` are wildcards and every other character is literal.
+    pub fn with_wildcards(s: &str) -> Self {
+        LikePattern(
+            s.chars()
+                .map(|c| match c {
+                    '%' => LikeToken::Any,
+                    '_' => LikeToken::One,
+                    c => LikeToken::Char(c),
+                })
+                .collect(),
+        )
+    }
+
+    /// A pattern matching exactly `s` (every character literal, including `%` and `_`).
+    pub fn literal(s: &str) -> Self {
+        LikePattern(s.chars().map(LikeToken::Char).collect())
+    }
+
+    /// The characters as written without escapes (wildcards become `%`/`_`).
+    pub fn to_plain_string(&self) -> String {
+        self.0
+            .iter()
+            .map(|t| match t {
+                LikeToken::Any => '%',
+                LikeToken::One => '_',
+                LikeToken::Char(c) => *c,
+            })
+            .collect()
+    }
 }
 
 /// Relative date literals.
@@ -232,7 +286,9 @@ pub fn parse(input: &str) -> Result<Query, SoqlError> {
 #[derive(Clone, Debug, PartialEq)]
 enum Tok {
     Ident(String),
-    Str(String),
+    /// Decoded string literal (wildcards kept apart from `\%`/`\_`) and the offset of the first
+    /// LIKE-only escape, if any.
+    Str(Vec<LikeToken>, Option<usize>),
     Num(String),
     DateLit(String),
     DateTimeLit(String),
@@ -277,46 +333,11 @@ fn lex(input: &str) -> Result<Vec<Token>, SoqlError> {
         }
         let start = i;
         if c == b'\'' {
-            i += 1;
-            let mut s = String::new();
-            loop {
-                match input[i..].chars().next() {
-                    None => return Err(err(start, "unterminated string literal".into())),
-                    Some('\'') => {
-                        i += 1;
-                        break;
-                    }
-                    Some('\\') => {
-                        let next = input[i + 1..].chars().next();
-                        let decoded = match next {
-                            Some('\'') => '\'',
-                            Some('\\') => '\\',
-                            Some('"') => '"',
-                            Some('n') => '\n',
-                            Some('r') => '\r',
-                            Some('t') => '\t',
-                            Some('%') | Some('_') => {
-                                s.push('\\');
-                                next.unwrap_or('\\')
-                            }
-                            _ => {
-                                return Err(err(
-                                    i,
-                                    "Invalid string literal: invalid escape sequence".into(),
-                                ))
-                            }
-                        };
-                        s.push(decoded);
-                        i += 1 + next.map(char::len_utf8).unwrap_or(0);
-                    }
-                    Some(ch) => {
-                        s.push(ch);
-                        i += ch.len_utf8();
-                    }
-                }
-            }
+            let (pieces, like_escape, next) =
+                lex_string(input, start).map_err(|(at, m)| err(at, m))?;
+            i = next;
             out.push(Token {
-                tok: Tok::Str(s),
+                tok: Tok::Str(pieces, like_escape),
                 start,
                 end: i,
             });
@@ -408,6 +429,99 @@ fn lex(input: &str) -> Result<Vec<Token>, SoqlError> {
 }
 
 /// Length of a date (`YYYY-MM-DD`) or datetime literal at the start of `s`.
+/// Lexes the string literal whose opening quote is at `start`. Returns the decoded pieces,
+/// the offset of the first LIKE-only escape (`\%`, `\_`) and the offset after the closing quote.
+///
+/// Escapes, as documented in "Quoted String Escape Sequences": `\n \N \r \R \t \T \b \B \f \F
+/// \" \' \\`, `\uXXXX` (four hex digits; a UTF-16 surrogate pair as two escapes), and `\%` `\_`
+/// (LIKE only). `\b` is decoded as U+0008 (backspace, as in Java and JSON; the English doc calls
+/// it "Bell", its translations "backspace"). Any other backslash is an error at the backslash.
+#[allow(clippy::type_complexity)]
+fn lex_string(
+    input: &str,
+    start: usize,
+) -> Result<(Vec<LikeToken>, Option<usize>, usize), (usize, String)> {
+    let mut i = start + 1;
+    let mut out = Vec::new();
+    let mut like_escape = None;
+    let invalid = |at: usize| {
+        (
+            at,
+            "Invalid string literal: invalid escape sequence".to_string(),
+        )
+    };
+    loop {
+        let Some(ch) = input.get(i..).and_then(|r| r.chars().next()) else {
+            return Err((start, "unterminated string literal".into()));
+        };
+        match ch {
+            '\'' => return Ok((out, like_escape, i + 1)),
+            '%' => {
+                out.push(LikeToken::Any);
+                i += 1;
+            }
+            '_' => {
+                out.push(LikeToken::One);
+                i += 1;
+            }
+            '\\' => {
+                let at = i;
+                let next = input.get(i + 1..).and_then(|r| r.chars().next());
+                let decoded = match next {
+                    Some('\'') => '\'',
+                    Some('\\') => '\\',
+                    Some('"') => '"',
+                    Some('n' | 'N') => '\n',
+                    Some('r' | 'R') => '\r',
+                    Some('t' | 'T') => '\t',
+                    Some('b' | 'B') => '\u{8}',
+                    Some('f' | 'F') => '\u{c}',
+                    Some(c @ ('%' | '_')) => {
+                        like_escape.get_or_insert(at);
+                        c
+                    }
+                    Some('u') => {
+                        let (c, len) = unicode_escape(input, at).ok_or_else(|| invalid(at))?;
+                        out.push(LikeToken::Char(c));
+                        i = at + len;
+                        continue;
+                    }
+                    _ => return Err(invalid(at)),
+                };
+                out.push(LikeToken::Char(decoded));
+                i += 2;
+            }
+            c => {
+                out.push(LikeToken::Char(c));
+                i += c.len_utf8();
+            }
+        }
+    }
+}
+
+/// Decodes `\uXXXX` (or a surrogate pair `\uD83D\uDE00`) at `at`; returns the char and the
+/// number of bytes consumed.
+fn unicode_escape(input: &str, at: usize) -> Option<(char, usize)> {
+    let unit = |from: usize| -> Option<u32> {
+        let rest = input.get(from..)?;
+        let hex = rest.strip_prefix("\\u")?.get(..4)?;
+        if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        u32::from_str_radix(hex, 16).ok()
+    };
+    let hi = unit(at)?;
+    if (0xD800..0xDC00).contains(&hi) {
+        let lo = unit(at + 6)?;
+        if !(0xDC00..0xE000).contains(&lo) {
+            return None;
+        }
+        let c = char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))?;
+        return Some((c, 12));
+    }
+    Some((char::from_u32(hi)?, 6))
+}
+
 fn date_time_len(s: &str) -> Option<usize> {
     let b = s.as_bytes();
     let digits =
@@ -736,13 +850,24 @@ impl<'a> Parser<'a> {
                 None => return Err(self.unexpected()),
             }
         };
-        let value = self.literal()?;
-        if op == CompareOp::Like && !matches!(value, Literal::String(_)) {
-            return Err(self.err_at(
-                self.tokens[self.i - 1].start,
-                "LIKE requires a string literal".into(),
-            ));
+        if op == CompareOp::Like {
+            return match self.peek().cloned() {
+                Some(Token {
+                    tok: Tok::Str(pieces, _),
+                    ..
+                }) => {
+                    self.i += 1;
+                    Ok(Condition::Compare {
+                        field,
+                        op,
+                        value: Literal::Pattern(LikePattern(pieces)),
+                    })
+                }
+                Some(t) => Err(self.err_at(t.start, "LIKE requires a string literal".into())),
+                None => Err(self.unexpected()),
+            };
         }
+        let value = self.literal()?;
         Ok(Condition::Compare { field, op, value })
     }
 
@@ -761,7 +886,16 @@ impl<'a> Parser<'a> {
             return Err(self.unexpected());
         };
         let lit = match &t.tok {
-            Tok::Str(s) => Literal::String(s.clone()),
+            Tok::Str(pieces, like_escape) => {
+                if let Some(at) = like_escape {
+                    return Err(self.err_at(
+                        *at,
+                        "Invalid string literal: \\% and \\_ are only valid in LIKE patterns"
+                            .into(),
+                    ));
+                }
+                Literal::String(LikePattern(pieces.clone()).to_plain_string())
+            }
             Tok::Num(n) => Literal::Number(n.clone()),
             Tok::DateLit(d) => Literal::Date(d.clone()),
             Tok::DateTimeLit(d) => Literal::DateTime(d.clone()),
@@ -808,30 +942,49 @@ impl fmt::Display for Literal {
             Literal::Bool(b) => write!(f, "{b}"),
             Literal::String(s) => {
                 f.write_str("'")?;
-                let mut chars = s.chars().peekable();
-                while let Some(c) = chars.next() {
-                    match c {
-                        '\'' => f.write_str("\\'")?,
-                        '\n' => f.write_str("\\n")?,
-                        '\r' => f.write_str("\\r")?,
-                        '\t' => f.write_str("\\t")?,
-                        '"' => f.write_str("\\\"")?,
-                        '\\' => {
-                            // `\%` and `\_` are kept verbatim (LIKE escapes); a lone backslash is doubled.
-                            match chars.peek() {
-                                Some('%') | Some('_') => f.write_str("\\")?,
-                                _ => f.write_str("\\\\")?,
-                            }
-                        }
-                        c => write!(f, "{c}")?,
-                    }
+                for c in s.chars() {
+                    write_escaped_char(f, c)?;
                 }
                 f.write_str("'")
             }
+            Literal::Pattern(p) => write!(f, "{p}"),
             Literal::Number(n) | Literal::Date(n) | Literal::DateTime(n) => f.write_str(n),
             Literal::DateLiteral(DateLiteral::Fixed(n)) => f.write_str(n),
             Literal::DateLiteral(DateLiteral::WithN(n, k)) => write!(f, "{n}:{k}"),
         }
+    }
+}
+
+/// Writes one character of a string literal with the escape the parser decodes back to it.
+fn write_escaped_char(f: &mut fmt::Formatter<'_>, c: char) -> fmt::Result {
+    match c {
+        '\'' => f.write_str("\\'"),
+        '"' => f.write_str("\\\""),
+        '\\' => f.write_str("\\\\"),
+        '\n' => f.write_str("\\n"),
+        '\r' => f.write_str("\\r"),
+        '\t' => f.write_str("\\t"),
+        '\u{8}' => f.write_str("\\b"),
+        '\u{c}' => f.write_str("\\f"),
+        c if c.is_control() => write!(f, "\\u{:04x}", c as u32),
+        c => write!(f, "{c}"),
+    }
+}
+
+impl fmt::Display for LikePattern {
+    /// Prints the pattern as a quoted literal: wildcards bare, literal `%`/`_` as `\%`/`\_`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("'")?;
+        for t in &self.0 {
+            match t {
+                LikeToken::Any => f.write_str("%")?,
+                LikeToken::One => f.write_str("_")?,
+                LikeToken::Char('%') => f.write_str("\\%")?,
+                LikeToken::Char('_') => f.write_str("\\_")?,
+                LikeToken::Char(c) => write_escaped_char(f, *c)?,
+            }
+        }
+        f.write_str("'")
     }
 }
 
@@ -908,40 +1061,24 @@ impl fmt::Display for Query {
     }
 }
 
-/// Converts a SOQL `LIKE` pattern (`%` any run, `_` one character, `\%`/`\_` literal) to a matcher.
-pub fn like_matches(pattern: &str, value: &str) -> bool {
-    #[derive(Clone, Copy)]
-    enum P {
-        Any,
-        One,
-        Ch(char),
-    }
-    let mut pat = Vec::new();
-    let mut chars = pattern.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '%' => pat.push(P::Any),
-            '_' => pat.push(P::One),
-            '\\' => match chars.next() {
-                Some(n) => pat.push(P::Ch(n)),
-                None => pat.push(P::Ch('\\')),
-            },
-            c => pat.push(P::Ch(c)),
-        }
-    }
+/// Whether `value` matches a `LIKE` pattern (case-insensitive, like Salesforce).
+pub fn like_matches(pattern: &LikePattern, value: &str) -> bool {
+    let pat = &pattern.0;
     let val: Vec<char> = value.chars().collect();
     // dynamic programming over (pattern index, value index), case-insensitive like Salesforce.
     let mut dp = vec![vec![false; val.len() + 1]; pat.len() + 1];
     dp[0][0] = true;
     for i in 1..=pat.len() {
-        if matches!(pat[i - 1], P::Any) {
+        if matches!(pat[i - 1], LikeToken::Any) {
             dp[i][0] = dp[i - 1][0];
         }
         for j in 1..=val.len() {
             dp[i][j] = match pat[i - 1] {
-                P::Any => dp[i - 1][j] || dp[i][j - 1],
-                P::One => dp[i - 1][j - 1],
-                P::Ch(c) => dp[i - 1][j - 1] && c.to_lowercase().eq(val[j - 1].to_lowercase()),
+                LikeToken::Any => dp[i - 1][j] || dp[i][j - 1],
+                LikeToken::One => dp[i - 1][j - 1],
+                LikeToken::Char(c) => {
+                    dp[i - 1][j - 1] && c.to_lowercase().eq(val[j - 1].to_lowercase())
+                }
             };
         }
     }
@@ -995,12 +1132,144 @@ mod tests {
         assert!(parse("SELECT Id FROM Lead LIMIT 99999999999999999999999").is_err());
     }
 
+    fn like_of(q: &str) -> LikePattern {
+        match parse(q).unwrap().where_ {
+            Some(Condition::Compare {
+                op: CompareOp::Like,
+                value: Literal::Pattern(p),
+                ..
+            }) => p,
+            other => panic!("not a LIKE: {other:?}"),
+        }
+    }
+
+    fn eq_string_of(literal: &str) -> Result<String, SoqlError> {
+        match parse(&format!("SELECT Id FROM Lead WHERE Name = {literal}"))?.where_ {
+            Some(Condition::Compare {
+                value: Literal::String(s),
+                ..
+            }) => Ok(s),
+            other => panic!("not a string comparison: {other:?}"),
+        }
+    }
+
     #[test]
     fn like_patterns() {
-        assert!(like_matches("%@x.org", "a@X.org"));
-        assert!(like_matches("a_c", "abc"));
-        assert!(!like_matches("a_c", "abbc"));
-        assert!(like_matches("100\\%", "100%"));
-        assert!(!like_matches("100\\%", "1000"));
+        let p = |s| like_of(&format!("SELECT Id FROM Lead WHERE Name LIKE '{s}'"));
+        assert!(like_matches(&p("%@x.org"), "a@X.org"));
+        assert!(like_matches(&p("a_c"), "abc"));
+        assert!(!like_matches(&p("a_c"), "abbc"));
+        assert!(like_matches(&p("100\\%"), "100%"));
+        assert!(!like_matches(&p("100\\%"), "1000"));
+        assert!(like_matches(&p("a\\_c"), "a_c"));
+        assert!(!like_matches(&p("a\\_c"), "abc"));
+        // The documented examples.
+        assert!(like_matches(&p("Ter\\%%"), "Ter%rific"));
+        assert!(!like_matches(&p("Ter\\%%"), "Terrific"));
+    }
+
+    #[test]
+    fn escaped_backslash_before_a_wildcard_is_a_backslash_then_the_wildcard() {
+        // `'\\%'`: backslash, then `%` wildcard. `'\%'`: literal percent.
+        let backslash_then_any = like_of(r"SELECT Id FROM Lead WHERE Name LIKE '\\%'");
+        assert_eq!(
+            backslash_then_any.0,
+            vec![LikeToken::Char('\\'), LikeToken::Any]
+        );
+        assert!(like_matches(&backslash_then_any, "\\"));
+        assert!(like_matches(&backslash_then_any, "\\anything"));
+        assert!(!like_matches(&backslash_then_any, "%"));
+        let percent = like_of(r"SELECT Id FROM Lead WHERE Name LIKE '\%'");
+        assert_eq!(percent.0, vec![LikeToken::Char('%')]);
+        assert!(like_matches(&percent, "%"));
+        assert!(!like_matches(&percent, "\\"));
+        // `'\\\%'`: backslash then literal percent; `'\\\\_'`: two backslashes then one char.
+        let p = like_of(r"SELECT Id FROM Lead WHERE Name LIKE '\\\%'");
+        assert_eq!(p.0, vec![LikeToken::Char('\\'), LikeToken::Char('%')]);
+        let p = like_of(r"SELECT Id FROM Lead WHERE Name LIKE '\\\\_'");
+        assert_eq!(
+            p.0,
+            vec![LikeToken::Char('\\'), LikeToken::Char('\\'), LikeToken::One]
+        );
+        // The printer keeps the distinction.
+        for q in [
+            r"SELECT Id FROM Lead WHERE Name LIKE '\\%'",
+            r"SELECT Id FROM Lead WHERE Name LIKE '\%'",
+            r"SELECT Id FROM Lead WHERE Name LIKE '\\\%_\_'",
+        ] {
+            let parsed = parse(q).unwrap();
+            assert_eq!(parsed.to_string(), q);
+            assert_eq!(parse(&parsed.to_string()).unwrap(), parsed);
+        }
+    }
+
+    #[test]
+    fn every_documented_escape_decodes() {
+        let cases: &[(&str, &str)] = &[
+            (r"'a\nb'", "a\nb"),
+            (r"'a\Nb'", "a\nb"),
+            (r"'a\rb'", "a\rb"),
+            (r"'a\Rb'", "a\rb"),
+            (r"'a\tb'", "a\tb"),
+            (r"'a\Tb'", "a\tb"),
+            (r"'a\bb'", "a\u{8}b"),
+            (r"'a\Bb'", "a\u{8}b"),
+            (r"'a\fb'", "a\u{c}b"),
+            (r"'a\Fb'", "a\u{c}b"),
+            (r#"'a\"b'"#, "a\"b"),
+            (r"'a\'b'", "a'b"),
+            (r"'a\\b'", "a\\b"),
+            (r"'\u00e9t\u00C9'", "étÉ"),
+            (r"'\u0000\u001f'", "\u{0}\u{1f}"),
+            (r"'\ud83d\ude00'", "😀"),
+            ("'100%_'", "100%_"),
+        ];
+        for (lit, want) in cases {
+            assert_eq!(eq_string_of(lit).unwrap(), *want, "{lit}");
+            // and the printer writes something that decodes to the same value
+            let q = parse(&format!("SELECT Id FROM Lead WHERE Name = {lit}")).unwrap();
+            assert_eq!(parse(&q.to_string()).unwrap(), q, "{lit} -> {q}");
+        }
+    }
+
+    #[test]
+    fn undocumented_escapes_are_rejected_at_the_backslash() {
+        for (lit, column) in [
+            (r"'a\x'", 36),
+            (r"'ab\a'", 37),
+            (r"'\U00e9'", 35),
+            (r"'\u00g9'", 35),
+            (r"'\u12'", 35),
+            (r"'\ud83d'", 35),
+            (r"'\ud83dx'", 35),
+            (r"'\ude00'", 35),
+            (r"'\0'", 35),
+            (r"'é\v'", 36),
+        ] {
+            let e = eq_string_of(lit).unwrap_err();
+            assert_eq!(
+                e.message, "Invalid string literal: invalid escape sequence",
+                "{lit}"
+            );
+            assert_eq!(e.column, column, "{lit}");
+        }
+        // A trailing backslash escapes the closing quote: unterminated.
+        let e = eq_string_of(r"'abc\'").unwrap_err();
+        assert_eq!(e.message, "unterminated string literal");
+        // `\%` and `\_` are LIKE-only.
+        let e = eq_string_of(r"'10\%'").unwrap_err();
+        assert_eq!(e.column, 37);
+        assert!(e.message.contains("only valid in LIKE"), "{}", e.message);
+        let e = parse(r"SELECT Id FROM Lead WHERE Name IN ('a', 'b\_')").unwrap_err();
+        assert_eq!(e.column, 43);
+    }
+
+    #[test]
+    fn control_characters_print_as_escapes() {
+        let q = parse("SELECT Id FROM Lead WHERE Name = '\u{1}\u{8}\u{c}\u{7f}\\\\'").unwrap();
+        assert_eq!(
+            q.to_string(),
+            r"SELECT Id FROM Lead WHERE Name = '\u0001\b\f\u007f\\'"
+        );
     }
 }

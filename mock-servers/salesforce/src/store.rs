@@ -915,7 +915,10 @@ fn literal_for(
                 LitVal::Point(Cmp::Str(s.to_lowercase()))
             }
         }
-        Literal::String(_) => {
+        Literal::Pattern(p) if f.is_text() || t == "id" || t == "reference" => {
+            LitVal::Point(Cmp::Str(p.to_plain_string().to_lowercase()))
+        }
+        Literal::String(_) | Literal::Pattern(_) => {
             let expected = match t {
                 "boolean" => "boolean",
                 "date" => "date",
@@ -1027,7 +1030,7 @@ fn test_compare(f: &FieldDef, v: Option<Cmp>, op: CompareOp, lit: &LitVal, raw: 
         }
         (Some(v), LitVal::Point(l)) => {
             if op == CompareOp::Like {
-                let (Cmp::Str(s), Literal::String(p)) = (&v, raw) else {
+                let (Cmp::Str(s), Literal::Pattern(p)) = (&v, raw) else {
                     return false;
                 };
                 return crate::soql::like_matches(p, s);

@@ -49,7 +49,7 @@ fn literal() -> impl Strategy<Value = Literal> {
     prop_oneof![
         Just(Literal::Null),
         any::<bool>().prop_map(Literal::Bool),
-        "[ -~\\n\\t]{0,12}".prop_map(Literal::String),
+        tricky_text(12).prop_map(Literal::String),
         (-100000i64..100000, prop::option::of(0u32..1000)).prop_map(|(a, b)| Literal::Number(
             match b {
                 Some(f) => format!("{a}.{f}"),
@@ -65,6 +65,28 @@ fn literal() -> impl Strategy<Value = Literal> {
         (prop::sample::select(soql::N_DATE_LITERALS), 0u32..500)
             .prop_map(|(s, n)| Literal::DateLiteral(DateLiteral::WithN(s.to_string(), n))),
     ]
+}
+
+/// Text that exercises every escape: quotes, backslashes, `%`/`_`, control characters (printed as
+/// `\n \r \t \b \f` or `\uXXXX`), non-BMP characters (surrogate pairs in `\u` form) and `u`.
+fn tricky_text(max: usize) -> impl Strategy<Value = String> {
+    let ch = prop_oneof![
+        3 => prop::sample::select(vec![
+            '\'', '\\', '"', '%', '_', 'u', 'n', 'b', ' ', '\n', '\r', '\t', '\u{8}', '\u{c}', '\u{0}',
+            '\u{7}', '\u{1f}', '\u{7f}', '\u{85}', 'é', '😀',
+        ]),
+        2 => any::<char>(),
+    ];
+    prop::collection::vec(ch, 0..max).prop_map(|v| v.into_iter().collect())
+}
+
+fn like_pattern() -> impl Strategy<Value = soql::LikePattern> {
+    let tok = prop_oneof![
+        1 => Just(soql::LikeToken::Any),
+        1 => Just(soql::LikeToken::One),
+        4 => tricky_text(2).prop_filter_map("one char", |s| s.chars().next()).prop_map(soql::LikeToken::Char),
+    ];
+    prop::collection::vec(tok, 0..10).prop_map(soql::LikePattern)
 }
 
 fn op() -> impl Strategy<Value = CompareOp> {
@@ -85,10 +107,10 @@ fn condition() -> impl Strategy<Value = Condition> {
             op,
             value
         }),
-        (field_ref(), "[ -~]{0,8}").prop_map(|(field, p)| Condition::Compare {
+        (field_ref(), like_pattern()).prop_map(|(field, p)| Condition::Compare {
             field,
             op: CompareOp::Like,
-            value: Literal::String(p)
+            value: Literal::Pattern(p)
         }),
         (
             field_ref(),
@@ -202,11 +224,54 @@ proptest! {
     }
 
     #[test]
+    fn any_string_literal_decodes_to_itself(v in tricky_text(40)) {
+        let q = format!("SELECT Id FROM Lead WHERE Name = {}", Literal::String(v.clone()));
+        let parsed = soql::parse(&q).map_err(|e| TestCaseError::fail(format!("{q:?}: {e}")))?;
+        match parsed.where_ {
+            Some(Condition::Compare { value: Literal::String(s), .. }) => prop_assert_eq!(s, v),
+            other => prop_assert!(false, "{:?}", other),
+        }
+    }
+
+    #[test]
+    fn a_literal_like_pattern_matches_exactly_its_text(v in tricky_text(20), other in tricky_text(20)) {
+        let q = format!("SELECT Id FROM Lead WHERE Name LIKE {}", soql::LikePattern::literal(&v));
+        let parsed = soql::parse(&q).map_err(|e| TestCaseError::fail(format!("{q:?}: {e}")))?;
+        let Some(Condition::Compare { value: Literal::Pattern(p), .. }) = parsed.where_ else {
+            return Err(TestCaseError::fail(format!("no LIKE in {q:?}")));
+        };
+        prop_assert!(soql::like_matches(&p, &v), "{:?} !~ {:?}", q, v);
+        // Same length and each character equal ignoring case.
+        let same = other.chars().count() == v.chars().count()
+            && other.chars().zip(v.chars()).all(|(a, b)| a.to_lowercase().eq(b.to_lowercase()));
+        prop_assert_eq!(soql::like_matches(&p, &other), same, "{:?} vs {:?}", q, other);
+        prop_assert!(soql::like_matches(&p, &v.to_uppercase()) || v.to_uppercase().chars().count() != v.chars().count());
+    }
+
+    #[test]
     fn any_accepted_text_round_trips(text in "[ -~]{0,60}") {
         if let Ok(q) = soql::parse(&text) {
             let printed = q.to_string();
             let again = soql::parse(&printed).map_err(|e| TestCaseError::fail(format!("{printed}: {e}")))?;
             prop_assert_eq!(again, q);
+        }
+    }
+
+    /// Literals made of raw characters and escape sequences, valid or not: whatever is accepted
+    /// round-trips through the printer; whatever is rejected is rejected at a position inside it.
+    #[test]
+    fn any_accepted_escape_sequence_round_trips(
+        op in "(=|!=|LIKE)",
+        body in "([ -~]|\\\\[nNrRtTbBfF\"'\\\\%_ua-z0-9]|\\\\u[0-9a-fA-F]{4}|\\\\u[dD][89abAB][0-9a-fA-F]{2}|\\\\u[dD][c-fC-F][0-9a-fA-F]{2}|[\\x00-\\x1f]|é){0,30}",
+    ) {
+        let text = format!("SELECT Id FROM Lead WHERE Name {op} '{body}'");
+        match soql::parse(&text) {
+            Ok(q) => {
+                let printed = q.to_string();
+                let again = soql::parse(&printed).map_err(|e| TestCaseError::fail(format!("{printed}: {e}")))?;
+                prop_assert_eq!(again, q);
+            }
+            Err(e) => prop_assert!(e.offset >= 31 && e.offset <= text.len(), "{:?}: {:?}", text, e),
         }
     }
 
