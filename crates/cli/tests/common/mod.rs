@@ -1,0 +1,329 @@
+//! Helpers for driving the built `crmsync` binary like a user would: in-process mocks, a fresh
+//! store (SQLite temp file or a fresh PostgreSQL database on the server of `DATABASE_URL`), the
+//! environment the binary reads, and `crmsync serve` as a child process.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+pub const SF_CLIENT_ID: &str = "cli-test-client";
+pub const SF_CLIENT_SECRET: &str = "cli-test-secret-do-not-print";
+pub const WEBHOOK_TOKEN: &str = "cli-test-webhook-token";
+pub const LEADS: &str = "9378000505";
+pub const ACCOUNTS: &str = "9378000326";
+pub const CONTACTS: &str = "9429890440";
+pub const OPPORTUNITIES: &str = "9378000036";
+
+pub fn seed_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/seed")
+}
+
+pub fn seed_mapping() -> PathBuf {
+    seed_dir().join("mapping.toml")
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// `DATABASE_URL` of a PostgreSQL server, or a failing test that says how to get one.
+pub fn pg_url() -> String {
+    match std::env::var("DATABASE_URL") {
+        Ok(u) if u.starts_with("postgres") => u,
+        _ => panic!(
+            "DATABASE_URL is not set to a PostgreSQL URL: the PostgreSQL tests of the crmsync CLI \
+             need one. Run `cargo xtask test` (it provides PostgreSQL), or set \
+             DATABASE_URL=postgres://USER:PASSWORD@HOST:PORT/DB"
+        ),
+    }
+}
+
+/// A fresh, empty PostgreSQL database on the server of `DATABASE_URL`; its URL.
+pub async fn fresh_pg() -> String {
+    use sqlx::Connection;
+    let admin = pg_url();
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .unwrap_or_else(|e| panic!("connecting to DATABASE_URL: {e}"));
+    let name = format!("crmsync_cli_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let mut u = url::Url::parse(&admin).unwrap();
+    u.set_path(&format!("/{name}"));
+    u.to_string()
+}
+
+/// Both mocks in this process plus a store and a working directory for the binary.
+pub struct Env {
+    pub salesforce: mock_salesforce::RunningMock,
+    pub monday: mock_monday::RunningMock,
+    pub database_url: String,
+    pub mapping: PathBuf,
+    /// Working directory of every `crmsync` run (no stray `.env`).
+    pub dir: tempfile::TempDir,
+    /// Extra or overriding variables.
+    pub vars: Vec<(String, String)>,
+    /// Variables removed from the default environment.
+    pub removed: Vec<String>,
+}
+
+impl Env {
+    pub async fn start(db: Db) -> Env {
+        let salesforce = mock_salesforce::MockSalesforce::builder()
+            .client_credentials(SF_CLIENT_ID, SF_CLIENT_SECRET)
+            .start()
+            .await
+            .unwrap();
+        let monday = mock_monday::MockMonday::builder()
+            .seed_dir(seed_dir().join("monday"))
+            .webhook_retries(Duration::from_millis(300), 60)
+            .start()
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let database_url = match db {
+            Db::Sqlite => format!("sqlite://{}", dir.path().join("crmsync.db").display()),
+            Db::Postgres => fresh_pg().await,
+        };
+        Env {
+            salesforce,
+            monday,
+            database_url,
+            mapping: seed_mapping(),
+            dir,
+            vars: Vec::new(),
+            removed: Vec::new(),
+        }
+    }
+
+    /// The environment `crmsync` runs with.
+    pub fn env(&self) -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = [
+            ("DATABASE_URL", self.database_url.clone()),
+            ("CRMSYNC_MAPPING", self.mapping.display().to_string()),
+            ("SALESFORCE_LOGIN_URL", self.salesforce.base_url.clone()),
+            ("SALESFORCE_CLIENT_ID", SF_CLIENT_ID.to_owned()),
+            ("SALESFORCE_CLIENT_SECRET", SF_CLIENT_SECRET.to_owned()),
+            ("MONDAY_API_URL", self.monday.api_url()),
+            ("MONDAY_API_TOKEN", self.monday.token().to_owned()),
+            ("MONDAY_WEBHOOK_TOKEN", WEBHOOK_TOKEN.to_owned()),
+            ("RUST_LOG", "info,sqlx=warn".to_owned()),
+        ]
+        .into_iter()
+        .filter(|(k, _)| !self.removed.iter().any(|r| r == k))
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        for (k, val) in &self.vars {
+            v.retain(|(kk, _)| kk != k);
+            v.push((k.clone(), val.clone()));
+        }
+        v
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        command(self.dir.path(), &self.env(), args)
+    }
+
+    /// Runs `crmsync ARGS` to completion.
+    pub async fn run(&self, args: &[&str]) -> Run {
+        run(self.command(args)).await
+    }
+
+    /// Starts `crmsync serve --addr 127.0.0.1:0` and waits until it listens.
+    pub async fn serve(&self) -> Server {
+        Server::start(self.command(&["serve", "--addr", "127.0.0.1:0"])).await
+    }
+
+    /// Reads the mock Salesforce through its REST API with crmsync's client.
+    pub fn sf(&self) -> crmsync_salesforce::SalesforceClient {
+        crmsync_salesforce::SalesforceClient::new(crmsync_salesforce::SalesforceConfig::new(
+            url::Url::parse(&self.salesforce.base_url).unwrap(),
+            SF_CLIENT_ID,
+            secrecy::SecretString::from(SF_CLIENT_SECRET),
+            crmsync_salesforce::AuthMode::ClientCredentials,
+        ))
+        .unwrap()
+    }
+}
+
+/// `crmsync ARGS` with exactly `env` (plus PATH and HOME), in `dir`.
+pub fn command(dir: &Path, env: &[(String, String)], args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_crmsync"));
+    c.args(args).current_dir(dir).env_clear();
+    for k in ["PATH", "HOME"] {
+        if let Ok(v) = std::env::var(k) {
+            c.env(k, v);
+        }
+    }
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.stdin(Stdio::null()).kill_on_drop(true);
+    c
+}
+
+/// A finished run.
+#[derive(Debug)]
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn ok(&self) -> &Run {
+        assert_eq!(self.code, Some(0), "expected success:\n{self}");
+        self
+    }
+    pub fn failed(&self) -> &Run {
+        assert!(
+            self.code.is_some_and(|c| c != 0),
+            "expected a failure:\n{self}"
+        );
+        self
+    }
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{self}"))
+    }
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit code {:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+pub async fn run(mut c: Command) -> Run {
+    let out = tokio::time::timeout(
+        Duration::from_secs(120),
+        c.stdout(Stdio::piped()).stderr(Stdio::piped()).output(),
+    )
+    .await
+    .expect("crmsync did not finish within 120 s")
+    .expect("running crmsync");
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// `crmsync serve` running as a child process.
+pub struct Server {
+    pub child: Child,
+    pub base_url: String,
+    pub stdout: Arc<Mutex<String>>,
+    pub stderr: Arc<Mutex<String>>,
+}
+
+impl Server {
+    async fn start(mut c: Command) -> Server {
+        let mut child = c
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting crmsync serve");
+        let stderr: Arc<Mutex<String>> = Arc::default();
+        let mut err = child.stderr.take().unwrap();
+        let e = stderr.clone();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = err.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                e.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+            .await
+            .unwrap_or_else(|_| {
+                panic!(
+                    "crmsync serve did not listen within 60 s; stderr:\n{}",
+                    stderr.lock().unwrap()
+                )
+            })
+            .unwrap();
+        let Some(first) = first else {
+            let status = child.wait().await;
+            panic!(
+                "crmsync serve exited ({status:?}) before listening; stderr:\n{}",
+                stderr.lock().unwrap()
+            );
+        };
+        let base_url = first
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no URL in {first:?}"))
+            .to_owned();
+        let stdout = Arc::new(Mutex::new(format!("{first}\n")));
+        let o = stdout.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(l)) = lines.next_line().await {
+                o.lock().unwrap().push_str(&format!("{l}\n"));
+            }
+        });
+        Server {
+            child,
+            base_url,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Sends SIGTERM and waits for the exit code (at most 30 s).
+    pub async fn terminate(mut self) -> (Option<i32>, String, String) {
+        let pid = self.child.id().expect("server pid");
+        let st = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("running kill");
+        assert!(st.success());
+        let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("crmsync serve did not stop within 30 s of SIGTERM")
+            .unwrap();
+        // Let the readers drain.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let out = self.stdout.lock().unwrap().clone();
+        let err = self.stderr.lock().unwrap().clone();
+        (status.code(), out, err)
+    }
+}
+
+/// Polls `f` until it returns `Some` (at most 30 s).
+pub async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
