@@ -27,6 +27,8 @@ pub const DEFAULT_API_VERSION: &str = "2026-10";
 pub const MAX_PAGE_SIZE: u32 = 500;
 /// Monday's maximum number of ids in one `items(ids:)` query.
 pub const MAX_ITEM_IDS_PER_QUERY: usize = 100;
+/// Default cap on the size of one response body (64 MiB); see [`MondayConfig::max_response_bytes`].
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 
 const COMPLEXITY_SELECTION: &str = "complexity { before after query reset_in_x_seconds }";
 const ITEM_FIELDS: &str = "id name group { id title } board { id } column_values { id type text value ... on BoardRelationValue { linked_item_ids } }";
@@ -42,6 +44,9 @@ pub struct MondayConfig {
     pub api_version: String,
     /// Retry and waiting bounds.
     pub retry: RetryPolicy,
+    /// Largest response body the client reads (default [`DEFAULT_MAX_RESPONSE_BYTES`]); a larger
+    /// one is refused with [`MondayError::Decode`] instead of being buffered in memory.
+    pub max_response_bytes: usize,
 }
 
 impl fmt::Debug for MondayConfig {
@@ -51,6 +56,7 @@ impl fmt::Debug for MondayConfig {
             .field("token", &"[redacted]")
             .field("api_version", &self.api_version)
             .field("retry", &self.retry)
+            .field("max_response_bytes", &self.max_response_bytes)
             .finish()
     }
 }
@@ -63,6 +69,7 @@ impl MondayConfig {
             token,
             api_version: DEFAULT_API_VERSION.to_owned(),
             retry: RetryPolicy::default(),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 
@@ -81,6 +88,12 @@ impl MondayConfig {
     /// Sets the retry policy.
     pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
+        self
+    }
+
+    /// Sets the largest response body the client reads.
+    pub fn with_max_response_bytes(mut self, max: usize) -> Self {
+        self.max_response_bytes = max;
         self
     }
 }
@@ -114,6 +127,7 @@ struct Inner {
     retry: RetryPolicy,
     timer: Arc<dyn Timer>,
     budget: ComplexityBudget,
+    max_response_bytes: usize,
 }
 
 impl fmt::Debug for MondayClient {
@@ -218,6 +232,7 @@ impl MondayClient {
                 retry: config.retry,
                 timer,
                 budget: ComplexityBudget::default(),
+                max_response_bytes: config.max_response_bytes,
             }),
         })
     }
@@ -773,14 +788,7 @@ impl MondayClient {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|source| MondayError::Transport {
-                operation: req.operation.to_owned(),
-                not_sent: false,
-                source,
-            })?;
+        let bytes = self.read_body(req.operation, resp).await?;
         let json: Option<Value> = serde_json::from_slice(&bytes).ok();
         if !(200..300).contains(&status) {
             let errors = json
@@ -812,6 +820,45 @@ impl MondayClient {
             errors: parsed.errors,
             retry_after,
         })
+    }
+}
+
+impl MondayClient {
+    /// Reads a response body chunk by chunk, refusing one larger than `max_response_bytes` (by its
+    /// `Content-Length` up front, or as soon as the streamed bytes pass the cap).
+    async fn read_body(
+        &self,
+        operation: &str,
+        mut resp: reqwest::Response,
+    ) -> Result<Vec<u8>, MondayError> {
+        let max = self.inner.max_response_bytes;
+        let too_large = |size: String| MondayError::Decode {
+            operation: operation.to_owned(),
+            message: format!("response body of {size} bytes exceeds the limit of {max} bytes"),
+        };
+        if let Some(len) = resp.content_length() {
+            if usize::try_from(len).map_or(true, |len| len > max) {
+                return Err(too_large(len.to_string()));
+            }
+        }
+        let mut bytes = Vec::new();
+        loop {
+            let chunk = resp
+                .chunk()
+                .await
+                .map_err(|source| MondayError::Transport {
+                    operation: operation.to_owned(),
+                    not_sent: false,
+                    source,
+                })?;
+            let Some(chunk) = chunk else {
+                return Ok(bytes);
+            };
+            if chunk.len() > max.saturating_sub(bytes.len()) {
+                return Err(too_large(format!("more than {}", bytes.len())));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
     }
 }
 

@@ -835,3 +835,45 @@ async fn webhooks_create_list_delete() {
         json!("https://example.test/webhooks/monday?token=abc")
     );
 }
+
+#[tokio::test]
+async fn response_bodies_larger_than_the_cap_are_refused_not_buffered() {
+    let body = serde_json::to_vec(&boards_ok()).expect("serialise");
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(body.clone(), "application/json"))
+        .mount(&server)
+        .await;
+    let client_capped_at = |max: usize| {
+        let config = MondayConfig::new(SecretString::from(TOKEN.to_owned()))
+            .with_api_url(format!("{}/v2", server.uri()))
+            .with_retry_policy(policy())
+            .with_max_response_bytes(max);
+        MondayClient::with_timer(config, Arc::new(ManualTimer::new())).expect("client")
+    };
+
+    // A cap of exactly the body's size still reads it.
+    let boards = client_capped_at(body.len())
+        .boards(&["1".to_owned()])
+        .await
+        .expect("a body at the cap is read");
+    assert_eq!(boards.len(), 1);
+
+    // One byte less: a permanent decode error naming the limit, and no retry.
+    let err = client_capped_at(body.len() - 1)
+        .boards(&["1".to_owned()])
+        .await
+        .expect_err("a body over the cap is refused");
+    match &err {
+        MondayError::Decode { operation, message } => {
+            assert_eq!(operation, "boards");
+            assert!(
+                message.contains(&format!("limit of {} bytes", body.len() - 1)),
+                "{message}"
+            );
+        }
+        other => panic!("expected Decode, got {other:?}"),
+    }
+    assert_eq!(err.kind(), ErrorKind::Permanent);
+    assert_eq!(server.received_requests().await.map(|r| r.len()), Some(2));
+}
