@@ -11,7 +11,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
 use crmsync_monday::webhook::{
-    challenge_response, parse_body, EventPayload, WebhookBody, WebhookEvent, WebhookVerifier,
+    challenge_response, parse_body, AuthError, EventPayload, WebhookBody, WebhookEvent,
+    WebhookVerifier,
 };
 use crmsync_monday::{
     ChangeColumnValues, CreateItem, ErrorKind, MondayClient, MondayConfig, Mutation, RetryPolicy,
@@ -274,7 +275,10 @@ async fn create_webhook_handshake_and_delivery_to_a_receiver() {
         SecretString::from(SECRET.to_owned()),
         vec!["https://elsewhere.example/hook".to_owned()],
     );
-    assert!(other.verify_authorization(Some(&last)).is_err());
+    assert_eq!(
+        other.verify_authorization(Some(&last)).map(|_| ()),
+        Err(AuthError::WrongAudience)
+    );
 
     let deleted = client.delete_webhook(&hook.id).await.expect("deleted");
     assert_eq!(deleted.id, hook.id);

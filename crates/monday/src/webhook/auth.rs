@@ -146,10 +146,41 @@ impl WebhookVerifier {
         validation.set_audience(&self.audiences);
         validation.set_required_spec_claims(&["exp", "aud"]);
         let key = DecodingKey::from_secret(self.secret.expose_secret().as_bytes());
-        decode::<JwtClaims>(token, &key, &validation)
+        // `jsonwebtoken` deserializes the claims before it checks the required ones, so decode
+        // into a shape where `exp` is optional: a token without `exp` is then reported as
+        // `MissingClaim("exp")`, not as malformed JSON.
+        let claims = decode::<RawClaims>(token, &key, &validation)
             .map(|d| d.claims)
-            .map_err(map_jwt_error)
+            .map_err(map_jwt_error)?;
+        let exp = claims
+            .exp
+            .ok_or_else(|| AuthError::MissingClaim("exp".to_owned()))?;
+        Ok(JwtClaims {
+            account_id: claims.account_id,
+            user_id: claims.user_id,
+            aud: claims.aud,
+            exp,
+            iat: claims.iat,
+            short_lived_token: claims.short_lived_token,
+        })
     }
+}
+
+/// [`JwtClaims`] as decoded, before the required claims are known to be present.
+#[derive(Deserialize)]
+struct RawClaims {
+    #[serde(rename = "accountId", default)]
+    account_id: Option<Value>,
+    #[serde(rename = "userId", default)]
+    user_id: Option<Value>,
+    #[serde(default)]
+    aud: Option<Value>,
+    #[serde(default)]
+    exp: Option<u64>,
+    #[serde(default)]
+    iat: Option<u64>,
+    #[serde(rename = "shortLivedToken", default)]
+    short_lived_token: Option<SecretString>,
 }
 
 fn strip_bearer(raw: &str) -> &str {
