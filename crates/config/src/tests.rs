@@ -447,7 +447,16 @@ fn filter_defaults_and_rejects_garbage() {
         parse_filter(Some(" ")).unwrap().to_string(),
         EnvFilter::new(DEFAULT_FILTER).to_string()
     );
-    assert!(parse_filter(Some("crmsync=debug,warn")).is_ok());
+    let mixed = parse_filter(Some("crmsync=debug,warn")).unwrap();
+    // The most verbose directive is `crmsync=debug`.
+    assert_eq!(
+        mixed.max_level_hint(),
+        Some(tracing_subscriber::filter::LevelFilter::DEBUG)
+    );
+    assert_eq!(
+        mixed.to_string(),
+        EnvFilter::new("crmsync=debug,warn").to_string()
+    );
     match parse_filter(Some("crmsync=[[[")) {
         Err(TelemetryError::Invalid { var, .. }) => assert_eq!(var, "RUST_LOG"),
         other => panic!("{other:?}"),
