@@ -89,3 +89,34 @@ mod tests {
         assert_eq!(ellipsize("abcd", 4), "abcd");
     }
 }
+
+/// Writes `s` to stdout. When stdout is closed (`crmsync … | head`), exits quietly with status 0,
+/// as a command killed by SIGPIPE would, instead of panicking like `print!`.
+pub fn write_stdout(s: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(s.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => {
+            eprintln!("error: writing to stdout: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// `print!` through [`write_stdout`].
+#[macro_export]
+macro_rules! out {
+    ($($t:tt)*) => {
+        $crate::output::write_stdout(&format!($($t)*))
+    };
+}
+
+/// `println!` through [`write_stdout`].
+#[macro_export]
+macro_rules! outln {
+    ($($t:tt)*) => {
+        $crate::output::write_stdout(&format!("{}\n", format_args!($($t)*)))
+    };
+}

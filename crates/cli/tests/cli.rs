@@ -233,9 +233,18 @@ async fn webhooks_install_is_idempotent_list_and_remove_all() {
     table.ok();
     assert!(table.stdout.contains("20 webhooks"), "{table}");
 
+    let one = listed[0]["webhook_id"].as_str().unwrap().to_owned();
+    let rm = env.run(&["webhooks", "remove", &one]).await;
+    rm.ok();
+    assert!(
+        rm.stdout.contains(&format!("removed webhook {one}")),
+        "{rm}"
+    );
+    let left = env.run(&["webhooks", "list", "--json"]).await.json();
+    assert_eq!(left.as_array().map(Vec::len), Some(19), "{left}");
     let rm = env.run(&["webhooks", "remove", "--all"]).await;
     rm.ok();
-    assert!(rm.stdout.contains("20 removed"), "{rm}");
+    assert!(rm.stdout.contains("19 removed"), "{rm}");
     let list = env.run(&["webhooks", "list", "--json"]).await;
     assert_eq!(list.json(), json!([]), "{list}");
     // Removing by id, and an unknown id is an error that names it.
@@ -345,10 +354,11 @@ async fn dead_letters_through_the_engine(db: Db) {
     let table = env.run(&["dead-letters", "list"]).await;
     table.ok();
     assert!(
-        table
-            .stdout
-            .lines()
-            .any(|l| l.starts_with(&id) && l.contains("open") && l.contains(&item)),
+        table.stdout.lines().any(|l| l.starts_with(&id)
+            && l.contains("open")
+            && l.contains(&item)
+            && l.contains("Contacts")
+            && l.contains("INVALID_EMAIL_ADDRESS")),
         "{table}"
     );
 

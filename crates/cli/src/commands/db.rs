@@ -11,7 +11,7 @@ pub async fn run(cmd: DbCmd) -> Result<()> {
         DbCmd::Migrate => {
             let config = context::config()?;
             let store = context::migrated_store(&config).await?;
-            println!(
+            crate::outln!(
                 "database schema is up to date ({} at {})",
                 store.backend(),
                 config.database_url

@@ -25,10 +25,11 @@ pub async fn run(cmd: DeadLettersCmd) -> Result<()> {
                 .context("listing dead letters")?;
             if json {
                 let v: Vec<Value> = dls.iter().map(|d| to_json(d, false)).collect();
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                crate::outln!("{}", serde_json::to_string_pretty(&v)?);
             } else if dls.is_empty() {
-                println!("no {}dead letters", if all { "" } else { "open " });
+                crate::outln!("no {}dead letters", if all { "" } else { "open " });
             } else {
+                let names = board_names(&config);
                 let mut t = Table::new(&[
                     "ID",
                     "STATUS",
@@ -43,14 +44,18 @@ pub async fn run(cmd: DeadLettersCmd) -> Result<()> {
                         d.id.to_string(),
                         d.status.as_str().to_owned(),
                         d.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
-                        d.board_id.to_string(),
+                        names
+                            .iter()
+                            .find(|(id, _)| *id == d.board_id.to_string())
+                            .map(|(_, n)| format!("{n} ({})", d.board_id))
+                            .unwrap_or_else(|| d.board_id.to_string()),
                         d.item_id.to_string(),
                         d.event_type.clone(),
-                        ellipsize(&d.error, 70),
+                        ellipsize(&short_error(d), 80),
                     ]);
                 }
-                print!("{}", t.render());
-                println!(
+                crate::out!("{}", t.render());
+                crate::outln!(
                     "{} dead letter{}; `crmsync dead-letters show ID` for details, \
                      `crmsync dead-letters replay` after fixing the cause",
                     dls.len(),
@@ -72,15 +77,47 @@ pub async fn run(cmd: DeadLettersCmd) -> Result<()> {
                     )
                 })?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&to_json(&d, true))?);
+                crate::outln!("{}", serde_json::to_string_pretty(&to_json(&d, true))?);
             } else {
-                print!("{}", show_text(&d));
+                crate::out!("{}", show_text(&d));
             }
             store.close().await;
             Ok(())
         }
         DeadLettersCmd::Replay { ids } => replay(config, ids).await,
     }
+}
+
+/// Board id → name from the mapping file, when it can be read (names are only a convenience here).
+fn board_names(config: &crmsync_config::Config) -> Vec<(String, String)> {
+    crmsync_sync::read_mapping(&config.mapping_path)
+        .map(|m| {
+            m.boards
+                .into_iter()
+                .filter_map(|b| b.name.map(|n| (b.board_id, n)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The most telling part of the error: Salesforce's first `errorCode: message` when it answered,
+/// crmsync's description otherwise.
+pub fn short_error(d: &DeadLetter) -> String {
+    let from_sf = d
+        .sf_error_body
+        .as_deref()
+        .and_then(|b| serde_json::from_str::<Value>(b).ok())
+        .and_then(|v| {
+            let first = match &v {
+                Value::Array(a) => a.first().cloned(),
+                Value::Object(_) => Some(v.clone()),
+                _ => None,
+            }?;
+            let code = first.get("errorCode")?.as_str()?.to_owned();
+            let msg = first.get("message").and_then(Value::as_str).unwrap_or("");
+            Some(format!("{code}: {msg}"))
+        });
+    from_sf.unwrap_or_else(|| d.error.clone())
 }
 
 fn to_json(d: &DeadLetter, full: bool) -> Value {
@@ -135,6 +172,10 @@ fn show_text(d: &DeadLetter) -> String {
     kv("Monday board", d.board_id.to_string());
     kv("Monday item", d.item_id.to_string());
     kv("error", d.error.clone());
+    kv(
+        "what to do",
+        "fix the cause (often the mapping file), then `crmsync dead-letters replay`".to_owned(),
+    );
     if let Some(b) = &d.sf_error_body {
         out.push_str("\nSalesforce answered:\n");
         out.push_str(&pretty(b));
@@ -173,7 +214,7 @@ async fn replay(config: crmsync_config::Config, ids: Vec<i64>) -> Result<()> {
         ids.into_iter().map(DeadLetterId).collect()
     };
     if ids.is_empty() {
-        println!("no open dead letters to replay");
+        crate::outln!("no open dead letters to replay");
         return Ok(());
     }
     let mut failed = 0usize;
@@ -202,7 +243,7 @@ async fn replay(config: crmsync_config::Config, ids: Vec<i64>) -> Result<()> {
                         "still being processed by another worker".to_owned()
                     }
                 };
-                println!(
+                crate::outln!(
                     "dead letter {id}: event {} ({}, item {}) -> {}: {detail}",
                     ev.id,
                     ev.event_type,
@@ -212,7 +253,7 @@ async fn replay(config: crmsync_config::Config, ids: Vec<i64>) -> Result<()> {
             }
             Err(e) => {
                 failed += 1;
-                println!("dead letter {id}: FAILED to replay: {e}");
+                crate::outln!("dead letter {id}: FAILED to replay: {e}");
             }
         }
     }
@@ -221,6 +262,61 @@ async fn replay(config: crmsync_config::Config, ids: Vec<i64>) -> Result<()> {
     if failed > 0 {
         bail!("{failed} of {} replays did not succeed", ids.len());
     }
-    println!("{} replayed successfully", ids.len());
+    crate::outln!("{} replayed successfully", ids.len());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+    use crmsync_store::EventId;
+
+    fn dl(error: &str, body: Option<&str>) -> DeadLetter {
+        DeadLetter {
+            id: DeadLetterId(1),
+            event_id: EventId(2),
+            trigger_uuid: "t".into(),
+            board_id: 3,
+            item_id: 4,
+            event_type: "create_pulse".into(),
+            payload: r#"{"event":{"type":"create_pulse"}}"#.into(),
+            error: error.into(),
+            sf_error_body: body.map(str::to_owned),
+            status: DeadLetterStatus::Open,
+            replay_count: 0,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+            replayed_at: None,
+        }
+    }
+
+    #[test]
+    fn short_error_prefers_salesforce_code_and_message() {
+        let d = dl(
+            "Salesforce PATCH /x answered HTTP 400: …",
+            Some(
+                r#"[{"errorCode":"INVALID_EMAIL_ADDRESS","message":"Email: invalid","fields":["Email"]}]"#,
+            ),
+        );
+        assert_eq!(short_error(&d), "INVALID_EMAIL_ADDRESS: Email: invalid");
+        assert_eq!(
+            short_error(&dl("mapping: no such field", None)),
+            "mapping: no such field"
+        );
+        assert_eq!(short_error(&dl("e", Some("<html>"))), "e");
+    }
+
+    #[test]
+    fn json_of_a_dead_letter_parses_payload_and_salesforce_error() {
+        let d = dl("e", Some(r#"[{"errorCode":"X","message":"m"}]"#));
+        let v = to_json(&d, true);
+        assert_eq!(v["payload"]["event"]["type"], "create_pulse");
+        assert_eq!(v["salesforce_error"][0]["errorCode"], "X");
+        assert!(to_json(&d, false).get("payload").is_none());
+        let text = show_text(&d);
+        assert!(
+            text.contains("\"errorCode\": \"X\"") && text.contains("webhook payload as received")
+        );
+    }
 }

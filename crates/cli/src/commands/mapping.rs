@@ -27,7 +27,7 @@ async fn check() -> Result<()> {
         Ok(m) => m,
         Err(errors) => {
             for e in &errors.0 {
-                println!("{e}");
+                crate::outln!("{e}");
             }
             bail!("mapping check failed: {errors}");
         }
@@ -39,7 +39,7 @@ async fn check() -> Result<()> {
         .context("reading the Salesforce describes and Monday boards the mapping refers to")?;
     match crmsync_core::validate(&mapping, &schema) {
         Ok(valid) => {
-            let mut t = Table::new(&["", "BOARD", "BOARD ID", "OBJECT", "COLUMNS"]);
+            let mut t = Table::new(&["CHECK", "BOARD", "BOARD ID", "OBJECT", "COLUMNS"]);
             for b in &valid.boards {
                 let name = b.name.clone().or_else(|| {
                     schema
@@ -56,8 +56,8 @@ async fn check() -> Result<()> {
                     format!("{} mapped", b.columns.len()),
                 ]);
             }
-            print!("{}", t.render());
-            println!(
+            crate::out!("{}", t.render());
+            crate::outln!(
                 "{file}: {} board{} checked against Salesforce and Monday: no problems",
                 valid.boards.len(),
                 if valid.boards.len() == 1 { "" } else { "s" }
@@ -66,7 +66,7 @@ async fn check() -> Result<()> {
         }
         Err(errors) => {
             for e in &errors.0 {
-                println!("{e}");
+                crate::outln!("{e}");
             }
             bail!("mapping check failed: {errors}");
         }

@@ -41,7 +41,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         .await
         .with_context(|| format!("listening on {}", args.addr))?;
     let addr = listener.local_addr().context("reading the bound address")?;
-    println!(
+    crate::outln!(
         "crmsync: listening on http://{addr} (POST /webhooks/monday, GET /healthz, GET /status)"
     );
     tracing::info!(%addr, "receiver listening");
@@ -63,7 +63,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let server = tokio::spawn(async move { server.await });
 
     let signal = shutdown_signal().await?;
-    println!("crmsync: {signal} received, shutting down");
+    crate::outln!("crmsync: {signal} received, shutting down");
     tracing::info!(
         signal,
         "shutting down: finishing in-flight requests and events"
@@ -83,7 +83,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     }
     rt.engine.alerter().flush().await;
     rt.engine.store().close().await;
-    println!("crmsync: stopped");
+    crate::outln!("crmsync: stopped");
     Ok(())
 }
 

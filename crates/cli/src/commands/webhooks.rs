@@ -26,7 +26,7 @@ pub async fn run(cmd: WebhooksCmd) -> Result<()> {
                 .as_ref()
                 .map(|t| t.expose_secret().to_owned());
             let target = hooks::receiver_url(&url, token.as_deref());
-            println!("receiver: {}", hooks::shown_url(&target));
+            crate::outln!("receiver: {}", hooks::shown_url(&target));
             let rows = hooks::install(&monday, &mapping, &target).await?;
             let mut t = Table::new(&["BOARD", "BOARD ID", "EVENT", "WEBHOOK ID", "ACTION"]);
             for r in &rows {
@@ -38,9 +38,9 @@ pub async fn run(cmd: WebhooksCmd) -> Result<()> {
                     r.action.to_owned(),
                 ]);
             }
-            print!("{}", t.render());
+            crate::out!("{}", t.render());
             let created = rows.iter().filter(|r| r.action == "created").count();
-            println!(
+            crate::outln!(
                 "{created} created, {} already present",
                 rows.len() - created
             );
@@ -49,7 +49,7 @@ pub async fn run(cmd: WebhooksCmd) -> Result<()> {
         WebhooksCmd::List { json } => {
             let listed = hooks::list(&monday, &mapping).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&listed)?);
+                crate::outln!("{}", serde_json::to_string_pretty(&listed)?);
             } else {
                 let mut t = Table::new(&["BOARD", "BOARD ID", "EVENT", "WEBHOOK ID"]);
                 for w in &listed {
@@ -60,8 +60,8 @@ pub async fn run(cmd: WebhooksCmd) -> Result<()> {
                         w.webhook_id.clone(),
                     ]);
                 }
-                print!("{}", t.render());
-                println!(
+                crate::out!("{}", t.render());
+                crate::outln!(
                     "{} webhook{}",
                     listed.len(),
                     if listed.len() == 1 { "" } else { "s" }
@@ -80,23 +80,23 @@ pub async fn run(cmd: WebhooksCmd) -> Result<()> {
                 ids
             };
             if ids.is_empty() {
-                println!("no webhooks to remove");
+                crate::outln!("no webhooks to remove");
                 return Ok(());
             }
             let mut failed = 0usize;
             for id in &ids {
                 match hooks::delete(&monday, id).await {
-                    Ok(()) => println!("removed webhook {id}"),
+                    Ok(()) => crate::outln!("removed webhook {id}"),
                     Err(e) => {
                         failed += 1;
-                        println!("FAILED to remove webhook {id}: {e:#}");
+                        crate::outln!("FAILED to remove webhook {id}: {e:#}");
                     }
                 }
             }
             if failed > 0 {
                 bail!("{failed} of {} webhooks could not be removed", ids.len());
             }
-            println!("{} removed", ids.len());
+            crate::outln!("{} removed", ids.len());
             Ok(())
         }
     }
