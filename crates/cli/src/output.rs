@@ -70,26 +70,6 @@ pub fn ellipsize(s: &str, max: usize) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn table_aligns_columns_and_trims() {
-        let mut t = Table::new(&["ID", "NAME"]);
-        t.row(vec!["1".into(), "Leads".into()]);
-        t.row(vec!["12345".into(), "Accounts".into()]);
-        assert_eq!(t.render(), "ID     NAME\n1      Leads\n12345  Accounts\n");
-    }
-
-    #[test]
-    fn ellipsize_cuts_and_flattens() {
-        assert_eq!(ellipsize("a\nb", 10), "a b");
-        assert_eq!(ellipsize("abcdef", 4), "abc…");
-        assert_eq!(ellipsize("abcd", 4), "abcd");
-    }
-}
-
 /// Writes `s` to stdout. When stdout is closed (`crmsync … | head`), exits quietly with status 0,
 /// as a command killed by SIGPIPE would, instead of panicking like `print!`.
 pub fn write_stdout(s: &str) {
@@ -119,4 +99,24 @@ macro_rules! outln {
     ($($t:tt)*) => {
         $crate::output::write_stdout(&format!("{}\n", format_args!($($t)*)))
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_aligns_columns_and_trims() {
+        let mut t = Table::new(&["ID", "NAME"]);
+        t.row(vec!["1".into(), "Leads".into()]);
+        t.row(vec!["12345".into(), "Accounts".into()]);
+        assert_eq!(t.render(), "ID     NAME\n1      Leads\n12345  Accounts\n");
+    }
+
+    #[test]
+    fn ellipsize_cuts_and_flattens() {
+        assert_eq!(ellipsize("a\nb", 10), "a b");
+        assert_eq!(ellipsize("abcdef", 4), "abc…");
+        assert_eq!(ellipsize("abcd", 4), "abcd");
+    }
 }
