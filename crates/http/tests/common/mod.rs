@@ -217,6 +217,7 @@ pub struct TestApp {
     pub telegram: FakeTelegram,
     pub proxy: Option<Proxy>,
     pub db: Db,
+    pg_db: Option<String>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     worker: Option<JoinHandle<()>>,
     _server: JoinHandle<()>,
@@ -254,7 +255,7 @@ pub fn pg_url() -> String {
     }
 }
 
-async fn fresh_pg() -> (String, Proxy) {
+async fn fresh_pg() -> (String, Proxy, String) {
     use sqlx::Connection;
     let admin = pg_url();
     let mut conn = sqlx::PgConnection::connect(&admin)
@@ -275,7 +276,7 @@ async fn fresh_pg() -> (String, Proxy) {
     u.set_host(Some("127.0.0.1")).unwrap();
     u.set_port(Some(proxy.port)).unwrap();
     u.set_path(&format!("/{name}"));
-    (u.to_string(), proxy)
+    (u.to_string(), proxy, name)
 }
 
 pub async fn spawn_app(db: Db) -> TestApp {
@@ -283,15 +284,15 @@ pub async fn spawn_app(db: Db) -> TestApp {
 }
 
 pub async fn spawn_app_with(opts: Options) -> TestApp {
-    let (url, proxy, dir) = match opts.db {
+    let (url, proxy, dir, pg_db) = match opts.db {
         Db::Sqlite => {
             let dir = tempfile::tempdir().unwrap();
             let url = format!("sqlite://{}", dir.path().join("crmsync.db").display());
-            (url, None, Some(dir))
+            (url, None, Some(dir), None)
         }
         Db::Postgres => {
-            let (u, p) = fresh_pg().await;
-            (u, Some(p), None)
+            let (u, p, name) = fresh_pg().await;
+            (u, Some(p), None, Some(name))
         }
     };
     let store = Store::connect_with(
@@ -416,6 +417,7 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         telegram,
         proxy,
         db: opts.db,
+        pg_db,
         shutdown: Some(tx),
         worker,
         _server: server,
@@ -493,6 +495,16 @@ impl TestApp {
         }
         if let Some(w) = self.worker.take() {
             let _ = w.await;
+        }
+        // Drop the per-test PostgreSQL database (a failed test leaves it for inspection).
+        if let Some(name) = self.pg_db.take() {
+            use sqlx::Connection;
+            self.store.close().await;
+            if let Ok(mut conn) = sqlx::PgConnection::connect(&pg_url()).await {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await;
+            }
         }
     }
 }
