@@ -682,3 +682,88 @@ both_stores!(
         app.stop().await;
     }
 );
+
+both_stores!(remaining_event_types_per_board, |db| async move {
+    let app = spawn_app(db).await;
+    let acct = app
+        .create_item(ACCOUNTS, "Delta Literacy Fund", json!({}))
+        .await;
+    let contact = app.create_item(CONTACTS, "Jo March", json!({})).await;
+    let lead = app
+        .create_item(LEADS, "Archive Me Org", json!({"text_mkry1xy1": "Arch"}))
+        .await;
+    let opp = app
+        .create_item(OPPORTUNITIES, "Old Name Grant", json!({}))
+        .await;
+    app.settle().await;
+    let id = |v: Vec<serde_json::Value>| v[0]["Id"].as_str().unwrap().to_string();
+    let acct_id = id(app.sf.by_item("Account", "Name", &acct).await);
+    let contact_id = id(app.sf.by_item("Contact", "LastName", &contact).await);
+    let lead_id = id(app.sf.by_item("Lead", "Status", &lead).await);
+    let opp_id = id(app.sf.by_item("Opportunity", "Name", &opp).await);
+    // Accounts: column change through a mapped status label; delete is ignored by the mapping.
+    app.monday
+        .admin
+        .change_column_value(&acct, "color_mkstk7e5", json!({"label": "Nonprofit"}))
+        .await
+        .unwrap();
+    // Contacts: rename splits into first/last name; a column change.
+    app.monday
+        .admin
+        .rename(&contact, "Josephine March Bhaer")
+        .await
+        .unwrap();
+    app.monday
+        .admin
+        .change_column_value(&contact, "text_mks6s3rq", json!("Author"))
+        .await
+        .unwrap();
+    // Opportunities: rename.
+    app.monday
+        .admin
+        .rename(&opp, "New Name Grant")
+        .await
+        .unwrap();
+    app.settle().await;
+    app.monday.admin.delete(&acct).await.unwrap();
+    // Leads: archive is ignored by the mapping.
+    app.monday.admin.archive(&lead).await.unwrap();
+    app.settle().await;
+    let a = app
+        .sf
+        .record("Account", &acct_id)
+        .await
+        .expect("account kept (on_delete = ignore)");
+    assert_eq!(a["Industry"], "Not For Profit");
+    let c = app.sf.record("Contact", &contact_id).await.unwrap();
+    assert_eq!(c["FirstName"], "Josephine March");
+    assert_eq!(c["LastName"], "Bhaer");
+    assert_eq!(c["Title"], "Author");
+    assert_eq!(
+        app.sf.record("Opportunity", &opp_id).await.unwrap()["Name"],
+        "New Name Grant"
+    );
+    let l = app
+        .sf
+        .record("Lead", &lead_id)
+        .await
+        .expect("lead kept (on_archive = ignore)");
+    assert_ne!(l["Status"], "Closed - Not Converted");
+    let skipped: Vec<String> = app
+        .store
+        .recent_events(100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| matches!(e.event_type.as_str(), "archive_pulse" | "delete_pulse"))
+        .map(|e| format!("{} {:?} {:?}", e.event_type, e.status, e.last_error))
+        .collect();
+    assert_eq!(skipped.len(), 2, "{skipped:?}");
+    assert!(
+        skipped
+            .iter()
+            .all(|s| s.contains("Skipped") && s.contains("ignore")),
+        "{skipped:?}"
+    );
+    app.stop().await;
+});
