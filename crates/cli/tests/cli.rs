@@ -304,6 +304,69 @@ async fn serve_answers_healthz_and_stops_cleanly_on_sigterm() {
     }
 }
 
+/// App webhooks: the mock Monday signs each delivery (JWT, `aud` = the registered URL); `serve`
+/// checks it against `--public-url`, and a lead created on Monday lands in Salesforce.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_with_signed_app_webhooks_applies_a_change() {
+    let secret = "cli-test-signing-secret";
+    let mut env = Env::start_with(Db::Sqlite, Some(secret)).await;
+    env.vars
+        .push(("MONDAY_SIGNING_SECRET".into(), secret.into()));
+    // A fixed port: --public-url must be known before the server starts.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let public = format!("http://127.0.0.1:{port}");
+    let addr = format!("127.0.0.1:{port}");
+    let server = env
+        .serve_with(&["--addr", &addr, "--public-url", &public])
+        .await;
+    env.run(&["webhooks", "install", "--url", &public])
+        .await
+        .ok();
+    let item = env
+        .monday
+        .admin
+        .create_item(
+            LEADS,
+            "Signed Webhook Co",
+            None,
+            json!({"text_mkry1xy1": "Turing"}),
+        )
+        .await
+        .unwrap()
+        .item
+        .id;
+    let sf = env.sf();
+    let rec = eventually("the lead in Salesforce", || {
+        let sf = sf.clone();
+        let item = item.clone();
+        async move {
+            let mut s = sf.query::<crmsync_salesforce::Record>(format!(
+                "SELECT Id, Company, LastName FROM Lead WHERE Monday_Item_Id__c = '{item}'"
+            ));
+            s.next().await.and_then(Result::ok)
+        }
+    })
+    .await;
+    assert_eq!(rec["Company"], "Signed Webhook Co");
+    assert_eq!(rec["LastName"], "Turing");
+    // Every delivery carried a JWT and was accepted.
+    let deliveries = env.monday.admin.deliveries().await.unwrap();
+    assert!(!deliveries.is_empty());
+    assert!(
+        deliveries.iter().all(|d| matches!(
+            d.state,
+            mock_monday::DeliveryState::Delivered | mock_monday::DeliveryState::Pending
+        )),
+        "{deliveries:?}"
+    );
+    let (code, out, err) = server.terminate().await;
+    assert_eq!(code, Some(0), "stdout:\n{out}\nstderr:\n{err}");
+    assert!(!err.contains(secret) && !out.contains(secret));
+}
+
 async fn dead_letters_through_the_engine(db: Db) {
     let mut env = Env::start(db).await;
     let r = env.run(&["db", "migrate"]).await;

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use crmsync_http::{router, AppState, PendingPolicy, ReceiverConfig, WebhookAuth};
+use secrecy::ExposeSecret;
 
 use crate::cli::ServeArgs;
 use crate::context;
@@ -13,8 +14,18 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let config = context::config()?;
     let mut auth = WebhookAuth::new();
     if let Some(secret) = &config.monday.signing_secret {
+        // Monday puts the webhook's URL in `aud`: the URL `crmsync webhooks install` registered,
+        // with `?token=` when MONDAY_WEBHOOK_TOKEN is set.
         let audiences = match &args.public_url {
-            Some(base) => vec![crate::webhooks::receiver_url(base, None).to_string()],
+            Some(base) => {
+                let mut a = vec![crate::webhooks::receiver_url(base, None).to_string()];
+                if let Some(t) = &config.monday.webhook_token {
+                    a.push(
+                        crate::webhooks::receiver_url(base, Some(t.expose_secret())).to_string(),
+                    );
+                }
+                a
+            }
             None => Vec::new(),
         };
         auth = auth.with_signing_secret(secret.clone(), audiences);

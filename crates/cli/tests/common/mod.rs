@@ -79,17 +79,23 @@ pub struct Env {
 
 impl Env {
     pub async fn start(db: Db) -> Env {
+        Env::start_with(db, None).await
+    }
+
+    /// With `signing_secret`, the mock Monday signs deliveries (app webhooks, JWT).
+    pub async fn start_with(db: Db, signing_secret: Option<&str>) -> Env {
         let salesforce = mock_salesforce::MockSalesforce::builder()
             .client_credentials(SF_CLIENT_ID, SF_CLIENT_SECRET)
             .start()
             .await
             .unwrap();
-        let monday = mock_monday::MockMonday::builder()
+        let mut builder = mock_monday::MockMonday::builder()
             .seed_dir(seed_dir().join("monday"))
-            .webhook_retries(Duration::from_millis(300), 60)
-            .start()
-            .await
-            .unwrap();
+            .webhook_retries(Duration::from_millis(300), 60);
+        if let Some(secret) = signing_secret {
+            builder = builder.signing_secret(secret);
+        }
+        let monday = builder.start().await.unwrap();
         let dir = tempfile::tempdir().unwrap();
         let database_url = match db {
             Db::Sqlite => format!("sqlite://{}", dir.path().join("crmsync.db").display()),
@@ -142,6 +148,13 @@ impl Env {
     /// Starts `crmsync serve --addr 127.0.0.1:0` and waits until it listens.
     pub async fn serve(&self) -> Server {
         Server::start(self.command(&["serve", "--addr", "127.0.0.1:0"])).await
+    }
+
+    /// Starts `crmsync serve ARGS` and waits until it listens.
+    pub async fn serve_with(&self, args: &[&str]) -> Server {
+        let mut all = vec!["serve"];
+        all.extend_from_slice(args);
+        Server::start(self.command(&all)).await
     }
 
     /// Reads the mock Salesforce through its REST API with crmsync's client.
