@@ -1005,7 +1005,18 @@ async fn admin_faults_journal_limits_locks_reset() {
     let out = api
         .call(Method::GET, &format!("{V}/sobjects/Lead/{lead}"), None)
         .await;
-    assert_eq!(out.body["Title"], "Operations Director");
+    let seeded: Vec<Value> = serde_json::from_str(
+        &std::fs::read_to_string(mock_salesforce::default_seed_dir().join("records/Lead.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let seeded_title = seeded
+        .iter()
+        .find(|r| r["Id"] == lead)
+        .map(|r| r["Title"].clone())
+        .unwrap();
+    assert!(seeded_title.is_string() && seeded_title != "x");
+    assert_eq!(out.body["Title"], seeded_title);
 
     // daily limit
     http.post(format!("{base}/__mock/limits/exhaust"))

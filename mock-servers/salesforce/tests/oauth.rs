@@ -58,7 +58,7 @@ async fn client_credentials_password_and_errors() {
             ("grant_type", "password"),
             ("client_id", "mock-client-id"),
             ("client_secret", "mock-client-secret"),
-            ("username", "dana.whitfield@ctn-example.org"),
+            ("username", "maya.thompson@ctn-example.org"),
             ("password", "mock-passwordSECURITYTOKEN"),
         ],
     )
@@ -95,7 +95,7 @@ async fn client_credentials_password_and_errors() {
                 ("grant_type", "password"),
                 ("client_id", "mock-client-id"),
                 ("client_secret", "mock-client-secret"),
-                ("username", "dana.whitfield@ctn-example.org"),
+                ("username", "maya.thompson@ctn-example.org"),
                 ("password", "bad"),
             ],
         ),
@@ -295,7 +295,7 @@ async fn jwt_bearer_grant() {
         .unwrap()
     };
     let grant = "urn:ietf:params:oauth:grant-type:jwt-bearer";
-    let user = "integration.user@ctn-example.org";
+    let user = "integrations@ctn-example.org";
     let good = sign(
         "mock-client-id",
         user,
