@@ -662,14 +662,14 @@ impl MondayClient {
                     .budget
                     .wait_before(inner.timer.now(), req.operation, req.units)
             {
-                if waited + wait <= policy.max_total_wait {
+                if waited.saturating_add(wait) <= policy.max_total_wait {
                     tracing::debug!(
                         operation = req.operation,
                         ?wait,
                         "waiting for the complexity budget to reset"
                     );
                     inner.timer.sleep(wait).await;
-                    waited += wait;
+                    waited = waited.saturating_add(wait);
                     inner.budget.after_reset_wait();
                 }
             }
@@ -729,7 +729,7 @@ impl MondayClient {
                     if err.is_complexity_exhausted() {
                         inner.budget.exhausted(now, wait);
                     }
-                    if waited + wait > policy.max_total_wait {
+                    if waited.saturating_add(wait) > policy.max_total_wait {
                         return Err(MondayError::RateLimitWaitExceeded {
                             operation: req.operation.to_owned(),
                             waited,
@@ -739,7 +739,7 @@ impl MondayClient {
                     }
                     tracing::info!(operation = req.operation, ?wait, code = ?err.code(), "rate limited by Monday; waiting before retrying");
                     inner.timer.sleep(wait).await;
-                    waited += wait;
+                    waited = waited.saturating_add(wait);
                     if err.is_complexity_exhausted() {
                         inner.budget.after_reset_wait();
                     }
@@ -754,12 +754,12 @@ impl MondayClient {
                         return Err(err);
                     }
                     let wait = policy.backoff(transient_attempts);
-                    if waited + wait > policy.max_total_wait {
+                    if waited.saturating_add(wait) > policy.max_total_wait {
                         return Err(err);
                     }
                     tracing::info!(operation = req.operation, attempt = transient_attempts, ?wait, error = %err, "transient Monday error; retrying");
                     inner.timer.sleep(wait).await;
-                    waited += wait;
+                    waited = waited.saturating_add(wait);
                 }
                 ErrorKind::Auth | ErrorKind::Permanent => return Err(err),
             }

@@ -45,11 +45,12 @@ pub mod webhook;
 
 pub use client::{
     ItemsPage, MondayClient, MondayConfig, Mutation, DEFAULT_API_URL, DEFAULT_API_VERSION,
-    MAX_ITEM_IDS_PER_QUERY, MAX_PAGE_SIZE,
+    DEFAULT_MAX_RESPONSE_BYTES, MAX_ITEM_IDS_PER_QUERY, MAX_PAGE_SIZE,
 };
 pub use error::{parse_body as parse_error_body, ErrorKind, GraphQlError, MondayError, ParsedBody};
 pub use pacing::{
     BudgetSnapshot, Complexity, ComplexityBudget, ManualTimer, RetryPolicy, Timer, TokioTimer,
+    MAX_RESET_WAIT,
 };
 pub use types::{
     Board, BoardRef, ChangeColumnValues, Column, ColumnSettings, ColumnValue, CreateItem,

@@ -177,6 +177,16 @@ pub struct BudgetSnapshot {
     pub resets_in: Option<Duration>,
 }
 
+/// The longest time until a budget reset that the tracker records (Monday's window is one
+/// minute). Reset times read from a response are clamped to it, so that absurd values
+/// (`reset_in_x_seconds` or `retry_in_seconds` near the integer maximum) cannot overflow the
+/// clock arithmetic.
+pub const MAX_RESET_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
+
+fn reset_time(now: Instant, resets_in: Duration) -> Option<Instant> {
+    now.checked_add(resets_in.min(MAX_RESET_WAIT))
+}
+
 /// Tracks the complexity budget across calls of one client (shared by its clones).
 #[derive(Debug, Default)]
 pub struct ComplexityBudget {
@@ -203,7 +213,7 @@ impl ComplexityBudget {
             st.remaining = Some(after);
         }
         if let Some(reset) = c.reset_in_x_seconds {
-            st.reset_at = Some(now + Duration::from_secs(reset.max(0) as u64));
+            st.reset_at = reset_time(now, Duration::from_secs(reset.max(0).unsigned_abs()));
         }
         if let Some(cost) = c.query {
             let per_unit = cost.max(0) / i64::from(units.max(1));
@@ -215,7 +225,7 @@ impl ComplexityBudget {
     pub fn exhausted(&self, now: Instant, retry_in: Duration) {
         let mut st = self.lock();
         st.remaining = Some(0);
-        st.reset_at = Some(now + retry_in);
+        st.reset_at = reset_time(now, retry_in);
     }
 
     /// How long to wait before sending `units` of operation `label`, if the last known

@@ -877,3 +877,80 @@ async fn response_bodies_larger_than_the_cap_are_refused_not_buffered() {
     assert_eq!(err.kind(), ErrorKind::Permanent);
     assert_eq!(server.received_requests().await.map(|r| r.len()), Some(2));
 }
+
+/// Absurd reset times from the network (`retry_in_seconds`, `Retry-After`,
+/// `reset_in_x_seconds` near the integer maximum) end in an error, never in an arithmetic
+/// overflow panic.
+#[tokio::test]
+async fn huge_reset_times_from_the_server_do_not_overflow() {
+    let huge = u64::MAX;
+    // 1. A short wait first (so the total is non-zero), then a budget error asking for u64::MAX s.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "5").set_body_json(
+            json!({"errors": [{"message": "Rate limit exceeded", "extensions": {"code": "RATE_LIMIT_EXCEEDED"}}]}),
+        ))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "errors": [{"message": "Complexity budget exhausted",
+                        "extensions": {"code": "COMPLEXITY_BUDGET_EXHAUSTED", "retry_in_seconds": huge}}]
+        })))
+        .mount(&server)
+        .await;
+    let timer = ManualTimer::new();
+    let err = client(&server, &timer)
+        .boards(&["1".to_owned()])
+        .await
+        .expect_err("the wait is beyond max_total_wait");
+    match &err {
+        MondayError::RateLimitWaitExceeded { waited, .. } => {
+            assert_eq!(*waited, Duration::from_secs(5));
+        }
+        other => panic!("expected RateLimitWaitExceeded, got {other:?}"),
+    }
+    assert_eq!(timer.sleeps(), vec![Duration::from_secs(5)]);
+
+    // 2. The same with Retry-After: u64::MAX on HTTP 429.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("Retry-After", huge.to_string().as_str())
+                .set_body_json(json!({"errors": [{"message": "Complexity budget exhausted",
+                    "extensions": {"code": "COMPLEXITY_BUDGET_EXHAUSTED"}}]})),
+        )
+        .mount(&server)
+        .await;
+    let timer = ManualTimer::new();
+    let err = client(&server, &timer)
+        .boards(&["1".to_owned()])
+        .await
+        .expect_err("gives up");
+    assert!(
+        matches!(err, MondayError::RateLimitWaitExceeded { .. }),
+        "{err:?}"
+    );
+    assert!(timer.sleeps().is_empty());
+
+    // 3. A successful answer whose complexity says the reset is i64::MAX seconds away, with no
+    // budget left: the next call waits no longer than the cap and never panics.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": {
+            "complexity": {"before": 1000, "after": 0, "query": 1000, "reset_in_x_seconds": i64::MAX},
+            "boards": [{"id": "1", "name": "Leads", "columns": [], "groups": []}]
+        }})))
+        .mount(&server)
+        .await;
+    let timer = ManualTimer::new();
+    let c = client(&server, &timer);
+    c.boards(&["1".to_owned()]).await.expect("first call");
+    c.boards(&["1".to_owned()]).await.expect("second call");
+    // The proactive wait would exceed max_total_wait (300 s), so it is not taken.
+    assert!(timer.sleeps().is_empty(), "{:?}", timer.sleeps());
+    assert_eq!(received_bodies(&server).await.len(), 2);
+}
