@@ -1577,7 +1577,7 @@ impl MockHandle {
                     return Ok(v);
                 }
                 if expected == Method::POST {
-                    if map.get("Id").is_some_and(|v| !v.is_null()) {
+                    if id_field(map).is_some_and(|v| !v.is_null()) {
                         return Err(ApiError::bad(
                             "INVALID_FIELD",
                             "cannot specify Id in an insert call",
@@ -1587,7 +1587,7 @@ impl MockHandle {
                     let id = m.data.create(&self.0.schema, obj, map, &ctx.write())?;
                     Ok(json!({"id": id, "success": true, "errors": []}))
                 } else {
-                    let id = map.get("Id").and_then(Value::as_str).ok_or_else(|| {
+                    let id = id_field(map).and_then(Value::as_str).ok_or_else(|| {
                         ApiError::bad(
                             "MISSING_ARGUMENT",
                             "Id not specified in an update call",
@@ -1615,7 +1615,8 @@ impl MockHandle {
                 }
             })();
             let id_hint = rec
-                .get("Id")
+                .as_object()
+                .and_then(id_field)
                 .and_then(Value::as_str)
                 .and_then(ids::to_18)
                 .unwrap_or_default();
@@ -2153,4 +2154,12 @@ fn admin(h: &MockHandle, req: &Req) -> Resp {
 pub(crate) fn now_millis() -> String {
     let t: DateTime<Utc> = Utc::now();
     t.timestamp_millis().to_string()
+}
+
+/// The record's `Id` in a request body; field names are case-insensitive, as on Salesforce
+/// (jsforce 3 sends `"id"` in sObject Collections updates).
+fn id_field(map: &serde_json::Map<String, Value>) -> Option<&Value> {
+    map.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("Id"))
+        .map(|(_, v)| v)
 }

@@ -764,6 +764,44 @@ async fn collections() {
         .await;
     insta::assert_json_snapshot!("collections_update", snap(out.status, &out.body));
 
+    // Field names in bodies are case-insensitive, `Id` included (jsforce 3 sends `"id"`).
+    let out = api
+        .call(
+            Method::PATCH,
+            &url,
+            Some(json!({"allOrNone": true, "records": [
+                {"attributes": {"type": "Account"}, "id": ok_id, "Phone": "(555) 555-0199"},
+            ]})),
+        )
+        .await;
+    assert_eq!(out.status, StatusCode::OK, "{}", out.body);
+    assert_eq!(
+        out.body,
+        json!([{"id": ok_id, "success": true, "errors": []}])
+    );
+    let read = api
+        .call(
+            Method::GET,
+            &format!("{V}/sobjects/Account/{ok_id}?fields=Phone"),
+            None,
+        )
+        .await;
+    assert_eq!(read.body["Phone"], "(555) 555-0199");
+    let out = api
+        .call(
+            Method::POST,
+            &url,
+            Some(json!({"records": [
+                {"attributes": {"type": "Account"}, "iD": ok_id, "Name": "Not inserted"},
+            ]})),
+        )
+        .await;
+    assert_eq!(
+        out.body[0]["errors"][0]["statusCode"], "INVALID_FIELD",
+        "{}",
+        out.body
+    );
+
     let out = api.call(Method::PATCH, &format!("{url}/Account/Monday_Item_Id__c"), Some(json!({"allOrNone": false, "records": [
         {"attributes": {"type": "Account"}, "Monday_Item_Id__c": "m-1", "Name": "Upserted"},
         {"attributes": {"type": "Account"}, "Monday_Item_Id__c": "m-1", "Name": "Upserted again"},
@@ -785,7 +823,7 @@ async fn collections() {
             None,
         )
         .await;
-    assert_eq!(out.body[0]["Phone"], "(555) 555-0100");
+    assert_eq!(out.body[0]["Phone"], "(555) 555-0199");
 
     let out = api
         .call(
