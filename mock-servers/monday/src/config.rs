@@ -20,8 +20,8 @@ pub enum BudgetErrorMode {
     Alternate,
 }
 
-/// Configuration of one mock Monday instance.
-#[derive(Clone, Debug)]
+/// Configuration of one mock Monday instance. `Debug` redacts the token and the signing secret.
+#[derive(Clone)]
 pub struct Config {
     /// The API token clients must send raw in `Authorization`.
     pub token: String,
@@ -51,6 +51,29 @@ pub struct Config {
     pub account_id: u64,
 }
 
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("token", &"[redacted]")
+            .field(
+                "signing_secret",
+                &self.signing_secret.as_ref().map(|_| "[redacted]"),
+            )
+            .field("budget_points", &self.budget_points)
+            .field("budget_window", &self.budget_window)
+            .field("per_query_cap", &self.per_query_cap)
+            .field("requests_per_window", &self.requests_per_window)
+            .field("max_concurrency", &self.max_concurrency)
+            .field("cursor_ttl", &self.cursor_ttl)
+            .field("webhook_retry_interval", &self.webhook_retry_interval)
+            .field("webhook_retry_attempts", &self.webhook_retry_attempts)
+            .field("webhook_timeout", &self.webhook_timeout)
+            .field("budget_error_mode", &self.budget_error_mode)
+            .field("account_id", &self.account_id)
+            .finish()
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -68,5 +91,23 @@ impl Default for Config {
             budget_error_mode: BudgetErrorMode::Status429,
             account_id: 24_308_083,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Config;
+
+    #[test]
+    fn debug_redacts_the_token_and_the_signing_secret() {
+        let config = Config {
+            token: "tok-visible-if-leaked".to_owned(),
+            signing_secret: Some("sig-visible-if-leaked".to_owned()),
+            ..Config::default()
+        };
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("tok-visible-if-leaked"), "{shown}");
+        assert!(!shown.contains("sig-visible-if-leaked"), "{shown}");
+        assert!(shown.contains("budget_points: 10000000"), "{shown}");
     }
 }
