@@ -767,3 +767,29 @@ both_stores!(remaining_event_types_per_board, |db| async move {
     );
     app.stop().await;
 });
+
+// The engine's write-back and `install_webhooks` go through crmsync-monday's typed mutations,
+// which select `complexity` on the mutation root (the client paces itself on it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mutations_use_the_typed_client_with_complexity() {
+    let app = spawn_app(Db::Sqlite).await;
+    let lead = app.create_item(LEADS, "Typed Client", json!({})).await;
+    app.settle().await;
+    assert_eq!(app.sf.by_item("Lead", "LastName", &lead).await.len(), 1);
+    let journal = app.monday.admin.requests().await.unwrap();
+    for op in ["create_webhook", "change_multiple_column_values"] {
+        let sent: Vec<&str> = journal
+            .iter()
+            .filter_map(|e| e.query.as_deref())
+            .filter(|q| q.contains(&format!("{op}(")))
+            .collect();
+        assert!(!sent.is_empty(), "no {op} request in the journal");
+        for q in sent {
+            assert!(
+                q.contains("complexity"),
+                "{op} sent without complexity: {q}"
+            );
+        }
+    }
+    app.stop().await;
+}

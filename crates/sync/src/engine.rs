@@ -10,7 +10,7 @@ use crmsync_core::{
     Operation, Plan, PlanContext, PlanOutcome, RecordRef, SkipReason, StaticLookups,
     WebhookDelivery, WebhookEvent,
 };
-use crmsync_monday::MondayClient;
+use crmsync_monday::{ChangeColumnValues, MondayClient};
 use crmsync_salesforce::{SalesforceClient, SalesforceError};
 use crmsync_store::{ClaimedEvent, DeadLetterId, EventId, Link, Store};
 use rand::Rng;
@@ -818,14 +818,16 @@ impl Engine {
                     if already {
                         continue;
                     }
-                    crate::monday_ops::change_column_values(
-                        &self.inner.monday,
-                        &b,
-                        &i,
-                        &json!({ column_id.clone(): sf_id }),
-                    )
-                    .await
-                    .map_err(ApplyError::Monday)?;
+                    self.inner
+                        .monday
+                        .change_multiple_column_values(&ChangeColumnValues {
+                            board_id: b.clone(),
+                            item_id: i.clone(),
+                            column_values: json!({ column_id.clone(): sf_id }),
+                            create_labels_if_missing: false,
+                        })
+                        .await
+                        .map_err(ApplyError::Monday)?;
                     done.push(format!("wrote the Salesforce Id into column {column_id}"));
                 }
                 Operation::Skip { reason } => skipped.push(skip_text(&reason)),

@@ -1,58 +1,37 @@
-//! The two Monday mutations the engine and setup send, as plain GraphQL documents.
-//!
-//! `crmsync-monday`'s typed `change_multiple_column_values` / `create_webhook` select
-//! `complexity { … }` on the mutation root, as Monday's schema allows; the in-repo mock Monday does
-//! not (yet) expose `complexity` on `Mutation` and rejects those documents. These helpers send the
-//! same mutations without the `complexity` selection (through [`MondayClient::graphql`], so
-//! authentication, retries and rate-limit handling are the client's).
+//! **Deprecated** thin wrappers over `crmsync-monday`'s typed mutations, kept only so existing
+//! callers keep compiling: call [`MondayClient::change_multiple_column_values`] and
+//! [`MondayClient::create_webhook`] directly instead. (They once sent the mutations as raw GraphQL
+//! without the `complexity` selection, which the mock Monday now serves.) This module will be
+//! removed once no caller uses it.
 
-use crmsync_monday::{MondayClient, MondayError, Webhook, WebhookEventType};
-use serde_json::{json, Value};
+use crmsync_monday::{ChangeColumnValues, MondayClient, MondayError, Webhook, WebhookEventType};
+use serde_json::Value;
 
-/// `change_multiple_column_values(board_id, item_id, column_values)` (idempotent).
+/// Deprecated: use [`MondayClient::change_multiple_column_values`]. Sets `column_values` on
+/// the item (idempotent; no new labels are created).
 pub async fn change_column_values(
     monday: &MondayClient,
     board_id: &str,
     item_id: &str,
     column_values: &Value,
 ) -> Result<(), MondayError> {
-    let values = column_values.to_string();
     monday
-        .graphql(
-            "change_multiple_column_values",
-            "mutation ChangeValues($board: ID!, $item: ID!, $values: JSON!) { change_multiple_column_values(board_id: $board, item_id: $item, column_values: $values) { id } }",
-            json!({ "board": board_id, "item": item_id, "values": values }),
-            true,
-        )
+        .change_multiple_column_values(&ChangeColumnValues {
+            board_id: board_id.to_string(),
+            item_id: item_id.to_string(),
+            column_values: column_values.clone(),
+            create_labels_if_missing: false,
+        })
         .await
         .map(|_| ())
 }
 
-/// `create_webhook(board_id, url, event)` (Monday sends the challenge to `url` first).
+/// Deprecated: use [`MondayClient::create_webhook`] (with `config: None`).
 pub async fn create_webhook(
     monday: &MondayClient,
     board_id: &str,
     url: &str,
     event: &WebhookEventType,
 ) -> Result<Webhook, MondayError> {
-    let data = monday
-        .graphql(
-            "create_webhook",
-            "mutation CreateWebhook($board: ID!, $url: String!, $event: WebhookEventType!) { create_webhook(board_id: $board, url: $url, event: $event) { id board_id } }",
-            json!({ "board": board_id, "url": url, "event": event.as_str() }),
-            false,
-        )
-        .await?;
-    let v = &data["create_webhook"];
-    let id_of = |v: &Value| match v {
-        Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
-        _ => String::new(),
-    };
-    Ok(Webhook {
-        id: id_of(&v["id"]),
-        board_id: id_of(&v["board_id"]),
-        event: Some(event.as_str().to_string()),
-        config: None,
-    })
+    monday.create_webhook(board_id, url, event, None).await
 }

@@ -111,7 +111,7 @@ pub async fn install_webhooks(
             {
                 continue;
             }
-            let hook = crate::monday_ops::create_webhook(monday, &b.board_id, url, &ev).await?;
+            let hook = monday.create_webhook(&b.board_id, url, &ev, None).await?;
             tracing::info!(board_id = %b.board_id, event = ev.as_str(), webhook_id = %hook.id, "webhook installed");
             created.push(hook);
         }
