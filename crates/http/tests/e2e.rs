@@ -793,3 +793,49 @@ async fn mutations_use_the_typed_client_with_complexity() {
     }
     app.stop().await;
 }
+
+// A migrated item (Salesforce Id pre-filled in its Id column) whose create_pulse never reached
+// crmsync (webhooks installed after the migration) is linked by its first column change: that one
+// PATCH must carry both the changed field and the external id.
+both_stores!(
+    migrated_item_column_change_sets_field_and_external_id,
+    |db| async move {
+        let app = spawn_app(db).await;
+        for w in app.monday_client.webhooks(ACCOUNTS).await.unwrap() {
+            if w.event.as_deref() == Some("create_item") {
+                app.monday_client.delete_webhook(&w.id).await.unwrap();
+            }
+        }
+        let existing = app
+            .sf
+            .query("SELECT Id, Name FROM Account WHERE Monday_Item_Id__c = null LIMIT 1")
+            .await;
+        let sf_id = existing[0]["Id"].as_str().unwrap().to_string();
+        let name = existing[0]["Name"].as_str().unwrap().to_string();
+        let item = app
+            .create_item(ACCOUNTS, &name, json!({"text_mkrykpx4": sf_id}))
+            .await;
+        app.settle().await;
+        app.monday
+            .admin
+            .change_column_value(&item, "text_mkry84sc", json!("Valparaiso"))
+            .await
+            .unwrap();
+        app.settle().await;
+        let rec = app.sf.record("Account", &sf_id).await.unwrap();
+        assert_eq!(rec["BillingCity"].as_str(), Some("Valparaiso"), "{rec}");
+        assert_eq!(
+            rec["Monday_Item_Id__c"].as_str(),
+            Some(item.as_str()),
+            "{rec}"
+        );
+        let link = app
+            .store
+            .find_link_by_monday(ACCOUNTS.parse().unwrap(), item.parse().unwrap())
+            .await
+            .unwrap()
+            .expect("linked");
+        assert_eq!(link.sf_id, sf_id);
+        app.stop().await;
+    }
+);

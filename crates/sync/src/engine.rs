@@ -845,8 +845,10 @@ impl Engine {
     }
 }
 
-/// Replaces an update's values from the event with the item's current values (see
-/// [`EngineConfig::fresh_reads`]).
+/// Overrides, field by field, an update's values from the event with the item's current values
+/// (see [`EngineConfig::fresh_reads`]). Fields of the update that the changed column or name does
+/// not produce are kept: e.g. the external id (`Monday_Item_Id__c`) that the planner merges into
+/// the same PATCH when an unlinked item whose Id column holds a record id gets linked.
 fn freshen(
     plan: &mut Plan,
     bm: &BoardMapping,
@@ -869,12 +871,12 @@ fn freshen(
                 match to_salesforce(cm, MondayInput::Column(cv), l)
                     .map_err(|e| ApplyError::Plan(e.into()))?
                 {
-                    Converted::Fields(fs) => *fields = fs.into_iter().collect(),
+                    Converted::Fields(fs) => fields.extend(fs),
                     Converted::NeedsItem(_) => {}
                 }
             }
             "update_name" => {
-                *fields = name_fields(bm, &item.name).map_err(ApplyError::Plan)?;
+                fields.extend(name_fields(bm, &item.name).map_err(ApplyError::Plan)?);
             }
             _ => {}
         }
