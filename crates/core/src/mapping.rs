@@ -147,8 +147,8 @@ impl DefaultValue {
         match self {
             DefaultValue::Literal(v) => v.clone(),
             DefaultValue::RelativeDate { days } => {
-                let date = today
-                    .checked_add_signed(Duration::days(*days))
+                let date = Duration::try_days(*days)
+                    .and_then(|d| today.checked_add_signed(d))
                     .unwrap_or(today);
                 Value::String(date.format("%Y-%m-%d").to_string())
             }
@@ -771,9 +771,9 @@ fn parse_relative_date(s: &str) -> Option<Result<i64, String>> {
     if rest.is_empty() {
         return Some(Ok(0));
     }
-    let (sign, num) = match rest.split_at(1) {
-        ("+", n) => (1, n),
-        ("-", n) => (-1, n),
+    let (sign, num) = match rest.split_at_checked(1) {
+        Some(("+", n)) => (1, n),
+        Some(("-", n)) => (-1, n),
         _ => return Some(Err("expected `today`, `today+Nd` or `today-Nd`".into())),
     };
     let Some(n) = num.strip_suffix('d') else {
@@ -781,8 +781,9 @@ fn parse_relative_date(s: &str) -> Option<Result<i64, String>> {
             "expected `today`, `today+Nd` or `today-Nd` (days only)".into(),
         ));
     };
-    match n.parse::<i64>() {
-        Ok(n) if n <= 36_500 => Some(Ok(sign * n)),
+    // Digits only: the sign was read above, so `today+-5d` is refused.
+    match n.parse::<u32>() {
+        Ok(days) if days <= 36_500 && !n.starts_with('+') => Some(Ok(sign * i64::from(days))),
         _ => Some(Err("expected a whole number of days up to 36500".into())),
     }
 }
@@ -844,6 +845,30 @@ mod tests {
         assert_eq!(parse_relative_date("today-7d"), Some(Ok(-7)));
         assert!(matches!(parse_relative_date("today+3w"), Some(Err(_))));
         assert_eq!(parse_relative_date("Prospecting"), None);
+        // A multi-byte character right after `today` is an error, not a slicing panic.
+        assert!(matches!(parse_relative_date("todayé"), Some(Err(_))));
+        assert!(matches!(parse_relative_date("today€30d"), Some(Err(_))));
+        // One sign only, and the day count stays bounded in both directions.
+        assert!(matches!(parse_relative_date("today+-5d"), Some(Err(_))));
+        assert!(matches!(parse_relative_date("today-+5d"), Some(Err(_))));
+        assert!(matches!(
+            parse_relative_date("today--99999999999d"),
+            Some(Err(_))
+        ));
+        assert!(matches!(parse_relative_date("today-36501d"), Some(Err(_))));
+        assert_eq!(parse_relative_date("today-36500d"), Some(Ok(-36_500)));
+        // Out-of-range offsets built in code resolve to today instead of panicking.
+        let today = NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
+        for days in [i64::MAX, i64::MIN, 1 << 40] {
+            assert_eq!(
+                DefaultValue::RelativeDate { days }.resolve(today),
+                Value::String("2026-11-27".into())
+            );
+        }
+        assert_eq!(
+            DefaultValue::RelativeDate { days: 30 }.resolve(today),
+            Value::String("2026-12-27".into())
+        );
     }
 
     #[test]
