@@ -217,7 +217,7 @@ pub struct TestApp {
     pub telegram: FakeTelegram,
     pub proxy: Option<Proxy>,
     pub db: Db,
-    pg_db: Option<String>,
+    pg_db: Option<PgDbGuard>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     worker: Option<JoinHandle<()>>,
     _server: JoinHandle<()>,
@@ -292,7 +292,7 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         }
         Db::Postgres => {
             let (u, p, name) = fresh_pg().await;
-            (u, Some(p), None, Some(name))
+            (u, Some(p), None, Some(PgDbGuard { name }))
         }
     };
     let store = Store::connect_with(
@@ -496,17 +496,67 @@ impl TestApp {
         if let Some(w) = self.worker.take() {
             let _ = w.await;
         }
-        // Drop the per-test PostgreSQL database (a failed test leaves it for inspection).
-        if let Some(name) = self.pg_db.take() {
-            use sqlx::Connection;
+        // Drop the per-test PostgreSQL database (the guard does it too when a test panics).
+        if let Some(guard) = self.pg_db.take() {
             self.store.close().await;
-            if let Ok(mut conn) = sqlx::PgConnection::connect(&pg_url()).await {
-                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                    .execute(&mut conn)
-                    .await;
-            }
+            drop(guard);
         }
     }
+
+    /// Name of this test's PostgreSQL database (`None` on SQLite).
+    pub fn pg_db_name(&self) -> Option<&str> {
+        self.pg_db.as_ref().map(|g| g.name.as_str())
+    }
+}
+
+/// Drops a test's `crmsync_e2e_*` database when dropped — at the end of `stop()`, and also while
+/// a failing test unwinds, so no database is left behind. Drop cannot be async: the `DROP
+/// DATABASE … WITH (FORCE)` runs on a helper thread with its own runtime.
+struct PgDbGuard {
+    name: String,
+}
+
+impl Drop for PgDbGuard {
+    fn drop(&mut self) {
+        let sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
+        let Ok(admin) = std::env::var("DATABASE_URL") else {
+            return;
+        };
+        let name = self.name.clone();
+        let _ = std::thread::spawn(move || {
+            use sqlx::Connection;
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                eprintln!("could not drop test database {name}: no runtime");
+                return;
+            };
+            rt.block_on(async {
+                match sqlx::PgConnection::connect(&admin).await {
+                    Ok(mut conn) => {
+                        if let Err(e) = sqlx::query(&sql).execute(&mut conn).await {
+                            eprintln!("could not drop test database {name}: {e}");
+                        }
+                    }
+                    Err(e) => eprintln!("could not drop test database {name}: {e}"),
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// Whether a database of this name exists on the `DATABASE_URL` server.
+pub async fn pg_database_exists(name: &str) -> bool {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(&pg_url()).await.unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_database WHERE datname = $1")
+        .bind(name)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    n > 0
 }
 
 /// Both store variants of one async test body.
