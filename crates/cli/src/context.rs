@@ -5,7 +5,7 @@ use crmsync_config::{Config, SalesforceAuth};
 use crmsync_monday::{MondayClient, MondayConfig};
 use crmsync_salesforce::{AuthMode, SalesforceClient, SalesforceConfig};
 use crmsync_store::Store;
-use crmsync_sync::{AlertConfig, Alerter, Engine, EngineConfig, TelegramConfig};
+use crmsync_sync::{AlertConfig, Alerter, Engine, EngineConfig};
 use secrecy::SecretString;
 
 /// Reads the configuration (environment and `.env`); errors name the variable.
@@ -83,17 +83,7 @@ pub fn monday(config: &Config) -> Result<MondayClient> {
 
 /// The alerter: Telegram when `TELEGRAM_*` is set, the log otherwise.
 pub fn alerter(config: &Config) -> Alerter {
-    match &config.telegram {
-        Some(t) => Alerter::new(AlertConfig {
-            telegram: Some(TelegramConfig {
-                api_url: t.api_url.as_str().trim_end_matches('/').to_owned(),
-                bot_token: t.bot_token.clone(),
-                chat_id: t.chat_id.clone(),
-            }),
-            ..AlertConfig::default()
-        }),
-        None => Alerter::log_only(),
-    }
+    Alerter::new(AlertConfig::from_config(config))
 }
 
 /// Everything a command that processes events needs.

@@ -4,7 +4,6 @@ use anyhow::{Context, Result};
 use crmsync_core::Mapping;
 use crmsync_monday::{MondayClient, Webhook, WebhookEventType};
 use serde::Serialize;
-use serde_json::json;
 
 /// What `install` did for one (board, event).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -111,18 +110,18 @@ pub async fn install(
             }
         }
         for ev in missing_events(&existing, &required) {
-            let hook =
-                crmsync_sync::monday_ops::create_webhook(monday, &b.board_id, url.as_str(), &ev)
-                    .await
-                    .with_context(|| {
-                        format!(
-                            "creating the {} webhook on board {board} ({}) pointing at {} \
+            let hook = monday
+                .create_webhook(&b.board_id, url.as_str(), &ev, None)
+                .await
+                .with_context(|| {
+                    format!(
+                        "creating the {} webhook on board {board} ({}) pointing at {} \
                          (is the receiver running and reachable from Monday?)",
-                            ev.as_str(),
-                            b.board_id,
-                            shown_url(url)
-                        )
-                    })?;
+                        ev.as_str(),
+                        b.board_id,
+                        shown_url(url)
+                    )
+                })?;
             rows.push(InstallRow {
                 board: board.clone(),
                 board_id: b.board_id.clone(),
@@ -169,15 +168,10 @@ pub async fn list(monday: &MondayClient, mapping: &Mapping) -> Result<Vec<Listed
     Ok(out)
 }
 
-/// Deletes one webhook (plain `delete_webhook` mutation).
+/// Deletes one webhook.
 pub async fn delete(monday: &MondayClient, webhook_id: &str) -> Result<()> {
     monday
-        .graphql(
-            "delete_webhook",
-            "mutation DeleteWebhook($id: ID!) { delete_webhook(id: $id) { id board_id } }",
-            json!({ "id": webhook_id }),
-            true,
-        )
+        .delete_webhook(webhook_id)
         .await
         .with_context(|| format!("deleting webhook {webhook_id}"))?;
     Ok(())

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use crmsync_http::{router, AppState, PendingPolicy, ReceiverConfig, WebhookAuth};
+use crmsync_http::{router, AppState, PendingPolicy, ReceiverConfig};
 use secrecy::ExposeSecret;
 
 use crate::cli::ServeArgs;
@@ -12,40 +12,32 @@ use crate::context;
 /// Runs the server until Ctrl-C or SIGTERM.
 pub async fn run(args: ServeArgs) -> Result<()> {
     let config = context::config()?;
-    let mut auth = WebhookAuth::new();
-    if let Some(secret) = &config.monday.signing_secret {
-        // Monday puts the webhook's URL in `aud`: the URL `crmsync webhooks install` registered,
-        // with `?token=` when MONDAY_WEBHOOK_TOKEN is set.
-        let audiences = match &args.public_url {
-            Some(base) => {
-                let mut a = vec![crate::webhooks::receiver_url(base, None).to_string()];
-                if let Some(t) = &config.monday.webhook_token {
-                    a.push(
-                        crate::webhooks::receiver_url(base, Some(t.expose_secret())).to_string(),
-                    );
-                }
-                a
+    // Monday puts the webhook's URL in `aud`: the URL `crmsync webhooks install` registered,
+    // with `?token=` when MONDAY_WEBHOOK_TOKEN is set. Without --public-url, the URL the request
+    // reached is expected instead.
+    let audiences = match &args.public_url {
+        Some(base) => {
+            let mut a = vec![crate::webhooks::receiver_url(base, None).to_string()];
+            if let Some(t) = &config.monday.webhook_token {
+                a.push(crate::webhooks::receiver_url(base, Some(t.expose_secret())).to_string());
             }
-            None => Vec::new(),
-        };
-        auth = auth.with_signing_secret(secret.clone(), audiences);
-    }
-    if let Some(token) = &config.monday.webhook_token {
-        auth = auth.with_shared_token(token.clone());
-    }
-    auth = auth.allow_unauthenticated(args.allow_unauthenticated_webhooks);
-    if !auth.is_usable() {
+            a
+        }
+        None => Vec::new(),
+    };
+    let mut rc = ReceiverConfig::from_config(&config, audiences);
+    rc.auth = rc
+        .auth
+        .allow_unauthenticated(args.allow_unauthenticated_webhooks);
+    rc.pending_policy = PendingPolicy::AckWhenStored;
+    if !rc.auth.is_usable() {
         anyhow::bail!(
             "no webhook authentication configured: set MONDAY_SIGNING_SECRET (app webhooks) or \
              MONDAY_WEBHOOK_TOKEN (webhooks created with a personal token), or pass \
              --allow-unauthenticated-webhooks for a local experiment"
         );
     }
-    let status_token = config.status_token.clone();
     let rt = context::runtime(config).await?;
-    let mut rc = ReceiverConfig::new(auth);
-    rc.pending_policy = PendingPolicy::AckWhenStored;
-    rc.status_token = status_token;
     let state = AppState::new(rt.engine.clone(), rc).context("configuring the receiver")?;
 
     let listener = tokio::net::TcpListener::bind(args.addr)
