@@ -253,7 +253,7 @@ pub fn country_for_e164(e164: &str) -> Option<&'static str> {
         .rev()
         .filter(|len| digits.len() > *len)
         .find_map(|len| {
-            let prefix = &digits[..len];
+            let prefix = digits.get(..len)?;
             CALLING_CODES
                 .iter()
                 .find(|(_, code)| *code == prefix)
@@ -398,5 +398,10 @@ mod tests {
         assert_eq!(country_for_e164("+31622222222"), Some("NL"));
         assert_eq!(country_for_e164("+353871234567"), Some("IE"));
         assert_eq!(country_for_e164("+442079460958"), Some("GB"));
+        // Not a normalised number: no country, and no slicing panic inside a multi-byte char.
+        assert_eq!(country_for_e164("+é1234567"), None);
+        assert_eq!(country_for_e164("+3€1234567"), None);
+        // The longest prefix that is a char boundary still matches.
+        assert_eq!(country_for_e164("+1é"), Some("US"));
     }
 }
