@@ -858,3 +858,132 @@ async fn a_failing_postgres_test_drops_its_database() {
         "database {name} was left behind"
     );
 }
+
+// A contact created with a board_relation to an account item that has no Salesforce record yet:
+// the contact is created without AccountId, and the deferred column is applied by itself once the
+// account reaches Salesforce.
+both_stores!(
+    deferred_relation_is_applied_once_the_account_is_synced,
+    |db| async move {
+        let app = spawn_app(db).await;
+        app.drop_create_webhook(ACCOUNTS).await;
+        let acct = app
+            .create_item(
+                ACCOUNTS,
+                "Tidewater Mutual Aid",
+                json!({"text_mkry84sc": "Norfolk"}),
+            )
+            .await;
+        let contact = app
+            .create_item(
+                CONTACTS,
+                "Ada Park",
+                json!({"board_relation_mks98dnn": {"item_ids": [acct.parse::<i64>().unwrap()]}}),
+            )
+            .await;
+        let c = app
+            .wait_for_record("Contact", "LastName, AccountId", &contact)
+            .await;
+        assert_eq!(c["LastName"], "Park");
+        assert!(c["AccountId"].is_null(), "{c}");
+        assert!(app.sf.by_item("Account", "Name", &acct).await.is_empty());
+        // The account reaches Salesforce (its first column change creates it); nobody touches the
+        // contact again.
+        app.monday
+            .admin
+            .change_column_value(&acct, "text_mkry84sc", json!("Norfolk VA"))
+            .await
+            .unwrap();
+        app.settle().await;
+        let a = app.sf.by_item("Account", "Name", &acct).await;
+        assert_eq!(a.len(), 1, "{a:?}");
+        let c = app
+            .sf
+            .by_item("Contact", "LastName, AccountId", &contact)
+            .await;
+        assert_eq!(c.len(), 1, "{c:?}");
+        assert_eq!(c[0]["AccountId"], a[0]["Id"], "{c:?}");
+        assert!(app
+            .store
+            .list_dead_letters(&Default::default())
+            .await
+            .unwrap()
+            .is_empty());
+        app.stop().await;
+    }
+);
+
+// When the related account never reaches Salesforce, the follow-up gives up after the bounded
+// attempts: one dead letter and one alert that names the column and says what to do; replaying it
+// after the account is synced sets AccountId.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn deferred_relation_dead_letters_with_advice_and_replays() {
+    let mut opts = Options::new(Db::Sqlite);
+    opts.retry = crmsync_sync::RetrySchedule {
+        base: Duration::from_millis(20),
+        max: Duration::from_millis(50),
+        max_attempts: 3,
+    };
+    let app = spawn_app_with(opts).await;
+    app.drop_create_webhook(ACCOUNTS).await;
+    let acct = app
+        .create_item(ACCOUNTS, "Lowcountry Food Share", json!({}))
+        .await;
+    let contact = app
+        .create_item(
+            CONTACTS,
+            "Ben Okafor",
+            json!({"board_relation_mks98dnn": {"item_ids": [acct.parse::<i64>().unwrap()]}}),
+        )
+        .await;
+    app.settle().await;
+    let c = app
+        .wait_for_record("Contact", "LastName, AccountId", &contact)
+        .await;
+    assert!(c["AccountId"].is_null(), "{c}");
+    let dls = app
+        .store
+        .list_dead_letters(&Default::default())
+        .await
+        .unwrap();
+    assert_eq!(dls.len(), 1, "{dls:?}");
+    assert_eq!(dls[0].item_id.to_string(), contact);
+    assert!(
+        dls[0].error.contains("board_relation_mks98dnn"),
+        "{}",
+        dls[0].error
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let alerts = loop {
+        let t = app.telegram.texts();
+        if !t.is_empty() || tokio::time::Instant::now() > deadline {
+            break t;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert!(
+        alerts[0].contains("board_relation_mks98dnn"),
+        "{}",
+        alerts[0]
+    );
+    assert!(
+        alerts[0].contains("link the contact's account first"),
+        "{}",
+        alerts[0]
+    );
+    // Fix: the account reaches Salesforce; then replay.
+    app.monday
+        .admin
+        .change_column_value(&acct, "text_mkry84sc", json!("Charleston"))
+        .await
+        .unwrap();
+    app.settle().await;
+    let a = app.sf.by_item("Account", "Name", &acct).await;
+    assert_eq!(a.len(), 1);
+    let ev = app.engine.replay_dead_letter(dls[0].id).await.unwrap();
+    assert_eq!(ev.status, crmsync_store::EventStatus::Done, "{ev:?}");
+    let c = app.sf.by_item("Contact", "AccountId", &contact).await;
+    assert_eq!(c[0]["AccountId"], a[0]["Id"]);
+    app.stop().await;
+}

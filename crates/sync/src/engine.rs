@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use crmsync_core::{
-    name_fields, plan, to_salesforce, BoardMapping, Converted, Item, Mapping, MondayInput,
-    Operation, Plan, PlanContext, PlanOutcome, RecordRef, SkipReason, StaticLookups,
-    WebhookDelivery, WebhookEvent,
+    name_fields, plan, to_salesforce, BoardMapping, Converted, DeferredColumn, Item, Lookups,
+    Mapping, MondayInput, Operation, Plan, PlanContext, PlanError, PlanOutcome, RecordRef,
+    SkipReason, StaticLookups, TransformError, WebhookDelivery, WebhookEvent,
 };
 use crmsync_monday::{ChangeColumnValues, MondayClient};
 use crmsync_salesforce::{SalesforceClient, SalesforceError};
-use crmsync_store::{ClaimedEvent, DeadLetterId, EventId, Link, Store};
+use crmsync_store::{ClaimedEvent, DeadLetterId, EventId, Link, NewEvent, Store};
 use rand::Rng;
 use serde_json::json;
 
@@ -463,8 +463,9 @@ impl Engine {
                 .map(|d| d.event)
                 .or_else(|_| serde_json::from_str::<WebhookEvent>(&event.payload))
                 .map_err(|e| ApplyError::Payload(e.to_string()));
+        let follow_up = FollowUp::from_payload(&event.payload);
         let result = match &parsed {
-            Ok(ev) => self.apply(ev).await,
+            Ok(ev) => self.apply(ev, event.id, follow_up.as_ref()).await,
             Err(_) => Err(ApplyError::Payload(
                 "the stored body is not a Monday event".into(),
             )),
@@ -486,7 +487,17 @@ impl Engine {
             }
             Err(err) => {
                 let error = err.to_string();
-                match err.class() {
+                let class = match (&follow_up, unresolved(&err)) {
+                    // A deferred column waits for its related record or user: retried (bounded),
+                    // then dead-lettered with advice naming the column.
+                    (Some(_), Some(Unresolved::User)) => {
+                        self.inner.directories.invalidate();
+                        FailureClass::Transient
+                    }
+                    (Some(_), Some(Unresolved::Link)) => FailureClass::Transient,
+                    _ => err.class(),
+                };
+                match class {
                     FailureClass::Transient
                         if event.attempts + 1 < self.inner.config.retry.max_attempts =>
                     {
@@ -635,7 +646,12 @@ impl Engine {
         lookups::prefetch(&self.inner.store, bm, ev, item, dirs).await
     }
 
-    async fn apply(&self, ev: &WebhookEvent) -> Result<Applied, ApplyError> {
+    async fn apply(
+        &self,
+        ev: &WebhookEvent,
+        event_id: EventId,
+        follow_up: Option<&FollowUp>,
+    ) -> Result<Applied, ApplyError> {
         let mapping = self.mapping();
         let Some(board_id) = ev.board_id.clone() else {
             return Err(ApplyError::Payload("the event has no boardId".into()));
@@ -653,7 +669,8 @@ impl Engine {
         ) && ev.parent_item_id.is_none();
         let mut item: Option<Item> = None;
         let mut fetched = false;
-        if self.inner.config.fresh_reads && mutable_event {
+        // A follow-up always reads the item: it applies the column's *current* value.
+        if (self.inner.config.fresh_reads || follow_up.is_some()) && mutable_event {
             if let Some(id) = &item_id {
                 item = self.fetch_item(&board_id, id).await?;
                 fetched = true;
@@ -665,6 +682,14 @@ impl Engine {
             }
         }
         let mut l = self.lookups(bm, ev, item.as_ref()).await?;
+        if let (Some(fu), Some(it), Some(id)) = (follow_up, item.as_ref(), item_id.as_deref()) {
+            if let Some(sf_id) = l.salesforce_id_for_item(id) {
+                let plan = follow_up_plan(bm, fu, it, &l, sf_id)?;
+                return self.execute(item.as_ref(), plan).await;
+            }
+            // Not linked (the create it follows failed): a plain column change, which creates
+            // or links the record like any change on an unlinked item.
+        }
         let mut outcome = plan(
             ev,
             item.as_ref(),
@@ -709,11 +734,68 @@ impl Engine {
         if let Some(item) = &item {
             freshen(&mut plan, bm, ev, item, &l)?;
         }
-        for d in &plan.deferred {
-            tracing::warn!(board_id = %board_id, column = %d.column_id, reason = %d.reason,
-                "column left out of the create (its linked record or user is not known yet)");
+        let deferred = std::mem::take(&mut plan.deferred);
+        if let Some(id) = &item_id {
+            // Stored *before* the create is applied, so a crash or failure in between cannot lose
+            // them (idempotent: one follow-up per event and column).
+            for d in &deferred {
+                self.enqueue_follow_up(event_id, &board_id, id, d).await?;
+            }
         }
-        self.execute(item.as_ref(), plan).await
+        let applied = self.execute(item.as_ref(), plan).await?;
+        Ok(match applied {
+            Applied::Done(summary) if !deferred.is_empty() => {
+                let cols: Vec<&str> = deferred.iter().map(|d| d.column_id.as_str()).collect();
+                Applied::Done(format!(
+                    "{summary}; deferred to a follow-up: {}",
+                    cols.join(", ")
+                ))
+            }
+            other => other,
+        })
+    }
+
+    /// Stores the follow-up event of a deferred column: an `update_column_value` of `column`
+    /// marked with [`FOLLOW_UP_KEY`], keyed by `crmsync-deferred:<event>:<column>`.
+    async fn enqueue_follow_up(
+        &self,
+        of_event: EventId,
+        board_id: &str,
+        item_id: &str,
+        d: &DeferredColumn,
+    ) -> Result<(), ApplyError> {
+        let trigger_uuid = format!("{FOLLOW_UP_PREFIX}{of_event}:{}", d.column_id);
+        let payload = json!({
+            "event": {
+                "type": "update_column_value",
+                "boardId": board_id,
+                "pulseId": item_id,
+                "columnId": d.column_id,
+                "triggerUuid": trigger_uuid,
+            },
+            FOLLOW_UP_KEY: {
+                "ofEvent": of_event.0,
+                "column": d.column_id,
+                "reason": d.reason,
+            },
+        });
+        let outcome = self
+            .inner
+            .store
+            .insert_event_if_new(&NewEvent {
+                trigger_uuid,
+                board_id: lookups::parse_id(board_id)?,
+                item_id: lookups::parse_id(item_id)?,
+                event_type: "update_column_value".into(),
+                payload: payload.to_string(),
+            })
+            .await
+            .map_err(ApplyError::Store)?;
+        tracing::warn!(board_id = %board_id, item_id = %item_id, column = %d.column_id,
+            reason = %d.reason, follow_up_event = %outcome.event_id(),
+            "column left out of the create (its linked record or user is not known yet); \
+             a follow-up event applies it once it is");
+        Ok(())
     }
 
     async fn execute(&self, item: Option<&Item>, plan: Plan) -> Result<Applied, ApplyError> {
@@ -843,6 +925,81 @@ impl Engine {
             Ok(Applied::Done(done.join("; ")))
         }
     }
+}
+
+/// Payload key that marks a follow-up event (see the crate docs, "Deferred columns").
+pub const FOLLOW_UP_KEY: &str = "crmsyncFollowUp";
+/// `triggerUuid` prefix of follow-up events.
+pub const FOLLOW_UP_PREFIX: &str = "crmsync-deferred:";
+
+/// The marker of a follow-up event: the column a create left out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FollowUp {
+    column: String,
+}
+
+impl FollowUp {
+    fn from_payload(payload: &str) -> Option<FollowUp> {
+        let v: serde_json::Value = serde_json::from_str(payload).ok()?;
+        let column = v.get(FOLLOW_UP_KEY)?.get("column")?.as_str()?.to_string();
+        Some(FollowUp { column })
+    }
+}
+
+enum Unresolved {
+    Link,
+    User,
+}
+
+/// Whether `err` is a related record or user that is not known yet.
+fn unresolved(err: &ApplyError) -> Option<Unresolved> {
+    match err {
+        ApplyError::Plan(PlanError::Transform(TransformError::UnresolvedLink { .. })) => {
+            Some(Unresolved::Link)
+        }
+        ApplyError::Plan(PlanError::Transform(TransformError::UnresolvedUser { .. })) => {
+            Some(Unresolved::User)
+        }
+        _ => None,
+    }
+}
+
+/// The plan of a follow-up for a linked item: the deferred column's current value, as an update.
+fn follow_up_plan(
+    bm: &BoardMapping,
+    fu: &FollowUp,
+    item: &Item,
+    l: &StaticLookups,
+    sf_id: String,
+) -> Result<Plan, ApplyError> {
+    let Some(cm) = bm.column(&fu.column) else {
+        return Ok(Plan::new(vec![Operation::Skip {
+            reason: SkipReason::UnmappedColumn {
+                column_id: fu.column.clone(),
+            },
+        }]));
+    };
+    let empty = crmsync_core::ColumnValue {
+        id: cm.column.clone(),
+        ..Default::default()
+    };
+    let cv = item.column(&cm.column).unwrap_or(&empty);
+    let fields = match to_salesforce(cm, MondayInput::Column(cv), l)
+        .map_err(|e| ApplyError::Plan(e.into()))?
+    {
+        Converted::Fields(fs) => fs.into_iter().collect(),
+        Converted::NeedsItem(reason) => {
+            return Err(ApplyError::Payload(format!(
+                "column {}: the item snapshot is not enough: {reason}",
+                cm.column
+            )))
+        }
+    };
+    Ok(Plan::new(vec![Operation::Update {
+        object: bm.object.clone(),
+        id: sf_id,
+        fields,
+    }]))
 }
 
 /// Overrides, field by field, an update's values from the event with the item's current values

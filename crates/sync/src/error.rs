@@ -92,6 +92,25 @@ impl ApplyError {
 
     /// Advice for a person reading the alert or the status page.
     pub fn what_to_do(&self) -> String {
+        match self {
+            ApplyError::Plan(PlanError::Transform(crmsync_core::TransformError::UnresolvedLink {
+                column,
+                item_id,
+            })) => {
+                return format!(
+                    "Column `{column}` links Monday item {item_id}, which has no Salesforce record yet: link the contact's account first (sync item {item_id} to Salesforce: edit it on Monday, fill its Salesforce Id column, or replay its own dead letter). crmsync retries by itself for a while; if this is a dead letter, replay it afterwards with `crmsync dead-letters replay ID`."
+                )
+            }
+            ApplyError::Plan(PlanError::Transform(crmsync_core::TransformError::UnresolvedUser {
+                column,
+                ..
+            })) => {
+                return format!(
+                    "Column `{column}` names a Monday user with no active Salesforce user of the same email: add the user to Salesforce (or fix the email on either side). crmsync retries by itself for a while; if this is a dead letter, replay it afterwards with `crmsync dead-letters replay ID`."
+                )
+            }
+            _ => {}
+        }
         match self.class() {
             FailureClass::Permanent => match self {
                 ApplyError::Plan(_) => "The mapping cannot convert this value. Fix the value on Monday or the mapping (mapping.toml), then replay the dead letter with `crmsync dead-letters replay ID`.".into(),

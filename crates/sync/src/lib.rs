@@ -11,6 +11,21 @@
 //!   one summary with a count); logs only when Telegram is not configured.
 //! * [`load_mapping`], [`install_webhooks`] — setup shared by the CLI and the tests.
 //!
+//! Deferred columns (nothing is lost): when the planner leaves a column out of a create — a
+//! board_relation to an item that has no Salesforce record yet, or a Monday user without an active
+//! Salesforce user of the same email — the engine stores, *before* applying the create, one
+//! follow-up event per such column: an `update_column_value` of that column on the same item,
+//! keyed `crmsync-deferred:<event id>:<column>` (idempotent: a retried create stores nothing new)
+//! and marked with [`FOLLOW_UP_KEY`] in its payload. It goes through the item's ordinary queue, so
+//! it runs after the create, in order with the item's other events. Processing it reads the item
+//! from Monday and writes the column's *current* value to the linked record. While the related
+//! record or user is still unknown it is a transient failure, retried with the usual backoff
+//! ([`RetrySchedule`], bounded by `max_attempts`); when the attempts run out it becomes a dead
+//! letter with one alert that names the column and what to do ("link the contact's account
+//! first", "add the user to Salesforce"), replayable with `crmsync dead-letters replay`. (Ordinary
+//! column changes that hit an unknown related record are retried the same way; an unknown user
+//! there is a permanent failure, as before.)
+//!
 //! Loop prevention: crmsync's own write-back of the Salesforce Id fires an `update_column_value`
 //! webhook on the Id column; the planner sees the Id equal to the stored link and skips it
 //! ("no change"). Items created by the migration already carry the Salesforce Id in their Id
@@ -24,7 +39,10 @@ pub mod monday_ops;
 mod setup;
 
 pub use alerts::{Alert, AlertConfig, AlertKind, Alerter, TelegramConfig};
-pub use engine::{skip_text, Engine, EngineConfig, EventOutcome, Processed, RetrySchedule};
+pub use engine::{
+    skip_text, Engine, EngineConfig, EventOutcome, Processed, RetrySchedule, FOLLOW_UP_KEY,
+    FOLLOW_UP_PREFIX,
+};
 pub use error::{ApplyError, EngineError, FailureClass};
 pub use setup::{
     fetch_schema, install_webhooks, load_mapping, parse_mapping, read_mapping,

@@ -36,6 +36,11 @@ impl DirectoryCache {
         }
     }
 
+    /// Forgets the cached directories (the next [`DirectoryCache::get`] fetches them again).
+    pub fn invalidate(&self) {
+        *self.cached.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
     pub async fn get(
         &self,
         monday: &MondayClient,

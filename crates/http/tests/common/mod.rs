@@ -230,6 +230,7 @@ pub struct Options {
     pub pending_policy: PendingPolicy,
     pub mapping_path: PathBuf,
     pub alert_window: Duration,
+    pub retry: RetrySchedule,
 }
 
 impl Options {
@@ -240,6 +241,11 @@ impl Options {
             pending_policy: PendingPolicy::AckWhenStored,
             mapping_path: seed_dir().join("mapping.toml"),
             alert_window: Duration::from_secs(600),
+            retry: RetrySchedule {
+                base: Duration::from_millis(50),
+                max: Duration::from_millis(400),
+                max_attempts: 30,
+            },
         }
     }
 }
@@ -359,11 +365,7 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         EngineConfig {
             worker_id: "e2e".into(),
             lease: Duration::from_secs(5),
-            retry: RetrySchedule {
-                base: Duration::from_millis(50),
-                max: Duration::from_millis(400),
-                max_attempts: 30,
-            },
+            retry: opts.retry.clone(),
             poll_interval: Duration::from_millis(25),
             rate_limit_pause: Duration::from_secs(1),
             fresh_reads: true,
@@ -474,6 +476,31 @@ impl TestApp {
             .item
             .id
             .clone()
+    }
+
+    /// Removes the `create_item` webhook of `board`: items created there afterwards do not reach
+    /// crmsync until something else about them changes.
+    pub async fn drop_create_webhook(&self, board: &str) {
+        for w in self.monday_client.webhooks(board).await.unwrap() {
+            if w.event.as_deref() == Some("create_item") {
+                self.monday_client.delete_webhook(&w.id).await.unwrap();
+            }
+        }
+    }
+
+    /// Waits (up to 20 s) until a record of `object` carries `Monday_Item_Id__c = item_id`.
+    pub async fn wait_for_record(&self, object: &str, fields: &str, item_id: &str) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(r) = self.sf.by_item(object, fields, item_id).await.pop() {
+                return r;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no {object} for item {item_id} after 20 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// The status report as JSON.
