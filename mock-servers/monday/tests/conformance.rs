@@ -10,11 +10,6 @@ use async_graphql_parser::types::{ServiceDocument, TypeKind, TypeSystemDefinitio
 use common::*;
 use serde_json::json;
 
-const REFERENCE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/reference/monday/schema-2026-10.graphql"
-);
-
 const BUILTIN: &[&str] = &["Int", "Float", "String", "Boolean", "ID"];
 
 /// Type name → (kind, fields/values: name → (type, args: name → type), implements).
@@ -102,8 +97,8 @@ fn defs(doc: &ServiceDocument) -> BTreeMap<String, Def> {
 
 #[test]
 fn served_schema_is_a_faithful_subset_of_the_real_one() {
-    let reference = std::fs::read_to_string(REFERENCE).unwrap_or_else(|e| {
-        panic!("the conformance test needs Monday's real schema at {REFERENCE} (see shared/reference/README.md): {e}")
+    let reference = std::fs::read_to_string(reference_file("monday/schema-2026-10.graphql")).unwrap_or_else(|e| {
+        panic!("the conformance test needs Monday's real schema at monday/schema-2026-10.graphql (see shared/reference/README.md): {e}")
     });
     let reference =
         defs(&async_graphql_parser::parse_schema(&reference).expect("reference SDL parses"));

@@ -10,14 +10,9 @@ use common::*;
 use mock_monday::{DeliveryState, Faults, JwtClaims, WebhookFaults};
 use serde_json::{json, Value};
 
-const SAMPLES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/reference/monday/webhook-samples.json"
-);
-
 fn samples() -> Value {
-    let text = std::fs::read_to_string(SAMPLES).unwrap_or_else(|e| {
-        panic!("reference file {SAMPLES} is required by this test (the real webhook deliveries) but could not be read: {e}")
+    let text = std::fs::read_to_string(reference_file("monday/webhook-samples.json")).unwrap_or_else(|e| {
+        panic!("reference file monday/webhook-samples.json is required by this test (the real webhook deliveries) but could not be read: {e}")
     });
     serde_json::from_str(&text).expect("webhook-samples.json is JSON")
 }

@@ -50,9 +50,13 @@ fn basic_auth(req: &Req) -> Option<(String, String)> {
 }
 
 fn constant_eq(a: &str, b: &str) -> bool {
+    constant_eq_bytes(a.as_bytes(), b.as_bytes())
+}
+
+fn constant_eq_bytes(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
+        && a.iter()
+            .zip(b.iter())
             .fold(0u8, |acc, (x, y)| acc | (x ^ y))
             == 0
 }
@@ -109,9 +113,9 @@ pub(crate) fn token(h: &MockHandle, req: &Req) -> Resp {
                 return oauth_error("invalid_grant", "authentication failure");
             };
             // The password may carry the user's security token appended.
-            if !(password.len() >= cfg.password.len()
-                && constant_eq(&password[..cfg.password.len()], &cfg.password))
-            {
+            // Compared as bytes: the request's password may hold multi-byte characters.
+            let presented = password.as_bytes().get(..cfg.password.len());
+            if !presented.is_some_and(|p| constant_eq_bytes(p, cfg.password.as_bytes())) {
                 return oauth_error("invalid_grant", "authentication failure");
             }
             uid

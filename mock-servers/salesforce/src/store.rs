@@ -760,7 +760,7 @@ fn resolve(
     let mut cur = base.clone();
     let mut hops = Vec::new();
     let n = fr.path.len();
-    for seg in &fr.path[..n - 1] {
+    for seg in fr.path.iter().take(n.saturating_sub(1)) {
         let Some(rf) = cur.relationship(seg).cloned() else {
             return Err(soql_error(
                 "INVALID_FIELD",

@@ -133,6 +133,29 @@ async fn client_credentials_password_and_errors() {
 }
 
 #[tokio::test]
+async fn password_with_a_multibyte_character_at_the_cut_is_refused_not_a_panic() {
+    let mock = MockSalesforce::builder()
+        .start()
+        .await
+        .expect("mock starts");
+    // "mock-password" is 13 bytes; "é" occupies bytes 12..14, so a byte slice at 13 would split it.
+    let (s, body) = token(
+        &mock.base_url,
+        &[
+            ("grant_type", "password"),
+            ("client_id", "mock-client-id"),
+            ("client_secret", "mock-client-secret"),
+            ("username", "maya.thompson@ctn-example.org"),
+            ("password", "mock-passworé-token"),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "invalid_grant");
+    assert_eq!(body["error_description"], "authentication failure");
+}
+
+#[tokio::test]
 async fn tokens_expire_and_unknown_tokens_are_rejected() {
     let api = start_with(MockSalesforce::builder().token_ttl(Duration::ZERO)).await;
     let out = api

@@ -170,3 +170,33 @@ pub async fn subscribe(
     assert_eq!(s, 200, "{b}");
     b
 }
+
+/// A file of the shared reference data (`shared/reference/` beside the checkout): taken from
+/// `CRMSYNC_REFERENCE_DIR` if set, else the first ancestor of this crate holding
+/// `shared/reference`, else `/work/shared/reference`. Tests that need it fail (never skip) when
+/// it is absent, naming every place they looked.
+#[allow(dead_code)]
+pub fn reference_file(rel: &str) -> PathBuf {
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    if let Some(dir) = std::env::var_os("CRMSYNC_REFERENCE_DIR") {
+        candidates.push(PathBuf::from(dir));
+    }
+    for dir in std::path::Path::new(env!("CARGO_MANIFEST_DIR")).ancestors() {
+        candidates.push(dir.join("shared/reference"));
+    }
+    candidates.push(PathBuf::from("/work/shared/reference"));
+    for dir in &candidates {
+        let file = dir.join(rel);
+        if file.is_file() {
+            return file;
+        }
+    }
+    panic!(
+        "reference file {rel} is required by this test but was found in none of: {}",
+        candidates
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
