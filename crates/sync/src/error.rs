@@ -106,7 +106,7 @@ impl ApplyError {
                 ..
             })) => {
                 return format!(
-                    "Column `{column}` names a Monday user with no active Salesforce user of the same email: add the user to Salesforce (or fix the email on either side). crmsync retries by itself for a while; if this is a dead letter, replay it afterwards with `crmsync dead-letters replay ID`."
+                    "Column `{column}` names a Monday user with no active Salesforce user of the same email: add the user to Salesforce (or fix the email on either side), then replay the dead letter with `crmsync dead-letters replay ID` (a column left out of a create is retried by itself for a while first)."
                 )
             }
             _ => {}
@@ -141,4 +141,39 @@ pub enum EngineError {
     /// A Salesforce call outside event processing failed (e.g. describes for validation).
     #[error("{0}")]
     Salesforce(#[from] SalesforceError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crmsync_core::TransformError;
+
+    #[test]
+    fn advice_for_an_unknown_related_record_or_user_names_the_column() {
+        let link = ApplyError::Plan(PlanError::Transform(TransformError::UnresolvedLink {
+            column: "board_relation_mks98dnn".into(),
+            item_id: "123".into(),
+        }));
+        assert_eq!(link.class(), FailureClass::Transient);
+        let advice = link.what_to_do();
+        assert!(advice.contains("`board_relation_mks98dnn`"), "{advice}");
+        assert!(advice.contains("item 123"), "{advice}");
+        assert!(
+            advice.contains("link the contact's account first"),
+            "{advice}"
+        );
+
+        let user = ApplyError::Plan(PlanError::Transform(TransformError::UnresolvedUser {
+            column: "person".into(),
+            detail: "no Salesforce user with email a@example.org".into(),
+        }));
+        assert_eq!(user.class(), FailureClass::Permanent);
+        let advice = user.what_to_do();
+        assert!(advice.contains("`person`"), "{advice}");
+        assert!(advice.contains("add the user to Salesforce"), "{advice}");
+        assert!(
+            advice.contains("crmsync dead-letters replay ID"),
+            "{advice}"
+        );
+    }
 }
