@@ -430,10 +430,14 @@ fn decode(cm: &ColumnMapping, input: MondayInput<'_>) -> Result<Decoded, Transfo
                         },
                         Some(Value::Null) => MValue::Empty,
                         Some(other) => return Err(invalid("unexpected status label", other)),
+                        // Index 5 is the default label: blank unless the board renamed it,
+                        // so consult the board's labels before treating it as empty.
                         None => match o.get("index").and_then(value_as_u64) {
-                            Some(5) | None => MValue::Empty,
+                            None => MValue::Empty,
                             Some(i) => match cm.column_labels.get(&i) {
+                                Some(l) if l.trim().is_empty() => MValue::Empty,
                                 Some(l) => MValue::Labels(vec![l.clone()]),
+                                None if i == 5 => MValue::Empty,
                                 None => {
                                     return Ok(Decoded::NeedsItem(format!(
                                         "status column `{}` has index {i} and no label text",
@@ -1097,4 +1101,50 @@ pub fn to_monday(
         },
     };
     Ok(MondayWrite::Value(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::StaticLookups;
+
+    fn status_column(labels: &[(u64, &str)]) -> ColumnMapping {
+        let mut cm = ColumnMapping::new("status", "StageName", Transform::Status);
+        cm.column_labels = labels.iter().map(|(i, l)| (*i, l.to_string())).collect();
+        cm
+    }
+
+    fn convert(cm: &ColumnMapping, value: Value) -> Converted {
+        to_salesforce(
+            cm,
+            MondayInput::Webhook(Some(&value)),
+            &StaticLookups::default(),
+        )
+        .expect("converts")
+    }
+
+    #[test]
+    fn status_index_5_uses_the_boards_label_when_it_defines_one() {
+        // A board that renamed its default label (index 5) to "Unassigned".
+        let cm = status_column(&[(0, "Working on it"), (1, "Done"), (5, "Unassigned")]);
+        assert_eq!(
+            convert(&cm, json!({"index": 5, "post_id": null})),
+            Converted::Fields(vec![("StageName".into(), json!("Unassigned"))])
+        );
+    }
+
+    #[test]
+    fn status_index_5_without_a_board_label_is_empty() {
+        let cm = status_column(&[(0, "Working on it"), (1, "Done")]);
+        assert_eq!(
+            convert(&cm, json!({"index": 5, "post_id": null})),
+            Converted::Fields(vec![("StageName".into(), Value::Null)])
+        );
+        // An empty label text at index 5 is the blank default too.
+        let cm = status_column(&[(0, "Working on it"), (5, "")]);
+        assert_eq!(
+            convert(&cm, json!({"index": 5})),
+            Converted::Fields(vec![("StageName".into(), Value::Null)])
+        );
+    }
 }
