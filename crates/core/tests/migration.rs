@@ -1,6 +1,6 @@
 //! Migration planning (Salesforce -> Monday) over the seed records and the example mapping:
-//! creates carry the Salesforce Id (loop prevention), re-running is a no-op, and a changed field
-//! updates only its column.
+//! creates carry the Salesforce Id (loop prevention), owners resolve to the Monday user with the
+//! owner's email, re-running is a no-op, and a changed field updates only its column.
 
 mod common;
 
@@ -14,9 +14,71 @@ fn records(object: &str) -> Vec<Map<String, Value>> {
     serde_json::from_str(&common::read(&path)).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// Links for every seed record of the four objects (as if the first pass created all items).
-fn all_linked() -> StaticLookups {
+fn monday_users() -> Vec<Map<String, Value>> {
+    let path = common::seed().join("monday/users.json");
+    serde_json::from_str(&common::read(&path)).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Both user directories, as the engine loads them before a run: Monday user id -> email and
+/// Salesforce User Id -> email.
+fn users() -> StaticLookups {
     let mut l = StaticLookups::default();
+    for u in monday_users() {
+        let id = match &u["id"] {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let email = u["email"].as_str().expect("Monday user email");
+        l.monday_users.insert(id, email.to_string());
+    }
+    for u in records("User") {
+        let id = u["Id"].as_str().expect("User Id");
+        let email = u["Email"].as_str().expect("User Email");
+        l.salesforce_users.insert(id.to_string(), email.to_string());
+    }
+    assert!(
+        !l.monday_users.is_empty() && !l.salesforce_users.is_empty(),
+        "seed user directories are empty"
+    );
+    l
+}
+
+/// The Monday user id that should own an item whose record has this OwnerId, computed straight
+/// from the seed files: the Salesforce User's email, then the Monday user with that email.
+fn expected_monday_owner(owner_id: &str) -> u64 {
+    let email = records("User")
+        .into_iter()
+        .find(|u| u["Id"].as_str() == Some(owner_id))
+        .and_then(|u| u["Email"].as_str().map(str::to_lowercase))
+        .unwrap_or_else(|| panic!("no seed User {owner_id}"));
+    let id = monday_users()
+        .into_iter()
+        .find(|u| u["email"].as_str().map(str::to_lowercase).as_deref() == Some(email.as_str()))
+        .map(|u| u["id"].clone())
+        .unwrap_or_else(|| panic!("no seed Monday user with email {email}"));
+    match id {
+        Value::String(s) => s.parse().expect("numeric Monday user id"),
+        Value::Number(n) => n.as_u64().expect("numeric Monday user id"),
+        other => panic!("unexpected Monday user id {other}"),
+    }
+}
+
+/// The single person a people column write names.
+fn written_person(write: &Value) -> u64 {
+    let people = write["personsAndTeams"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not a people write: {write}"));
+    assert_eq!(people.len(), 1, "{write}");
+    assert_eq!(people[0]["kind"], "person", "{write}");
+    people[0]["id"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("person id is not a number: {write}"))
+}
+
+/// Links for every seed record of the four objects (as if the first pass created all items), and
+/// both user directories.
+fn all_linked() -> StaticLookups {
+    let mut l = users();
     for (n, object) in ["Lead", "Account", "Contact", "Opportunity"]
         .iter()
         .enumerate()
@@ -59,16 +121,31 @@ fn created_item(
 #[test]
 fn first_records_of_each_object() {
     let mapping = common::seed_mapping();
-    let lookups = StaticLookups::default();
+    let lookups = users();
     let mut out = BTreeMap::new();
+    let mut owners_checked = 0;
     for object in ["Lead", "Account", "Contact", "Opportunity"] {
         let board = mapping.board_for_object(object).expect("board");
         let r = &records(object)[0];
-        out.insert(
-            object,
-            serde_json::to_value(plan_item(r, None, board, &lookups).expect("plan")).expect("json"),
-        );
+        let plan = plan_item(r, None, board, &lookups).expect("plan");
+        if board.column("person").is_some() {
+            let ItemOperation::Create { column_values, .. } = &plan else {
+                panic!("{object}: expected a create, got {plan:?}")
+            };
+            let owner = r["OwnerId"].as_str().expect("OwnerId");
+            let write = column_values
+                .get("person")
+                .unwrap_or_else(|| panic!("{object}: owner {owner} not resolved: {plan:?}"));
+            assert_eq!(
+                written_person(write),
+                expected_monday_owner(owner),
+                "{object}"
+            );
+            owners_checked += 1;
+        }
+        out.insert(object, serde_json::to_value(plan).expect("json"));
     }
+    assert!(owners_checked >= 1, "no mapped board has a people column");
     insta::assert_yaml_snapshot!(out);
 }
 
@@ -77,6 +154,7 @@ fn rerunning_the_migration_changes_nothing_and_edits_update_only_their_column() 
     let mapping = common::seed_mapping();
     let lookups = all_linked();
     let mut checked = 0;
+    let mut owners_checked = 0;
     for object in ["Lead", "Account", "Contact", "Opportunity"] {
         let board = mapping.board_for_object(object).expect("board");
         for r in records(object) {
@@ -93,13 +171,23 @@ fn rerunning_the_migration_changes_nothing_and_edits_update_only_their_column() 
                     deferred,
                     ..
                 } => {
-                    // Every relation resolves once both ends exist; only owners stay deferred
-                    // (the seed's Salesforce users and Monday users share no email).
-                    assert!(
-                        deferred.iter().all(|d| d.column_id == "person"),
-                        "{object} {}: {deferred:?}",
-                        r["Id"]
-                    );
+                    // Every relation resolves once both ends exist, and every owner resolves:
+                    // the seed's Salesforce Users and Monday users share emails, and both user
+                    // directories are loaded, so nothing stays deferred.
+                    assert!(deferred.is_empty(), "{object} {}: {deferred:?}", r["Id"]);
+                    if board.column("person").is_some() {
+                        let owner = r["OwnerId"].as_str().expect("OwnerId");
+                        let write = column_values
+                            .get("person")
+                            .unwrap_or_else(|| panic!("{object} {}: no owner written", r["Id"]));
+                        assert_eq!(
+                            written_person(write),
+                            expected_monday_owner(owner),
+                            "{object} {}",
+                            r["Id"]
+                        );
+                        owners_checked += 1;
+                    }
                     assert_eq!(
                         column_values.get(&board.salesforce_id_column),
                         Some(&r["Id"])
@@ -120,6 +208,7 @@ fn rerunning_the_migration_changes_nothing_and_edits_update_only_their_column() 
         }
     }
     assert!(checked > 500, "only {checked} records checked");
+    assert!(owners_checked > 100, "only {owners_checked} owners checked");
 
     // One edited field -> one column.
     let board = mapping.board_for_object("Opportunity").expect("board");
