@@ -35,7 +35,6 @@ pub mod alerts;
 mod engine;
 mod error;
 mod lookups;
-pub mod monday_ops;
 mod setup;
 
 pub use alerts::{Alert, AlertConfig, AlertKind, Alerter, TelegramConfig};

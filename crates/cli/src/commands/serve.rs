@@ -25,6 +25,15 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         }
         None => Vec::new(),
     };
+    if config.monday.signing_secret.is_some() && audiences.is_empty() {
+        // Without --public-url the expected `aud` is rebuilt from the request's Host and
+        // X-Forwarded-Proto headers, which the sender controls: a JWT that the same Monday app
+        // signed for another URL would then pass. Say so; the fix is one flag.
+        tracing::warn!(
+            "MONDAY_SIGNING_SECRET is set but --public-url is not: the JWT audience is taken from \
+             the request's Host header; pass --public-url https://your-host to pin it"
+        );
+    }
     let mut rc = ReceiverConfig::from_config(&config, audiences);
     rc.auth = rc
         .auth
