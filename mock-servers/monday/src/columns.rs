@@ -948,6 +948,16 @@ pub fn webhook_value(col: &ColumnDef, stored: Option<&Value>) -> Value {
     }
 }
 
+/// The `previousValue` a webhook carries for the value a column held before the change. Like
+/// [`webhook_value`], except that a people column that was empty is `{}` (the real 2025 capture of
+/// `update_column_value` on an empty person column), where other types that were empty are `null`.
+pub fn webhook_previous_value(col: &ColumnDef, stored: Option<&Value>) -> Value {
+    match (Kind::of(&col.kind), stored) {
+        (Kind::People, None) => json!({}),
+        _ => webhook_value(col, stored),
+    }
+}
+
 /// Strips `changed_at` (recursively at the top level) for comparisons.
 pub fn without_changed_at(v: &Value) -> Value {
     match v {

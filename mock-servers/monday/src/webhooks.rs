@@ -211,7 +211,7 @@ pub fn payload(ev: &Event, w: &WebhookRec, board: &BoardDef, trigger_uuid: &str)
             );
             e.insert(
                 "previousValue".into(),
-                col.map(|c| columns::webhook_value(c, previous.as_ref()))
+                col.map(|c| columns::webhook_previous_value(c, previous.as_ref()))
                     .unwrap_or(Value::Null),
             );
             e.insert("changedAt".into(), json!(changed_at));

@@ -256,6 +256,24 @@ async fn every_event_type_matches_the_real_deliveries() {
         "people value",
     );
     assert_eq!(by_col["person"]["event"]["columnType"], "multiple-person");
+    // The person column was empty: the real 2025 capture of that case carries `previousValue: {}`
+    // (not null, unlike an empty status or date).
+    let captured_previous =
+        &samples["captured_2025"]["change_column_value_people"]["event"]["previousValue"];
+    assert_eq!(
+        captured_previous,
+        &json!({}),
+        "the reference sample changed"
+    );
+    assert_eq!(
+        &by_col["person"]["event"]["previousValue"], captured_previous,
+        "previousValue of a people column that was empty"
+    );
+    assert_eq!(
+        by_col["date_mkt1f0l1"]["event"]["previousValue"],
+        Value::Null,
+        "an empty date's previousValue stays null, as in the captures"
+    );
 
     // Rename, move, archive, restore, delete.
     let steps: Vec<(&str, &str)> = vec![
