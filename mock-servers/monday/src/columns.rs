@@ -574,6 +574,9 @@ pub fn status_labels(col: &ColumnDef) -> Vec<(i64, String)> {
     out
 }
 
+/// The status index of the default (blank) label, which every status column has.
+const DEFAULT_STATUS_INDEX: i64 = 5;
+
 fn status_write(
     col: &mut ColumnDef,
     v: &Value,
@@ -589,7 +592,8 @@ fn status_write(
             _ => None,
         }
         .ok_or_else(|| invalid(kind, raw))?;
-        if !labels.iter().any(|(i, _)| *i == idx) {
+        // Index 5 is the default (blank) label: always present, even when `labels` omits it.
+        if idx != DEFAULT_STATUS_INDEX && !labels.iter().any(|(i, _)| *i == idx) {
             return Err(invalid_msg(
                 kind,
                 raw,
@@ -634,7 +638,7 @@ fn add_status_label(col: &mut ColumnDef, label: &str) -> i64 {
     let used: Vec<i64> = status_labels(col).into_iter().map(|(i, _)| i).collect();
     let index = (0..20)
         .chain(101..200)
-        .find(|i| *i != 5 && !used.contains(i))
+        .find(|i| *i != DEFAULT_STATUS_INDEX && !used.contains(i))
         .unwrap_or(200 + used.len() as i64);
     if !settings["labels"].is_object() {
         settings["labels"] = json!({});
@@ -1188,6 +1192,67 @@ mod tests {
         // Empty clears; text-like columns render "" and status/dropdown render null when empty.
         assert_eq!(simple(&mut status, "").unwrap(), (None, None));
         assert_eq!(simple(&mut email, "").unwrap(), (None, Some(String::new())));
+    }
+
+    /// Writes a structured value (as `change_column_value` sends it) and renders it.
+    fn structured(
+        c: &mut ColumnDef,
+        v: Value,
+    ) -> Result<(Option<Value>, Option<String>), ColumnValueError> {
+        let users = users();
+        let lookup = |_: u64| None;
+        let ctx = WriteCtx {
+            users: &users,
+            item_board: &lookup,
+            create_labels_if_missing: false,
+            changed_at: "T".into(),
+        };
+        let stored = parse_write(c, &v, &ctx)?;
+        let t = render_text(c, stored.as_ref(), &users);
+        Ok((stored.map(|v| without_changed_at(&v)), t))
+    }
+
+    proptest::proptest! {
+        /// Index 5 is the default (blank) label every status column has, whether or not
+        /// `settings_str.labels` lists it: writing it is accepted, as real Monday does, while any
+        /// other index the board lacks is still refused.
+        #[test]
+        fn status_index_5_is_always_accepted(
+            indexes in proptest::collection::btree_set(0i64..200, 0..8),
+            other in 0i64..200,
+            as_string in proptest::bool::ANY,
+        ) {
+            let labels: serde_json::Map<String, Value> = indexes
+                .iter()
+                .filter(|i| **i != 5)
+                .map(|i| (i.to_string(), json!(format!("Label {i}"))))
+                .collect();
+            let mut status = col("status", json!({ "labels": labels }));
+            let five = if as_string { json!({ "index": "5" }) } else { json!({ "index": 5 }) };
+            let (stored, text) = structured(&mut status, five.clone())
+                .map_err(|e| proptest::test_runner::TestCaseError::fail(format!("{five} refused: {}", e.message)))?;
+            proptest::prop_assert_eq!(stored, Some(json!({ "index": 5, "post_id": null })));
+            proptest::prop_assert_eq!(text, None, "the blank default label renders no text");
+            if other != 5 && !indexes.contains(&other) {
+                let refused = structured(&mut status, json!({ "index": other }));
+                proptest::prop_assert!(refused.is_err(), "index {} accepted", other);
+            }
+        }
+    }
+
+    #[test]
+    fn status_index_5_renders_the_boards_label_when_renamed() {
+        let mut status = col(
+            "status",
+            json!({ "labels": { "0": "Working on it", "1": "Done", "5": "Not started" } }),
+        );
+        assert_eq!(
+            structured(&mut status, json!({ "index": 5 })).unwrap(),
+            (
+                Some(json!({ "index": 5, "post_id": null })),
+                Some("Not started".into())
+            )
+        );
     }
 
     #[test]
