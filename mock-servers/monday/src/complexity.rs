@@ -14,12 +14,57 @@ use serde_json::Value;
 /// Flat cost of each mutation (Monday documents `create_item` at roughly 10,000 points).
 pub const MUTATION_COST: u64 = 10_000;
 
-/// Estimated complexity of the operation `operation_name` in `doc` with `variables`.
+/// Most selections (fields, fragment spreads, inline fragments; a fragment counted each time it is
+/// spread) the estimator visits for one query. Fragments that spread each other repeatedly expand
+/// exponentially; past this many visits the query is refused as over the per-query cap instead of
+/// being walked (or executed) to the end.
+pub const MAX_VISITED_SELECTIONS: u64 = 100_000;
+
+/// What [`estimate`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Estimate {
+    /// The query's estimated complexity, within the cap.
+    Cost(u64),
+    /// The complexity passed the per-query cap; the walk stopped there. `at_least` is the cost
+    /// counted so far (above the cap).
+    OverCap {
+        /// Cost counted when the walk stopped.
+        at_least: u64,
+    },
+    /// The query expands to more than [`MAX_VISITED_SELECTIONS`] selections (a fragment bomb);
+    /// the walk stopped there and the query counts as over the cap. `at_least` is the cost counted
+    /// so far, which may be below the cap (e.g. only free introspection fields).
+    TooManySelections {
+        /// Cost counted when the walk stopped.
+        at_least: u64,
+    },
+}
+
+impl Estimate {
+    /// The cost to report and record: the full estimate, or the lower bound counted so far.
+    pub fn cost(self) -> u64 {
+        match self {
+            Estimate::Cost(c)
+            | Estimate::OverCap { at_least: c }
+            | Estimate::TooManySelections { at_least: c } => c,
+        }
+    }
+}
+
+/// Estimated complexity of the operation `operation_name` in `doc` with `variables`, checked
+/// against the per-query `cap`.
 ///
 /// Every field costs 1 point times the product of the page sizes of the lists it is nested in
 /// (`boards` → `limit` or `ids`, `items_page` → `limit`, `column_values` → ~20 columns, ...);
 /// every mutation field costs [`MUTATION_COST`] plus its selection. Introspection is free.
-pub fn estimate(doc: &ExecutableDocument, operation_name: Option<&str>, variables: &Value) -> u64 {
+/// The work is bounded: the walk stops as soon as the cost passes `cap` or it has visited
+/// [`MAX_VISITED_SELECTIONS`] selections, so its time does not depend on how far fragments expand.
+pub fn estimate(
+    doc: &ExecutableDocument,
+    operation_name: Option<&str>,
+    variables: &Value,
+    cap: u64,
+) -> Estimate {
     let fragments: HashMap<String, &Positioned<FragmentDefinition>> = doc
         .fragments
         .iter()
@@ -32,22 +77,38 @@ pub fn estimate(doc: &ExecutableDocument, operation_name: Option<&str>, variable
             None => ops.values().next(),
         },
     };
-    let Some(op) = op else { return 0 };
+    let Some(op) = op else {
+        return Estimate::Cost(0);
+    };
     let is_mutation = op.node.ty == async_graphql_parser::types::OperationType::Mutation;
-    let c = Calc {
+    let mut c = Calc {
         fragments,
         variables,
-        depth_guard: 0,
+        cap,
+        cost: 0,
+        visited: 0,
     };
-    c.selection_set(&op.node.selection_set.node, 1, is_mutation, 0)
-        .max(1)
+    match c.selection_set(&op.node.selection_set.node, 1, is_mutation, 0) {
+        Ok(()) => Estimate::Cost(c.cost.max(1)),
+        Err(Stop::OverCap) => Estimate::OverCap { at_least: c.cost },
+        Err(Stop::TooManySelections) => Estimate::TooManySelections { at_least: c.cost },
+    }
+}
+
+/// Why the walk stopped early.
+enum Stop {
+    OverCap,
+    TooManySelections,
 }
 
 struct Calc<'a> {
     fragments: HashMap<String, &'a Positioned<FragmentDefinition>>,
     variables: &'a Value,
-    #[allow(dead_code)]
-    depth_guard: u32,
+    cap: u64,
+    /// Cost counted so far (the sum of every visited field's own cost).
+    cost: u64,
+    /// Selections visited so far.
+    visited: u64,
 }
 
 impl Calc<'_> {
@@ -84,44 +145,52 @@ impl Calc<'_> {
         }
     }
 
-    fn selection_set(&self, set: &SelectionSet, mult: u64, top_mutation: bool, depth: u32) -> u64 {
+    fn selection_set(
+        &mut self,
+        set: &SelectionSet,
+        mult: u64,
+        top_mutation: bool,
+        depth: u32,
+    ) -> Result<(), Stop> {
         if depth > 32 {
-            return 0;
+            return Ok(());
         }
-        let mut total: u64 = 0;
         for sel in &set.items {
-            total = total.saturating_add(match &sel.node {
+            self.visited += 1;
+            if self.visited > MAX_VISITED_SELECTIONS {
+                return Err(Stop::TooManySelections);
+            }
+            match &sel.node {
                 Selection::Field(f) => {
                     let name = f.node.name.node.as_str();
                     if name.starts_with("__") || name == "complexity" {
                         continue;
                     }
                     let own = if top_mutation { MUTATION_COST } else { mult };
+                    self.cost = self.cost.saturating_add(own);
+                    if self.cost > self.cap {
+                        return Err(Stop::OverCap);
+                    }
                     let inner = mult.saturating_mul(self.multiplier(name, &f.node));
-                    own.saturating_add(self.selection_set(
-                        &f.node.selection_set.node,
-                        inner,
-                        false,
-                        depth + 1,
-                    ))
+                    self.selection_set(&f.node.selection_set.node, inner, false, depth + 1)?;
                 }
                 Selection::FragmentSpread(s) => {
-                    match self.fragments.get(s.node.fragment_name.node.as_str()) {
-                        Some(frag) => self.selection_set(
+                    if let Some(frag) = self.fragments.get(s.node.fragment_name.node.as_str()) {
+                        let frag = *frag;
+                        self.selection_set(
                             &frag.node.selection_set.node,
                             mult,
                             top_mutation,
                             depth + 1,
-                        ),
-                        None => 0,
+                        )?;
                     }
                 }
                 Selection::InlineFragment(i) => {
-                    self.selection_set(&i.node.selection_set.node, mult, top_mutation, depth + 1)
+                    self.selection_set(&i.node.selection_set.node, mult, top_mutation, depth + 1)?
                 }
-            });
+            }
         }
-        total
+        Ok(())
     }
 }
 
@@ -213,7 +282,57 @@ mod tests {
 
     fn cost(q: &str, vars: Value) -> u64 {
         let doc = async_graphql_parser::parse_query(q).expect("valid query");
-        estimate(&doc, None, &vars)
+        match estimate(&doc, None, &vars, u64::MAX) {
+            Estimate::Cost(c) => c,
+            other => panic!("{q}: {other:?}"),
+        }
+    }
+
+    fn estimate_with_cap(q: &str, cap: u64) -> Estimate {
+        let doc = async_graphql_parser::parse_query(q).expect("valid query");
+        estimate(&doc, None, &Value::Null, cap)
+    }
+
+    /// `levels` fragments, each spreading the previous one twice: 2^levels copies of `leaf`.
+    fn fragment_bomb(levels: u32, leaf: &str) -> String {
+        let mut q = format!("query {{ ...F{levels} }} fragment F0 on Query {{ {leaf} }} ");
+        for i in 1..=levels {
+            q.push_str(&format!(
+                "fragment F{i} on Query {{ ...F{p} ...F{p} }} ",
+                p = i - 1
+            ));
+        }
+        q
+    }
+
+    #[test]
+    fn fragment_bombs_stop_at_the_cap_or_the_selection_limit() {
+        // 2^30 copies of `me { id }` (cost 2 each): the walk stops once the cost passes the cap.
+        let bomb = fragment_bomb(30, "me { id }");
+        assert_eq!(
+            estimate_with_cap(&bomb, 1000),
+            Estimate::OverCap { at_least: 1001 }
+        );
+        // With a cap too high to reach first, the selection limit stops it.
+        match estimate_with_cap(&bomb, u64::MAX) {
+            Estimate::TooManySelections { at_least } => {
+                assert!(
+                    at_least > 0 && at_least <= MAX_VISITED_SELECTIONS,
+                    "{at_least}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        // Free fields only (cost 0): still stopped by the selection limit.
+        assert_eq!(
+            estimate_with_cap(&fragment_bomb(30, "__typename"), 5_000_000),
+            Estimate::TooManySelections { at_least: 0 }
+        );
+        // A small fragment tree is estimated exactly: 2^3 copies of `me { id }`.
+        assert_eq!(
+            estimate_with_cap(&fragment_bomb(3, "me { id }"), 5_000_000),
+            Estimate::Cost(16)
+        );
     }
 
     #[test]

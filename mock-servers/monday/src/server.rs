@@ -337,15 +337,28 @@ async fn handle(
         }
     };
     // Complexity.
-    let cost = complexity::estimate(&doc, operation_name.as_deref(), &variables);
+    // The estimate's work is bounded (fragment bombs stop at the cap or the selection limit).
+    let cap = mock.config.per_query_cap;
+    let estimate = complexity::estimate(&doc, operation_name.as_deref(), &variables, cap);
+    let cost = estimate.cost();
     entry.complexity = Some(cost);
-    if cost > mock.config.per_query_cap {
+    let over_cap = match estimate {
+        complexity::Estimate::Cost(_) => None,
+        complexity::Estimate::OverCap { at_least } => Some(format!(
+            "Query has complexity of at least {at_least}, which exceeds max complexity of {cap}"
+        )),
+        complexity::Estimate::TooManySelections { .. } => Some(format!(
+            "Query expands to more than {} selections, which exceeds max complexity of {cap}",
+            complexity::MAX_VISITED_SELECTIONS
+        )),
+    };
+    if let Some(message) = over_cap {
         return answer(
             StatusCode::OK,
             err_body(
                 vec![json!({
-                    "message": format!("Query has complexity of {cost}, which exceeds max complexity of {}", mock.config.per_query_cap),
-                    "extensions": { "code": "maxComplexityExceeded", "complexity": cost, "maxComplexity": mock.config.per_query_cap }
+                    "message": message,
+                    "extensions": { "code": "maxComplexityExceeded", "complexity": cost, "maxComplexity": cap }
                 })],
                 request_id,
             ),

@@ -361,6 +361,52 @@ async fn per_query_cap_and_request_limit() {
     assert_eq!(b["errors"][0]["extensions"]["code"], "RATE_LIMIT_EXCEEDED");
 }
 
+/// A document whose fragments each spread the previous one twice: `levels` levels expand to
+/// 2^levels copies of `leaf`.
+fn fragment_bomb(levels: u32, leaf: &str) -> String {
+    let mut q = format!("query {{ ...F{levels} }}\nfragment F0 on Query {{ {leaf} }}\n");
+    for i in 1..=levels {
+        q.push_str(&format!(
+            "fragment F{i} on Query {{ ...F{p} ...F{p} }}\n",
+            p = i - 1
+        ));
+    }
+    q
+}
+
+#[tokio::test]
+async fn fragment_bombs_are_refused_with_the_complexity_error() {
+    // Default cap (5,000,000). 2^30 copies of `me { id }` would take the estimator (and the
+    // executor) forever; the estimator bounds its own work and the query is refused before it runs.
+    let m = start().await;
+    for leaf in ["me { id }", "__typename"] {
+        let (s, b) = gql(&m, &fragment_bomb(30, leaf), json!({})).await;
+        assert_eq!(s, 200, "{leaf}: {b}");
+        let e = &b["errors"][0];
+        assert_eq!(
+            e["extensions"]["code"], "maxComplexityExceeded",
+            "{leaf}: {b}"
+        );
+        assert_eq!(e["extensions"]["maxComplexity"], 5_000_000, "{leaf}: {b}");
+        assert!(
+            e["message"]
+                .as_str()
+                .is_some_and(|msg| msg.contains("exceeds max complexity of 5000000")),
+            "{leaf}: {b}"
+        );
+        assert!(b.get("data").is_none(), "nothing was executed: {b}");
+    }
+    // The journal records the refusal, and the budget was not charged.
+    let journal = m.admin.requests().await.unwrap();
+    assert_eq!(journal.len(), 2);
+    let (_, b) = gql(&m, "{ complexity { before } }", json!({})).await;
+    assert_eq!(b["data"]["complexity"]["before"], 10_000_000, "{b}");
+    // A small fragment tree is still served.
+    let (s, b) = gql(&m, &fragment_bomb(3, "me { id }"), json!({})).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["data"]["me"]["id"], "58200001", "{b}");
+}
+
 #[tokio::test]
 async fn introspection_is_enabled() {
     let m = start().await;
