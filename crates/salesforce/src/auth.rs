@@ -312,10 +312,14 @@ impl TokenManager {
             .await
             .map_err(|e| transport_error("POST", &path, e, self.config.request_timeout))?;
         let status = resp.status().as_u16();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| transport_error("POST", &path, e, self.config.request_timeout))?;
+        let body = read_body_capped(
+            "POST",
+            &path,
+            resp,
+            self.config.max_response_bytes,
+            self.config.request_timeout,
+        )
+        .await?;
         if (200..300).contains(&status) {
             serde_json::from_slice::<TokenResponse>(&body).map_err(|e| SalesforceError::Decode {
                 method: "POST".into(),
@@ -349,6 +353,41 @@ fn redact_serde(e: &serde_json::Error) -> String {
         e.line(),
         e.column()
     )
+}
+
+/// Reads a response body, refusing one larger than `max` bytes (by its `Content-Length` up
+/// front, or as soon as the streamed bytes pass the cap) with [`SalesforceError::Decode`].
+pub(crate) async fn read_body_capped(
+    method: &str,
+    path: &str,
+    mut resp: reqwest::Response,
+    max: usize,
+    timeout: Duration,
+) -> Result<bytes::Bytes> {
+    let status = resp.status().as_u16();
+    let too_large = |size: String| SalesforceError::Decode {
+        method: method.to_string(),
+        path: path.to_string(),
+        status,
+        reason: format!("response body of {size} bytes exceeds the limit of {max} bytes"),
+    };
+    if let Some(len) = resp.content_length() {
+        if usize::try_from(len).map_or(true, |len| len > max) {
+            return Err(too_large(len.to_string()));
+        }
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| transport_error(method, path, e, timeout))?
+    {
+        if chunk.len() > max.saturating_sub(body.len()) {
+            return Err(too_large(format!("more than {}", body.len())));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.into())
 }
 
 /// Maps a reqwest error into the crate's error, without the URL (which can hold record data).

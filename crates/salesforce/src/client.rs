@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::auth::{transport_error, RefreshTokenCallback, Session, TokenManager};
+use crate::auth::{read_body_capped, transport_error, RefreshTokenCallback, Session, TokenManager};
 use crate::config::SalesforceConfig;
 use crate::describe::{GlobalDescribe, SObjectDescribe};
 use crate::error::{ApiErrorDetail, ErrorKind, Result, SalesforceError};
@@ -416,10 +416,14 @@ impl SalesforceClient {
         {
             *lock(&self.inner.usage) = Some(usage);
         }
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| transport_error(&method, &path, e, timeout))?;
+        let body = read_body_capped(
+            &method,
+            &path,
+            resp,
+            self.inner.config.max_response_bytes,
+            timeout,
+        )
+        .await?;
         tracing::debug!(method = %method, path = %path, status, "salesforce response");
         if (200..300).contains(&status) || status == 300 {
             Ok(RawResponse {

@@ -10,6 +10,10 @@ use crate::error::{Result, SalesforceError};
 /// Default REST API version.
 pub const DEFAULT_API_VERSION: &str = "62.0";
 
+/// Default cap on the size of one response body (256 MiB: a Bulk API 2.0 results page of
+/// 50,000 wide rows fits); see [`SalesforceConfig::max_response_bytes`].
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 256 * 1024 * 1024;
+
 /// How the client obtains access tokens from `{login_url}/services/oauth2/token`.
 #[derive(Clone, Debug)]
 pub enum AuthMode {
@@ -154,6 +158,10 @@ pub struct SalesforceConfig {
     /// REST query page size requested with `Sforce-Query-Options: batchSize=N` (Salesforce
     /// accepts 200–2000 and treats it as a hint). `None` leaves Salesforce's default (2000).
     pub query_batch_size: Option<u32>,
+    /// Largest response body the client reads (by `Content-Length` up front, or while
+    /// streaming); a larger one fails with [`SalesforceError::Decode`] instead of being
+    /// buffered. Default [`DEFAULT_MAX_RESPONSE_BYTES`].
+    pub max_response_bytes: usize,
 }
 
 impl SalesforceConfig {
@@ -176,6 +184,7 @@ impl SalesforceConfig {
             api_reserve: 0,
             bulk: BulkConfig::default(),
             query_batch_size: None,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 
@@ -207,6 +216,12 @@ impl SalesforceConfig {
     /// Sets the REST query page size hint (`Sforce-Query-Options: batchSize=N`).
     pub fn with_query_batch_size(mut self, batch_size: u32) -> Self {
         self.query_batch_size = Some(batch_size);
+        self
+    }
+
+    /// Sets the largest response body the client reads.
+    pub fn with_max_response_bytes(mut self, max: usize) -> Self {
+        self.max_response_bytes = max;
         self
     }
 
@@ -288,6 +303,11 @@ impl SalesforceConfig {
         if self.retry.max_attempts == 0 {
             return Err(SalesforceError::Config(
                 "retry.max_attempts must be at least 1".into(),
+            ));
+        }
+        if self.max_response_bytes == 0 {
+            return Err(SalesforceError::Config(
+                "max_response_bytes must be positive".into(),
             ));
         }
         if self.bulk.page_size == 0 {

@@ -74,7 +74,10 @@ pub mod soql;
 pub use auth::{JwtBearerClaims, RefreshTokenCallback};
 pub use client::{ClientBuilder, Record, SalesforceClient, UpsertResult};
 pub use collections::{RecordFailure, RecordOutcome, RecordSaved, COLLECTION_CHUNK};
-pub use config::{AuthMode, BulkConfig, RetryPolicy, SalesforceConfig, DEFAULT_API_VERSION};
+pub use config::{
+    AuthMode, BulkConfig, RetryPolicy, SalesforceConfig, DEFAULT_API_VERSION,
+    DEFAULT_MAX_RESPONSE_BYTES,
+};
 pub use describe::{
     FieldDescribe, FieldType, GlobalDescribe, PicklistValue, SObjectDescribe, SObjectDescribeTyped,
     SObjectSummary,

@@ -1461,3 +1461,89 @@ async fn records_rejected_with_unable_to_lock_row_are_resent_alone() {
     assert_eq!(second["records"].as_array().unwrap().len(), 1);
     assert_eq!(second["records"][0]["Ext_Id__c"], "locked");
 }
+
+// ---------------------------------------------------------------------------------------
+// Response size cap
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_response_body_over_the_cap_is_refused_not_buffered() {
+    let server = MockServer::start().await;
+    mount_token(&server, "T").await;
+    let mut big = account_json();
+    big["Description"] = Value::String("x".repeat(4096));
+    Mock::given(method("GET"))
+        .and(path(format!("{V}/sobjects/Account/{ACC_ID}")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(big))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let client = SalesforceClient::new(
+        config(&server, AuthMode::ClientCredentials).with_max_response_bytes(1024),
+    )
+    .unwrap();
+    let err = client
+        .get("Account", ACC_ID, &["Id", "Description"])
+        .await
+        .unwrap_err();
+    match &err {
+        SalesforceError::Decode { status, reason, .. } => {
+            assert_eq!(*status, 200);
+            assert!(
+                reason.contains("exceeds the limit of 1024 bytes"),
+                "{reason}"
+            );
+        }
+        other => panic!("expected a Decode error, got {other:?}"),
+    }
+    assert_eq!(err.kind(), ErrorKind::Permanent);
+}
+
+#[tokio::test]
+async fn a_token_response_over_the_cap_is_refused() {
+    let server = MockServer::start().await;
+    let mut body = token_body(&server, "T");
+    body["padding"] = Value::String("x".repeat(4096));
+    Mock::given(method("POST"))
+        .and(path("/services/oauth2/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(body))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let client = SalesforceClient::new(
+        config(&server, AuthMode::ClientCredentials).with_max_response_bytes(1024),
+    )
+    .unwrap();
+    let err = client.instance_url().await.unwrap_err();
+    match &err {
+        SalesforceError::Decode {
+            status,
+            reason,
+            path,
+            ..
+        } => {
+            assert_eq!(*status, 200);
+            assert_eq!(path, "/services/oauth2/token");
+            assert!(
+                reason.contains("exceeds the limit of 1024 bytes"),
+                "{reason}"
+            );
+        }
+        other => panic!("expected a Decode error, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_zero_response_cap_is_a_config_error() {
+    let cfg = SalesforceConfig::new(
+        Url::parse("https://login.salesforce.com").unwrap(),
+        "id",
+        SecretString::from("s"),
+        AuthMode::ClientCredentials,
+    )
+    .with_max_response_bytes(0);
+    assert!(matches!(
+        SalesforceClient::new(cfg),
+        Err(SalesforceError::Config(m)) if m.contains("max_response_bytes")
+    ));
+}
