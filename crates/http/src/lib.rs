@@ -67,11 +67,43 @@ impl fmt::Debug for WebhookAuth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WebhookAuth")
             .field("jwt", &self.signing_secret.is_some())
-            .field("audiences", &self.audiences)
+            .field(
+                "audiences",
+                &self
+                    .audiences
+                    .iter()
+                    .map(|a| redact_token_query(a))
+                    .collect::<Vec<_>>(),
+            )
             .field("shared_token", &self.shared_token.is_some())
             .field("allow_unauthenticated", &self.allow_unauthenticated)
             .finish()
     }
+}
+
+/// `url` with the value of any `token` query parameter replaced by `***` (audiences are the
+/// registered webhook URLs, which carry `MONDAY_WEBHOOK_TOKEN` when one is used).
+fn redact_token_query(url: &str) -> String {
+    let Some((base, query)) = url.split_once('?') else {
+        return url.to_string();
+    };
+    let (query, fragment) = match query.split_once('#') {
+        Some((q, f)) => (q, Some(f)),
+        None => (query, None),
+    };
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some(("token", _)) => "token=***".to_string(),
+            _ => pair.to_string(),
+        })
+        .collect();
+    let mut out = format!("{base}?{}", pairs.join("&"));
+    if let Some(f) = fragment {
+        out.push('#');
+        out.push_str(f);
+    }
+    out
 }
 
 impl WebhookAuth {
@@ -420,5 +452,33 @@ async fn healthz(State(st): State<AppState>) -> Response {
             )
                 .into_response()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_of_the_auth_hides_a_token_in_an_audience_url() {
+        let auth = WebhookAuth::new().with_signing_secret(
+            SecretString::from("signing-secret"),
+            vec![
+                "https://sync.example.org/webhooks/monday".into(),
+                "https://sync.example.org/webhooks/monday?a=1&token=s3cr%26t&b=2".into(),
+            ],
+        );
+        let rc = ReceiverConfig::new(auth);
+        let shown = format!("{rc:?}");
+        assert!(!shown.contains("s3cr"), "{shown}");
+        assert!(!shown.contains("signing-secret"), "{shown}");
+        assert!(
+            shown.contains("https://sync.example.org/webhooks/monday?a=1&token=***&b=2"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("\"https://sync.example.org/webhooks/monday\""),
+            "{shown}"
+        );
     }
 }
