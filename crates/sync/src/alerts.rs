@@ -225,7 +225,11 @@ impl Alerter {
     /// Raises an alert: sent now if it is the first of its key in the window, otherwise counted for
     /// the summary that [`Alerter::flush`] sends.
     pub async fn alert(&self, alert: Alert) {
-        let now = Instant::now();
+        self.alert_at(alert, Instant::now()).await
+    }
+
+    /// [`Alerter::alert`] at a given instant (tests drive the window without sleeping).
+    async fn alert_at(&self, alert: Alert, now: Instant) {
         let send = {
             let mut st = lock(&self.inner.state);
             match st.get_mut(&alert.key()) {
@@ -262,7 +266,11 @@ impl Alerter {
     /// Sends one summary per key whose window has passed with alerts counted but not sent.
     /// Returns how many summaries were sent.
     pub async fn flush(&self) -> usize {
-        let now = Instant::now();
+        self.flush_at(Instant::now()).await
+    }
+
+    /// [`Alerter::flush`] at a given instant.
+    async fn flush_at(&self, now: Instant) -> usize {
         let due: Vec<String> = {
             let mut st = lock(&self.inner.state);
             st.values_mut()
@@ -367,21 +375,30 @@ mod tests {
 
     #[tokio::test]
     async fn storm_of_one_key_is_one_message_then_one_summary() {
+        let window = Duration::from_secs(60);
         let a = Alerter::new(AlertConfig {
-            window: Duration::from_millis(100),
+            window,
             ..AlertConfig::default()
         });
-        for _ in 0..10 {
-            a.alert(alert("X")).await;
+        let t0 = Instant::now();
+        for n in 0..10 {
+            a.alert_at(alert("X"), t0 + Duration::from_secs(n)).await;
         }
         assert_eq!(a.sent_messages().len(), 1);
-        assert_eq!(a.flush().await, 0, "window not over yet");
-        tokio::time::sleep(Duration::from_millis(120)).await;
-        assert_eq!(a.flush().await, 1);
+        assert_eq!(
+            a.flush_at(t0 + window - Duration::from_millis(1)).await,
+            0,
+            "window not over yet"
+        );
+        assert_eq!(a.flush_at(t0 + window).await, 1);
         let msgs = a.sent_messages();
         assert_eq!(msgs.len(), 2);
         assert!(msgs[1].contains("9 more alert(s)"), "{}", msgs[1]);
-        assert_eq!(a.flush().await, 0, "nothing left to summarise");
+        assert_eq!(
+            a.flush_at(t0 + window * 3).await,
+            0,
+            "nothing left to summarise"
+        );
     }
 
     #[tokio::test]

@@ -47,6 +47,8 @@ fn failure(item: u32) -> Alert {
     }
 }
 
+const WINDOW: Duration = Duration::from_secs(3);
+
 #[tokio::test]
 async fn a_storm_is_one_message_then_one_summary_with_the_count() {
     let (url, seen) = fake_telegram().await;
@@ -56,7 +58,9 @@ async fn a_storm_is_one_message_then_one_summary_with_the_count() {
             bot_token: SecretString::from("123:SECRET-TOKEN"),
             chat_id: "-100200".into(),
         }),
-        window: Duration::from_millis(300),
+        // Long enough that the 25 alerts and the first flush surely fall inside it even on a
+        // loaded machine; the sleep below only has to outlast it (monotonic clock).
+        window: WINDOW,
         ..AlertConfig::default()
     });
     for n in 0..25 {
@@ -72,7 +76,7 @@ async fn a_storm_is_one_message_then_one_summary_with_the_count() {
         assert!(!text.contains("SECRET"));
     }
     assert_eq!(a.flush().await, 0);
-    tokio::time::sleep(Duration::from_millis(350)).await;
+    tokio::time::sleep(WINDOW + Duration::from_millis(50)).await;
     assert_eq!(a.flush().await, 1);
     let s = seen.lock().unwrap();
     assert_eq!(s.len(), 2);
