@@ -465,7 +465,10 @@ impl Engine {
                 .map_err(|e| ApplyError::Payload(e.to_string()));
         let follow_up = FollowUp::from_payload(&event.payload);
         let result = match &parsed {
-            Ok(ev) => self.apply(ev, event.id, follow_up.as_ref()).await,
+            // A panic (a bug on unexpected data) must not kill the worker loop and leave the event
+            // to be re-claimed and panic again forever: it is dead-lettered like any permanent
+            // failure.
+            Ok(ev) => catch_panic(self.apply(ev, event.id, follow_up.as_ref())).await,
             Err(_) => Err(ApplyError::Payload(
                 "the stored body is not a Monday event".into(),
             )),
@@ -927,6 +930,23 @@ impl Engine {
     }
 }
 
+/// Runs `fut`, turning a panic inside it into [`ApplyError::Panicked`] with the panic message.
+async fn catch_panic<T>(fut: impl Future<Output = Result<T, ApplyError>>) -> Result<T, ApplyError> {
+    use futures::FutureExt;
+    match std::panic::AssertUnwindSafe(fut).catch_unwind().await {
+        Ok(r) => r,
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic without a message".into());
+            tracing::error!(panic = %message, "applying an event panicked");
+            Err(ApplyError::Panicked(message))
+        }
+    }
+}
+
 /// Payload key that marks a follow-up event (see the crate docs, "Deferred columns").
 pub const FOLLOW_UP_KEY: &str = "crmsyncFollowUp";
 /// `triggerUuid` prefix of follow-up events.
@@ -1108,5 +1128,41 @@ mod tests {
             let d = r.delay(n);
             assert!(d <= r.ceiling(n) && d >= r.ceiling(n) / 2, "{n}: {d:?}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_panic_while_applying_becomes_a_permanent_error_not_a_dead_worker() {
+        let err = catch_panic(async {
+            let cells: Vec<u8> = Vec::new();
+            #[allow(clippy::indexing_slicing)]
+            let _ = cells[3];
+            Ok::<(), ApplyError>(())
+        })
+        .await
+        .unwrap_err();
+        match &err {
+            ApplyError::Panicked(m) => assert!(m.contains("index out of bounds"), "{m}"),
+            other => panic!("expected Panicked, got {other:?}"),
+        }
+        assert_eq!(err.class(), FailureClass::Permanent);
+        assert_eq!(err.code(), "PANIC");
+        assert_eq!(
+            catch_panic(async { Ok::<u8, ApplyError>(7) })
+                .await
+                .unwrap(),
+            7
+        );
+        let fmt_panic = catch_panic(async {
+            if err.code() == "PANIC" {
+                panic!("bad value {}", 42);
+            }
+            Ok::<(), ApplyError>(())
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(
+            fmt_panic.to_string(),
+            "applying the event panicked (a crmsync bug): bad value 42"
+        );
     }
 }

@@ -37,6 +37,9 @@ pub enum ApplyError {
     /// The stored payload cannot be read as a Monday event.
     #[error("unreadable event payload: {0}")]
     Payload(String),
+    /// Applying the event panicked (a bug in crmsync on unexpected data); the panic message.
+    #[error("applying the event panicked (a crmsync bug): {0}")]
+    Panicked(String),
 }
 
 impl ApplyError {
@@ -57,7 +60,9 @@ impl ApplyError {
                 }
             },
             ApplyError::Plan(p) if p.is_retryable() => FailureClass::Transient,
-            ApplyError::Plan(_) | ApplyError::Payload(_) => FailureClass::Permanent,
+            ApplyError::Plan(_) | ApplyError::Payload(_) | ApplyError::Panicked(_) => {
+                FailureClass::Permanent
+            }
             ApplyError::Store(StoreError::LinkConflict { .. }) => FailureClass::Permanent,
             ApplyError::Store(_) => FailureClass::Transient,
         }
@@ -76,6 +81,7 @@ impl ApplyError {
             ApplyError::Plan(_) => "MAPPING".into(),
             ApplyError::Store(_) => "STORE".into(),
             ApplyError::Payload(_) => "PAYLOAD".into(),
+            ApplyError::Panicked(_) => "PANIC".into(),
         }
     }
 
@@ -114,6 +120,7 @@ impl ApplyError {
         match self.class() {
             FailureClass::Permanent => match self {
                 ApplyError::Plan(_) => "The mapping cannot convert this value. Fix the value on Monday or the mapping (mapping.toml), then replay the dead letter with `crmsync dead-letters replay ID`.".into(),
+                ApplyError::Panicked(_) => "crmsync hit a bug on this event (see the error and the log). Report it with the dead letter (`crmsync dead-letters show ID`); replay it with `crmsync dead-letters replay ID` once fixed.".into(),
                 ApplyError::Monday(_) => "Monday refused crmsync's request (token or permissions?). Fix the Monday API token or access, then replay the dead letter with `crmsync dead-letters replay ID`.".into(),
                 _ => "Salesforce rejected the change. Fix the value on Monday, the mapping, or the Salesforce field/validation rule, then replay the dead letter with `crmsync dead-letters replay ID`.".into(),
             },
