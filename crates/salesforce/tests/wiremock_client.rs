@@ -923,7 +923,12 @@ async fn done_false_without_next_records_url_is_an_error_not_the_end() {
         .collect()
         .await;
     assert_eq!(items.len(), 3, "two records, then the error");
-    assert!(items[0].is_ok() && items[1].is_ok());
+    for (i, n) in [(0, 1), (1, 2)] {
+        match &items[i] {
+            Ok(rec) => assert_eq!(rec["Id"], format!("003{n:015}")),
+            other => panic!("record {i}: expected Ok, got {other:?}"),
+        }
+    }
     match &items[2] {
         Err(SalesforceError::MissingNextRecordsUrl {
             records_so_far,
@@ -939,7 +944,10 @@ async fn done_false_without_next_records_url_is_an_error_not_the_end() {
         .query::<Value>("SELECT Id FROM Contact")
         .try_collect()
         .await;
-    assert!(all.is_err());
+    assert!(
+        matches!(all, Err(SalesforceError::MissingNextRecordsUrl { .. })),
+        "{all:?}"
+    );
 }
 
 #[tokio::test]
@@ -1291,7 +1299,7 @@ async fn collection_upsert_and_delete_use_documented_endpoints() {
         .delete_many(&["0037e00001WZ30qAAD", "0037e00001WZ30rAAD"], false)
         .await
         .unwrap();
-    assert!(out[0].is_ok());
+    assert_eq!(out[0].as_ref().unwrap().id, "0037e00001WZ30qAAD");
     assert_eq!(
         out[1].as_ref().unwrap_err().errors()[0].error_code,
         "ENTITY_IS_DELETED"
@@ -1328,7 +1336,9 @@ async fn a_failed_chunk_marks_its_records_and_stops_later_chunks() {
         .await
         .unwrap();
     assert_eq!(out.len(), 450);
-    assert!(out[..200].iter().all(|o| o.is_ok()));
+    for (i, o) in out[..200].iter().enumerate() {
+        assert_eq!(o.as_ref().unwrap().id, format!("001{i:015}"));
+    }
     for o in &out[200..400] {
         match o {
             Err(RecordFailure::Request { error, sent: true }) => {
