@@ -338,7 +338,9 @@ async fn pending_policy_decides_the_answer_for_open_events() {
             EventStatus::Failed,
             "stored and scheduled for retry"
         );
-        assert!(ev.attempts >= 1);
+        assert_eq!(ev.attempts, 1, "one attempt inline, the next one scheduled");
+        assert_eq!(v["status"], "failed", "{v}");
+        assert_eq!(v["duplicate"], false, "{v}");
     }
 }
 
