@@ -267,16 +267,18 @@ pub(crate) fn to_object(value: &(impl Serialize + ?Sized)) -> Result<Record> {
     }
 }
 
+/// Salesforce's save result: the body of a single create/upsert and each element of an
+/// sObject Collections response.
 #[derive(Deserialize)]
-struct SaveResult {
+pub(crate) struct SaveResult {
     #[serde(default)]
-    id: Option<String>,
+    pub(crate) id: Option<String>,
     #[serde(default)]
-    success: bool,
+    pub(crate) success: bool,
     #[serde(default)]
-    errors: Vec<ApiErrorDetail>,
+    pub(crate) errors: Vec<ApiErrorDetail>,
     #[serde(default)]
-    created: Option<bool>,
+    pub(crate) created: Option<bool>,
 }
 
 impl SalesforceClient {

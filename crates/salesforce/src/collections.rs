@@ -7,7 +7,9 @@ use std::time::Instant;
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 
-use crate::client::{to_object, validate_name, validate_record_id, Record, Req, SalesforceClient};
+use crate::client::{
+    to_object, validate_name, validate_record_id, Record, Req, SalesforceClient, SaveResult,
+};
 use crate::error::{classify_codes, ApiErrorDetail, ErrorKind, Result, SalesforceError};
 
 /// Records per sObject Collections request (the API's maximum).
@@ -59,18 +61,6 @@ impl RecordFailure {
 
 /// The outcome for one input record; the returned `Vec` has one per input, in input order.
 pub type RecordOutcome = std::result::Result<RecordSaved, RecordFailure>;
-
-#[derive(Deserialize)]
-struct CollectionItem {
-    #[serde(default)]
-    id: Option<String>,
-    #[serde(default)]
-    success: bool,
-    #[serde(default)]
-    errors: Vec<ApiErrorDetail>,
-    #[serde(default)]
-    created: Option<bool>,
-}
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Op {
@@ -326,7 +316,7 @@ impl SalesforceClient {
             }
         };
         let resp = self.send(req).await?;
-        let items: Vec<CollectionItem> = resp.json()?;
+        let items: Vec<SaveResult> = resp.json()?;
         if items.len() != chunk.len() {
             return Err(resp.decode_error(format!(
                 "sObject Collections answered {} results for {} records",
