@@ -679,3 +679,31 @@ async fn demo_runs_every_scripted_edit_and_exits_0() {
     assert_eq!(count("Dead letters"), 0, "{summary}");
     assert!(stderr.trim().is_empty(), "no log noise:\n{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_install_against_a_dead_receiver_fails_without_printing_the_token() {
+    let env = Env::start(Db::Sqlite).await;
+    // Nothing listens on this port: Monday's challenge fails and the command reports it; the
+    // token-carrying URL must only ever be shown masked.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let r = env
+        .run(&[
+            "webhooks",
+            "install",
+            "--url",
+            &format!("http://127.0.0.1:{port}"),
+        ])
+        .await;
+    r.failed();
+    assert!(
+        r.stderr.contains("creating the") && r.stderr.contains("?token=***"),
+        "the error names the masked URL:\n{r}"
+    );
+    assert!(
+        !r.stdout.contains(WEBHOOK_TOKEN) && !r.stderr.contains(WEBHOOK_TOKEN),
+        "token printed:\n{r}"
+    );
+}
