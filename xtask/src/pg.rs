@@ -154,8 +154,22 @@ pub fn env_database_url() -> Option<String> {
 // ---------------------------------------------------------------------------------------------
 // DATABASE_URL
 
+/// A password holding `#`, `?` or `/` ends the URL's authority early, so a URL parser sees no
+/// password at all (`postgres://u:12#3@h/db` reads as host `u`, port `12`). When the text before
+/// the last `@` looks like such a user-info, everything up to that `@` is masked instead.
+fn mask_misparsed_userinfo(url: &str) -> Option<String> {
+    let start = url.find("://")? + 3;
+    let at = url.rfind('@')?;
+    let userinfo = url.get(start..at)?;
+    (userinfo.contains(':') && userinfo.contains(['#', '?', '/']))
+        .then(|| format!("{}***{}", &url[..start], &url[at..]))
+}
+
 /// Replace the password (userinfo and `password=` parameter) with `***`.
 pub fn mask_url(url: &str) -> String {
+    if let Some(masked) = mask_misparsed_userinfo(url) {
+        return masked;
+    }
     let (scheme, rest) = match url.find("://") {
         Some(i) => url.split_at(i + 3),
         None => return url.to_string(),
@@ -911,6 +925,23 @@ pub fn clean_stale(paths: &Paths) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mask_url_hides_a_password_holding_url_delimiters() {
+        for (url, secret) in [
+            ("postgres://crm:12#ss@db.example.com/crmsync", "12#ss"),
+            ("postgres://crm:a?b@db.example.com/crmsync", "a?b"),
+            ("postgres://crm:x/y@db.example.com:5432/crmsync", "x/y"),
+        ] {
+            let m = mask_url(url);
+            assert!(!m.contains(secret), "{url} -> {m}");
+            assert!(
+                m.ends_with("@db.example.com/crmsync")
+                    || m.ends_with("@db.example.com:5432/crmsync"),
+                "{m}"
+            );
+        }
+    }
 
     #[test]
     fn masks_password_in_userinfo() {

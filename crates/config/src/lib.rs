@@ -546,8 +546,22 @@ fn describe_dotenv_error(e: &dotenvy::Error) -> String {
     }
 }
 
+/// A password holding `#`, `?` or `/` ends the URL's authority early, so a URL parser sees no
+/// password at all (`postgres://u:12#3@h/db` reads as host `u`, port `12`). When the text before
+/// the last `@` looks like such a user-info, everything up to that `@` is masked instead.
+fn mask_misparsed_userinfo(url: &str) -> Option<String> {
+    let start = url.find("://")? + 3;
+    let at = url.rfind('@')?;
+    let userinfo = url.get(start..at)?;
+    (userinfo.contains(':') && userinfo.contains(['#', '?', '/']))
+        .then(|| format!("{}***{}", &url[..start], &url[at..]))
+}
+
 /// `url` with the password (userinfo password and any `password=` query parameter) replaced by `***`.
 pub fn mask_url(url: &str) -> String {
+    if let Some(masked) = mask_misparsed_userinfo(url) {
+        return masked;
+    }
     match Url::parse(url) {
         Ok(mut parsed) => {
             if parsed.password().is_some() {

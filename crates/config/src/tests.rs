@@ -520,3 +520,16 @@ fn human_format_is_plain_text_and_filtered() {
     let debug = capture(LogFormat::Human, "debug");
     assert!(debug.contains("hidden at info"), "{debug}");
 }
+
+#[test]
+fn mask_url_hides_a_password_holding_url_delimiters() {
+    for (url, secret) in [
+        ("postgres://crm:12#ss@db.example.com/crmsync", "12#ss"),
+        ("postgres://crm:a?b@db.example.com/crmsync", "a?b"),
+        ("postgres://crm:x/y@db.example.com:5432/crmsync", "x/y"),
+    ] {
+        let m = mask_url(url);
+        assert!(!m.contains(secret), "{url} -> {m}");
+        assert!(m.starts_with("postgres://***@db.example.com"), "{m}");
+    }
+}

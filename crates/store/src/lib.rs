@@ -270,9 +270,23 @@ pub fn backend_of(url: &str) -> Result<Backend> {
     }
 }
 
+/// A password holding `#`, `?` or `/` ends the URL's authority early, so a URL parser sees no
+/// password at all (`postgres://u:12#3@h/db` reads as host `u`, port `12`). When the text before
+/// the last `@` looks like such a user-info, everything up to that `@` is masked instead.
+fn mask_misparsed_userinfo(url: &str) -> Option<String> {
+    let start = url.find("://")? + 3;
+    let at = url.rfind('@')?;
+    let userinfo = url.get(start..at)?;
+    (userinfo.contains(':') && userinfo.contains(['#', '?', '/']))
+        .then(|| format!("{}***{}", &url[..start], &url[at..]))
+}
+
 /// `url` with the password (userinfo password and any `password=` query parameter) replaced by `***`.
 /// A string that does not parse as a URL is returned with everything between `://` and `@` masked.
 pub fn mask_url(url: &str) -> String {
+    if let Some(masked) = mask_misparsed_userinfo(url) {
+        return masked;
+    }
     match url::Url::parse(url) {
         Ok(mut parsed) if parsed.has_host() || parsed.password().is_some() => {
             if parsed.password().is_some() {
@@ -360,6 +374,23 @@ pub(crate) fn no_nul(op: &'static str, field: &'static str, s: &str) -> Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mask_url_hides_a_password_holding_url_delimiters() {
+        for (url, secret) in [
+            ("postgres://crm:12#ss@db.example.com/crmsync", "12#ss"),
+            ("postgres://crm:a?b@db.example.com/crmsync", "a?b"),
+            ("postgres://crm:x/y@db.example.com:5432/crmsync", "x/y"),
+        ] {
+            let m = mask_url(url);
+            assert!(!m.contains(secret), "{url} -> {m}");
+            assert!(
+                m.ends_with("@db.example.com/crmsync")
+                    || m.ends_with("@db.example.com:5432/crmsync"),
+                "{m}"
+            );
+        }
+    }
 
     #[test]
     fn mask_url_hides_userinfo_password() {
