@@ -14,7 +14,7 @@ cargo xtask <command>
 
 Commands:
   demo                      the README's first command: Monday -> Salesforce, live, against the
-                            in-process mocks (runs `cargo run -p crmsync-cli --bin crmsync-demo`)
+                            in-process mocks (runs `cargo run -p crmsync-testkit --bin crmsync-demo`)
   test [-- <runner args>]   the whole suite with a real PostgreSQL (what .ci/run and CI run)
   db up|down|url            a long-lived local PostgreSQL for development
   help [<command>]          this help, or a command's help (also `<command> --help`)
@@ -99,7 +99,7 @@ fn real_main() -> Result<()> {
 const DEMO_HELP: &str = "\
 cargo xtask demo
 
-Runs the demo binary (crates/cli, `crmsync-demo`): both mock servers in-process, an embedded
+Runs the demo binary (crates/testkit, `crmsync-demo`): both mock servers in-process, an embedded
 SQLite store in a temporary directory, the crmsync receiver on 127.0.0.1, webhooks registered on
 the mock Monday, then a scripted series of edits on Monday items, each shown as it lands in
 Salesforce (before -> after), and a summary. No credentials, no network besides loopback.
@@ -114,10 +114,10 @@ fn demo() -> Result<()> {
             "run",
             "-q",
             "-p",
-            "crmsync-cli",
+            "crmsync-testkit",
             "--bin",
             "crmsync-demo",
         ]),
-        "cargo run -q -p crmsync-cli --bin crmsync-demo",
+        "cargo run -q -p crmsync-testkit --bin crmsync-demo",
     )
 }

@@ -1,21 +1,16 @@
-//! The `crmsync` command line (and the `crmsync-demo` binary behind `cargo xtask demo`).
+//! The `crmsync` command line: a thin clap layer over the composition root (`crmsync-app`).
 //!
 //! * [`cli`] — the clap definitions of every command (`--help` on each).
-//! * [`context`] — builds the store, the two API clients, the alerter and the engine from the typed
-//!   configuration (`crmsync-config`: environment variables and `.env`).
-//! * [`commands`] — one module per command: `serve`, `dead-letters`, `db`, `mapping`, `webhooks`.
-//! * [`webhooks`] — idempotent webhook installation shared by `crmsync webhooks install` and the demo.
-//! * [`demo`] — the scripted end-to-end demo against the in-process mocks.
+//! * [`commands`] — one module per command: `serve`, `dead-letters`, `db`, `mapping`, `webhooks`;
+//!   each builds what it needs through `crmsync_app` (`App::from_config`, `clients::*`).
+//! * [`output`] — tables and JSON on stdout.
 //!
 //! Every command returns `anyhow::Result<()>`; `main` prints the error chain (`error: …: …`) and
 //! exits 1. Secrets are only ever handled as `SecretString`s and never printed.
 
 pub mod cli;
 pub mod commands;
-pub mod context;
-pub mod demo;
 pub mod output;
-pub mod webhooks;
 
 pub use cli::{Cli, Command};
 

@@ -15,7 +15,7 @@ fn main() {
 }
 
 fn run(cli: crmsync_cli::Cli) -> anyhow::Result<()> {
-    crmsync_cli::context::init_logs()?;
+    crmsync_app::clients::init_logs()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

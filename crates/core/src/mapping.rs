@@ -465,6 +465,13 @@ impl Mapping {
         self.boards.iter().find(|b| b.board_id == board_id)
     }
 
+    /// A board's name for people: its `name` in the mapping, else its id.
+    pub fn board_label(&self, board_id: &str) -> String {
+        self.board(board_id)
+            .and_then(|b| b.name.clone())
+            .unwrap_or_else(|| board_id.to_owned())
+    }
+
     /// The (first) board mapped to a Salesforce object.
     pub fn board_for_object(&self, object: &str) -> Option<&BoardMapping> {
         self.boards

@@ -105,6 +105,28 @@ impl Default for EngineConfig {
     }
 }
 
+impl EngineConfig {
+    /// Fast settings for tests and the demo: short lease (5 s), quick retries (50 ms … 400 ms, 30
+    /// attempts), 25 ms polling, a 1 s rate-limit pause, 2 worker loops. Tests override single
+    /// fields with `..EngineConfig::for_tests()`, so a new field never breaks them.
+    pub fn for_tests() -> Self {
+        EngineConfig {
+            worker_id: "test".into(),
+            lease: Duration::from_secs(5),
+            retry: RetrySchedule {
+                base: Duration::from_millis(50),
+                max: Duration::from_millis(400),
+                max_attempts: 30,
+            },
+            poll_interval: Duration::from_millis(25),
+            rate_limit_pause: Duration::from_secs(1),
+            fresh_reads: true,
+            concurrency: 2,
+            user_cache_ttl: Duration::from_secs(600),
+        }
+    }
+}
+
 /// What happened to one event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventOutcome {

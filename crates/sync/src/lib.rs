@@ -9,7 +9,7 @@
 //!   [`Engine::replay_dead_letter`] replays one dead letter.
 //! * [`Alerter`] — Telegram alerts, deduplicated and rate-limited (a storm becomes one message and
 //!   one summary with a count); logs only when Telegram is not configured.
-//! * [`load_mapping`], [`install_webhooks`] — setup shared by the CLI and the tests.
+//! * [`load_mapping`], [`required_webhook_events`] — setup shared by the app and the tests.
 //!
 //! Deferred columns (nothing is lost): when the planner leaves a column out of a create — a
 //! board_relation to an item that has no Salesforce record yet, or a Monday user without an active
@@ -44,6 +44,5 @@ pub use engine::{
 };
 pub use error::{ApplyError, EngineError, FailureClass};
 pub use setup::{
-    fetch_schema, install_webhooks, load_mapping, parse_mapping, read_mapping,
-    required_webhook_events, validate_live,
+    fetch_schema, load_mapping, parse_mapping, read_mapping, required_webhook_events, validate_live,
 };

@@ -1,10 +1,11 @@
 //! Setup shared by `crmsync serve`, `crmsync mapping check`, `crmsync webhooks …` and the tests:
-//! loading and validating the mapping against the live APIs, and installing webhooks.
+//! loading and validating the mapping against the live APIs, and the webhooks every board needs
+//! (installed by `crmsync_app::webhooks`).
 
 use std::path::Path;
 
 use crmsync_core::{validate, Mapping, Schema};
-use crmsync_monday::{MondayClient, Webhook, WebhookEventType};
+use crmsync_monday::{MondayClient, WebhookEventType};
 use crmsync_salesforce::SalesforceClient;
 
 use crate::error::EngineError;
@@ -89,32 +90,4 @@ pub fn required_webhook_events() -> Vec<WebhookEventType> {
         WebhookEventType::ItemDeleted,
         WebhookEventType::ItemArchived,
     ]
-}
-
-/// Registers, idempotently, every webhook of [`required_webhook_events`] on every mapped board,
-/// pointing at `url` (Monday sends the challenge to `url` while creating each one, so the
-/// receiver must be up). Subscriptions that already exist on a board are kept (Monday does not
-/// list a webhook's URL, so an existing subscription of the same event is taken as ours).
-/// Returns the webhooks created.
-pub async fn install_webhooks(
-    monday: &MondayClient,
-    mapping: &Mapping,
-    url: &str,
-) -> Result<Vec<Webhook>, EngineError> {
-    let mut created = Vec::new();
-    for b in &mapping.boards {
-        let existing = monday.webhooks(&b.board_id).await?;
-        for ev in required_webhook_events() {
-            if existing
-                .iter()
-                .any(|w| w.event.as_deref() == Some(ev.as_str()))
-            {
-                continue;
-            }
-            let hook = monday.create_webhook(&b.board_id, url, &ev, None).await?;
-            tracing::info!(board_id = %b.board_id, event = ev.as_str(), webhook_id = %hook.id, "webhook installed");
-            created.push(hook);
-        }
-    }
-    Ok(created)
 }

@@ -3,7 +3,7 @@
 use anyhow::Result;
 
 use crate::cli::DbCmd;
-use crate::context;
+use crmsync_app::clients as context;
 
 /// Runs a `db` subcommand.
 pub async fn run(cmd: DbCmd) -> Result<()> {

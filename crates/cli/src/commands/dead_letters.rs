@@ -5,8 +5,8 @@ use crmsync_store::{DeadLetter, DeadLetterFilter, DeadLetterId, DeadLetterStatus
 use serde_json::{json, Value};
 
 use crate::cli::DeadLettersCmd;
-use crate::context;
 use crate::output::{ellipsize, Table};
+use crmsync_app::clients as context;
 
 /// Runs a `dead-letters` subcommand.
 pub async fn run(cmd: DeadLettersCmd) -> Result<()> {
@@ -188,8 +188,8 @@ fn show_text(d: &DeadLetter) -> String {
 }
 
 async fn replay(config: crmsync_config::Config, ids: Vec<i64>) -> Result<()> {
-    let rt = context::runtime(config).await?;
-    let store = rt.engine.store().clone();
+    let engine = context::engine(&config, true, crmsync_sync::EngineConfig::default()).await?;
+    let store = engine.store().clone();
     let ids: Vec<DeadLetterId> = if ids.is_empty() {
         let mut all = Vec::new();
         let mut before = None;
@@ -219,7 +219,7 @@ async fn replay(config: crmsync_config::Config, ids: Vec<i64>) -> Result<()> {
     }
     let mut failed = 0usize;
     for id in &ids {
-        match rt.engine.replay_dead_letter(*id).await {
+        match engine.replay_dead_letter(*id).await {
             Ok(ev) => {
                 let ok = matches!(ev.status, EventStatus::Done | EventStatus::Skipped);
                 if !ok {
@@ -257,7 +257,7 @@ async fn replay(config: crmsync_config::Config, ids: Vec<i64>) -> Result<()> {
             }
         }
     }
-    rt.engine.alerter().flush().await;
+    engine.alerter().flush().await;
     store.close().await;
     if failed > 0 {
         bail!("{failed} of {} replays did not succeed", ids.len());

@@ -3,8 +3,8 @@
 use anyhow::{bail, Context, Result};
 
 use crate::cli::MappingCmd;
-use crate::context;
 use crate::output::Table;
+use crmsync_app::clients as context;
 
 /// Runs a `mapping` subcommand.
 pub async fn run(cmd: MappingCmd) -> Result<()> {

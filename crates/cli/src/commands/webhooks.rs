@@ -4,9 +4,9 @@ use anyhow::{bail, Result};
 use secrecy::ExposeSecret;
 
 use crate::cli::WebhooksCmd;
-use crate::context;
 use crate::output::Table;
-use crate::webhooks as hooks;
+use crmsync_app::clients as context;
+use crmsync_app::webhooks as hooks;
 
 /// Runs a `webhooks` subcommand.
 pub async fn run(cmd: WebhooksCmd) -> Result<()> {

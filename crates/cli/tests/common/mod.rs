@@ -15,53 +15,7 @@ use tokio::process::{Child, Command};
 pub const SF_CLIENT_ID: &str = "cli-test-client";
 pub const SF_CLIENT_SECRET: &str = "cli-test-secret-do-not-print";
 pub const WEBHOOK_TOKEN: &str = "cli-test-webhook-token";
-pub const LEADS: &str = "9378000505";
-pub const ACCOUNTS: &str = "9378000326";
-pub const CONTACTS: &str = "9429890440";
-pub const OPPORTUNITIES: &str = "9378000036";
-
-pub fn seed_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/seed")
-}
-
-pub fn seed_mapping() -> PathBuf {
-    seed_dir().join("mapping.toml")
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Db {
-    Sqlite,
-    Postgres,
-}
-
-/// `DATABASE_URL` of a PostgreSQL server, or a failing test that says how to get one.
-pub fn pg_url() -> String {
-    match std::env::var("DATABASE_URL") {
-        Ok(u) if u.starts_with("postgres") => u,
-        _ => panic!(
-            "DATABASE_URL is not set to a PostgreSQL URL: the PostgreSQL tests of the crmsync CLI \
-             need one. Run `cargo xtask test` (it provides PostgreSQL), or set \
-             DATABASE_URL=postgres://USER:PASSWORD@HOST:PORT/DB"
-        ),
-    }
-}
-
-/// A fresh, empty PostgreSQL database on the server of `DATABASE_URL`; its URL.
-pub async fn fresh_pg() -> String {
-    use sqlx::Connection;
-    let admin = pg_url();
-    let mut conn = sqlx::PgConnection::connect(&admin)
-        .await
-        .unwrap_or_else(|e| panic!("connecting to DATABASE_URL: {e}"));
-    let name = format!("crmsync_cli_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE \"{name}\""))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let mut u = url::Url::parse(&admin).unwrap();
-    u.set_path(&format!("/{name}"));
-    u.to_string()
-}
+pub use crmsync_testkit::{seed_dir, seed_mapping, Db, CONTACTS, LEADS};
 
 /// Both mocks in this process plus a store and a working directory for the binary.
 pub struct Env {
@@ -75,6 +29,8 @@ pub struct Env {
     pub vars: Vec<(String, String)>,
     /// Variables removed from the default environment.
     pub removed: Vec<String>,
+    /// This test's PostgreSQL database, dropped with the `Env` (also when the test panics).
+    pub pg: Option<crmsync_testkit::PgDatabase>,
 }
 
 impl Env {
@@ -97,9 +53,13 @@ impl Env {
         }
         let monday = builder.start().await.unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let database_url = match db {
-            Db::Sqlite => format!("sqlite://{}", dir.path().join("crmsync.db").display()),
-            Db::Postgres => fresh_pg().await,
+        let pg = match db {
+            Db::Sqlite => None,
+            Db::Postgres => Some(crmsync_testkit::PgDatabase::create("crmsync_cli").await),
+        };
+        let database_url = match &pg {
+            None => format!("sqlite://{}", dir.path().join("crmsync.db").display()),
+            Some(pg) => pg.url.clone(),
         };
         Env {
             salesforce,
@@ -109,6 +69,7 @@ impl Env {
             dir,
             vars: Vec::new(),
             removed: Vec::new(),
+            pg,
         }
     }
 

@@ -1,4 +1,4 @@
-//! Idempotent webhook installation, shared by `crmsync webhooks install` and the demo.
+//! Idempotent webhook installation, shared by `crmsync webhooks install`, the demo and the tests.
 
 use anyhow::{Context, Result};
 use crmsync_core::Mapping;
@@ -69,15 +69,6 @@ pub fn missing_events(
         .collect()
 }
 
-fn board_label(mapping: &Mapping, board_id: &str) -> String {
-    mapping
-        .boards
-        .iter()
-        .find(|b| b.board_id == board_id)
-        .and_then(|b| b.name.clone())
-        .unwrap_or_else(|| board_id.to_owned())
-}
-
 /// Registers every webhook of [`crmsync_sync::required_webhook_events`] on every mapped board,
 /// pointing at `url`; subscriptions of an event that already exist on a board are kept (Monday does
 /// not list a webhook's URL, so an existing subscription to the same event counts as ours).
@@ -90,7 +81,7 @@ pub async fn install(
     let required = crmsync_sync::required_webhook_events();
     let mut rows = Vec::new();
     for b in &mapping.boards {
-        let board = board_label(mapping, &b.board_id);
+        let board = mapping.board_label(&b.board_id);
         let existing = monday
             .webhooks(&b.board_id)
             .await
@@ -151,7 +142,7 @@ pub struct ListedWebhook {
 pub async fn list(monday: &MondayClient, mapping: &Mapping) -> Result<Vec<ListedWebhook>> {
     let mut out = Vec::new();
     for b in &mapping.boards {
-        let board = board_label(mapping, &b.board_id);
+        let board = mapping.board_label(&b.board_id);
         let hooks = monday
             .webhooks(&b.board_id)
             .await

@@ -1,37 +1,31 @@
 //! The demo behind `cargo xtask demo`: both mocks in this process, an embedded SQLite store in a
 //! temporary directory, the real receiver on 127.0.0.1:0 with the engine's worker, webhooks
-//! registered on the mock Monday with [`crate::webhooks::install`] (challenge and all), then a
+//! registered on the mock Monday with [`crmsync_app::webhooks::install`] (challenge and all), then a
 //! scripted series of edits made "as a user" on Monday, each read back from the mock Salesforce's
 //! REST API (before → after) once it has landed. No credentials, no network besides loopback.
 
 use std::future::Future;
 use std::io::Write;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use crmsync_http::{router, AppState, PendingPolicy, ReceiverConfig, WebhookAuth};
+use crmsync_app::{App, ServeOptions};
+use crmsync_http::{PendingPolicy, ReceiverConfig, WebhookAuth};
 use crmsync_monday::{MondayClient, MondayConfig};
 use crmsync_salesforce::{AuthMode, Record, SalesforceClient, SalesforceConfig};
 use crmsync_store::Store;
 use crmsync_sync::{Alerter, Engine, EngineConfig, RetrySchedule};
+
+use crate::seed::boards::{ACCOUNTS, CONTACTS, LEADS, OPPORTUNITIES};
+pub use crate::seed::seed_dir;
 use futures::StreamExt;
 use secrecy::SecretString;
 use serde_json::{json, Value};
 
 const SF_CLIENT_ID: &str = "demo-client-id";
 const SF_CLIENT_SECRET: &str = "demo-client-secret";
-const LEADS: &str = "9378000505";
-const ACCOUNTS: &str = "9378000326";
-const CONTACTS: &str = "9429890440";
-const OPPORTUNITIES: &str = "9378000036";
 /// How long one change may take to reach Salesforce before the demo gives up.
 const STEP_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The repository's `fixtures/seed` (seed data of both mocks and the example mapping).
-pub fn seed_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/seed")
-}
 
 /// Installs a human-format log subscriber on stderr with this filter (default `warn` in the demo).
 pub fn init_logs(filter: &str) -> Result<()> {
@@ -124,7 +118,7 @@ pub async fn run(out: &mut impl Write) -> Result<()> {
         .with_context(|| format!("checking the mapping {}", mapping_path.display()))?;
     for (i, b) in mapping.boards.iter().enumerate() {
         let label = if i == 0 { "Mapping (checked)" } else { "" };
-        let name = b.name.clone().unwrap_or_else(|| b.board_id.clone());
+        let name = mapping.board_label(&b.board_id);
         row(
             out,
             label,
@@ -149,9 +143,7 @@ pub async fn run(out: &mut impl Write) -> Result<()> {
             },
             poll_interval: Duration::from_millis(50),
             rate_limit_pause: Duration::from_secs(5),
-            fresh_reads: true,
-            concurrency: 2,
-            user_cache_ttl: Duration::from_secs(600),
+            ..EngineConfig::for_tests()
         },
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -161,35 +153,28 @@ pub async fn run(out: &mut impl Write) -> Result<()> {
         .local_addr()
         .context("reading the receiver's address")?;
     let base = url::Url::parse(&format!("http://{addr}")).context("the receiver's URL")?;
-    let webhook_url = crate::webhooks::receiver_url(&base, None);
+    let webhook_url = crmsync_app::webhooks::receiver_url(&base, None);
     let mut rc = ReceiverConfig::new(WebhookAuth::new().with_signing_secret(
         SecretString::from(signing_secret),
         vec![webhook_url.to_string()],
     ));
     rc.pending_policy = PendingPolicy::AckWhenStored;
-    let state = AppState::new(engine.clone(), rc).context("configuring the receiver")?;
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let mut server_rx = stop_rx.clone();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, router(state))
-            .with_graceful_shutdown(async move {
-                let _ = server_rx.wait_for(|s| *s).await;
-            })
-            .await
-    });
-    let worker_engine = engine.clone();
-    let mut worker_rx = stop_rx;
-    let worker = tokio::spawn(async move {
-        worker_engine
-            .run_worker(async move {
-                let _ = worker_rx.wait_for(|s| *s).await;
-            })
-            .await
-    });
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn(crmsync_app::serve(
+        listener,
+        App::from_parts(engine.clone(), rc),
+        ServeOptions {
+            close_store: false,
+            ..ServeOptions::default()
+        },
+        async {
+            let _ = stop_rx.await;
+        },
+    ));
     row(out, "crmsync receiver", webhook_url.as_str())?;
 
     // --- webhooks (same code as `crmsync webhooks install`)
-    let installed = crate::webhooks::install(&monday, &mapping, &webhook_url).await?;
+    let installed = crmsync_app::webhooks::install(&monday, &mapping, &webhook_url).await?;
     let events: Vec<String> = {
         let mut e: Vec<String> = installed.iter().map(|r| r.event.clone()).collect();
         e.sort();
@@ -420,9 +405,11 @@ pub async fn run(out: &mut impl Write) -> Result<()> {
     )?;
 
     // --- shutdown
-    let _ = stop_tx.send(true);
-    let _ = server.await;
-    let _ = worker.await;
+    let _ = stop_tx.send(());
+    served
+        .await
+        .context("the receiver's task failed")?
+        .context("serving the receiver")?;
     store.close().await;
     drop(dir);
 

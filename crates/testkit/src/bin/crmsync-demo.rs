@@ -16,10 +16,10 @@ fn main() {
 }
 
 fn run(filter: &str) -> anyhow::Result<()> {
-    crmsync_cli::demo::init_logs(filter)?;
+    crmsync_testkit::demo::init_logs(filter)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| anyhow::anyhow!("starting the async runtime: {e}"))?;
-    rt.block_on(crmsync_cli::demo::run(&mut std::io::stdout()))
+    rt.block_on(crmsync_testkit::demo::run(&mut std::io::stdout()))
 }

@@ -1,4 +1,5 @@
-//! Building the runtime pieces (store, clients, alerter, engine) from the typed configuration.
+//! Config → runtime adapters: the store, the two API clients, the alerter and the engine, each
+//! built from the typed configuration. The only place these conversions exist.
 
 use anyhow::{Context, Result};
 use crmsync_config::{Config, SalesforceAuth};
@@ -86,20 +87,16 @@ pub fn alerter(config: &Config) -> Alerter {
     Alerter::new(AlertConfig::from_config(config))
 }
 
-/// Everything a command that processes events needs.
-pub struct Runtime {
-    /// The engine (holds the store and both clients).
-    pub engine: Engine,
-    /// The configuration it was built from.
-    pub config: Config,
-}
-
-/// Store (migrated), clients, the mapping at `CRMSYNC_MAPPING` validated against the live APIs,
-/// alerter and engine.
-pub async fn runtime(config: Config) -> Result<Runtime> {
-    let sf = salesforce(&config)?;
-    let monday = monday(&config)?;
-    let store = migrated_store(&config).await?;
+/// Store (migrated when `migrate`), both clients, the mapping at `CRMSYNC_MAPPING` validated
+/// against the live APIs, the alerter, and one engine over them.
+pub async fn engine(config: &Config, migrate: bool, engine_config: EngineConfig) -> Result<Engine> {
+    let sf = salesforce(config)?;
+    let monday = monday(config)?;
+    let store = if migrate {
+        migrated_store(config).await?
+    } else {
+        store(config).await?
+    };
     let mapping = crmsync_sync::load_mapping(&config.mapping_path, &sf, &monday)
         .await
         .with_context(|| {
@@ -108,13 +105,12 @@ pub async fn runtime(config: Config) -> Result<Runtime> {
                 config.mapping_path.display()
             )
         })?;
-    let engine = Engine::new(
+    Ok(Engine::new(
         store,
         mapping,
         sf,
         monday,
-        alerter(&config),
-        EngineConfig::default(),
-    );
-    Ok(Runtime { engine, config })
+        alerter(config),
+        engine_config,
+    ))
 }

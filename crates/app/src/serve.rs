@@ -1,0 +1,102 @@
+//! Router + background worker + graceful shutdown: what `crmsync serve`, the demo and the test
+//! harness run.
+
+use std::future::Future;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use tokio::net::TcpListener;
+
+use crate::App;
+
+/// How [`serve`] runs.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Run the engine's background worker next to the receiver (default). Off in tests that drive
+    /// processing themselves.
+    pub worker: bool,
+    /// How long shutdown waits for in-flight requests, and then for the worker, before giving
+    /// up (claims left behind expire with their lease). Default 30 s.
+    pub drain_timeout: Duration,
+    /// Close the store once everything stopped (default). The test harness keeps it open to read
+    /// the final state.
+    pub close_store: bool,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            worker: true,
+            drain_timeout: Duration::from_secs(30),
+            close_store: true,
+        }
+    }
+}
+
+/// Serves the router on `listener` and (with [`ServeOptions::worker`]) runs the engine's worker
+/// until `shutdown` completes; then stops accepting connections, waits (bounded) for in-flight
+/// requests and the worker, flushes pending alert summaries and closes the store.
+pub async fn serve(
+    listener: TcpListener,
+    app: App,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let state = app.state()?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let worker = options.worker.then(|| {
+        let engine = app.engine.clone();
+        let mut worker_rx = stop_rx.clone();
+        tokio::spawn(async move {
+            engine
+                .run_worker(async move {
+                    let _ = worker_rx.wait_for(|s| *s).await;
+                })
+                .await;
+        })
+    });
+    let mut server_rx = stop_rx;
+    let server =
+        axum::serve(listener, crmsync_http::router(state)).with_graceful_shutdown(async move {
+            let _ = server_rx.wait_for(|s| *s).await;
+        });
+    let mut server = tokio::spawn(async move { server.await });
+
+    // The server ends on its own only when it fails; otherwise at the shutdown signal.
+    let early = tokio::select! {
+        r = &mut server => Some(r),
+        () = shutdown => None,
+    };
+    let _ = stop_tx.send(true);
+    let served = match early {
+        Some(r) => r,
+        None => match tokio::time::timeout(options.drain_timeout, &mut server).await {
+            Ok(r) => r,
+            Err(_) => {
+                tracing::warn!(
+                    timeout_s = options.drain_timeout.as_secs(),
+                    "in-flight requests did not finish in time"
+                );
+                server.abort();
+                Ok(Ok(()))
+            }
+        },
+    };
+    if let Some(worker) = worker {
+        if tokio::time::timeout(options.drain_timeout, worker)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the worker did not stop in time; its claims expire with their lease");
+        }
+    }
+    app.engine.alerter().flush().await;
+    if options.close_store {
+        app.engine.store().close().await;
+    }
+    match served {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e).context("serving HTTP"),
+        Err(e) => Err(e).context("the HTTP server task failed"),
+    }
+}

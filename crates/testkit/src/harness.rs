@@ -1,0 +1,363 @@
+//! `spawn_app()` for end-to-end tests (zero2prod style): the app built by `crmsync-app` on
+//! 127.0.0.1:0 (router + the engine's worker, through [`crmsync_app::serve`]), both mocks
+//! in-process, a fresh store (SQLite temp file, or a fresh PostgreSQL database on the server of
+//! `DATABASE_URL` — dropped afterwards — reached through a TCP proxy that can be switched off to
+//! simulate "store down"), the seed mapping validated against the mocks, a fake Telegram, and
+//! webhooks registered on the mock Monday pointing at the router.
+#![allow(missing_docs)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crmsync_app::{App, ServeOptions};
+use crmsync_http::{PendingPolicy, ReceiverConfig, WebhookAuth};
+use crmsync_monday::{MondayClient, MondayConfig};
+use crmsync_salesforce::{AuthMode, RetryPolicy, SalesforceClient, SalesforceConfig};
+use crmsync_store::{Store, StoreOptions};
+use crmsync_sync::{
+    load_mapping, AlertConfig, Alerter, Engine, EngineConfig, RetrySchedule, TelegramConfig,
+};
+use secrecy::SecretString;
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::pg::{PgDatabase, Proxy};
+use crate::seed::{seed_dir, MOCK_SF_CLIENT_ID, MOCK_SF_CLIENT_SECRET};
+use crate::sf_rest::SfRest;
+use crate::telegram::FakeTelegram;
+
+/// The mock Monday's signing secret (app webhooks, JWT) in the harness.
+pub const SIGNING_SECRET: &str = "test-signing-secret";
+/// `CRMSYNC_STATUS_TOKEN` of the harness's receiver.
+pub const STATUS_TOKEN: &str = "test-status-token";
+
+/// Which store backend a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    /// SQLite in a temporary file.
+    Sqlite,
+    /// A fresh database on the `DATABASE_URL` server.
+    Postgres,
+}
+
+pub struct TestApp {
+    pub base_url: String,
+    pub webhook_url: String,
+    pub store: Store,
+    pub engine: Engine,
+    pub salesforce: mock_salesforce::RunningMock,
+    pub monday: mock_monday::RunningMock,
+    pub monday_client: MondayClient,
+    pub sf: SfRest,
+    pub telegram: FakeTelegram,
+    pub proxy: Option<Proxy>,
+    pub db: Db,
+    pg_db: Option<PgDatabase>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    served: Option<JoinHandle<anyhow::Result<()>>>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+pub struct Options {
+    pub db: Db,
+    pub worker: bool,
+    pub pending_policy: PendingPolicy,
+    pub mapping_path: PathBuf,
+    pub alert_window: Duration,
+    pub retry: RetrySchedule,
+    /// Engine tuning (defaults: [`EngineConfig::for_tests`] with `retry`).
+    pub engine: EngineConfig,
+}
+
+impl Options {
+    pub fn new(db: Db) -> Options {
+        Options {
+            db,
+            worker: true,
+            pending_policy: PendingPolicy::AckWhenStored,
+            mapping_path: seed_dir().join("mapping.toml"),
+            alert_window: Duration::from_secs(600),
+            retry: RetrySchedule {
+                base: Duration::from_millis(50),
+                max: Duration::from_millis(400),
+                max_attempts: 30,
+            },
+            engine: EngineConfig::for_tests(),
+        }
+    }
+}
+
+pub async fn spawn_app(db: Db) -> TestApp {
+    spawn_app_with(Options::new(db)).await
+}
+
+pub async fn spawn_app_with(opts: Options) -> TestApp {
+    let (url, proxy, dir, pg_db) = match opts.db {
+        Db::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}", dir.path().join("crmsync.db").display());
+            (url, None, Some(dir), None)
+        }
+        Db::Postgres => {
+            let db = PgDatabase::create("crmsync_e2e").await;
+            let proxy = Proxy::start(db.server_addr()).await;
+            (db.url_through(&proxy), Some(proxy), None, Some(db))
+        }
+    };
+    let store = Store::connect_with(
+        &url,
+        &StoreOptions {
+            connect_timeout: Duration::from_secs(3),
+            acquire_timeout: Duration::from_secs(2),
+            max_connections: 10,
+            sqlite_busy_timeout: Duration::from_secs(10),
+        },
+    )
+    .await
+    .unwrap();
+    store.migrate().await.unwrap();
+
+    let salesforce = mock_salesforce::MockSalesforce::builder()
+        .start()
+        .await
+        .unwrap();
+    let monday = mock_monday::MockMonday::builder()
+        .seed_dir(seed_dir().join("monday"))
+        .signing_secret(SIGNING_SECRET)
+        .webhook_retries(Duration::from_millis(300), 60)
+        .start()
+        .await
+        .unwrap();
+    let sf_config = SalesforceConfig::new(
+        url::Url::parse(&salesforce.base_url).unwrap(),
+        MOCK_SF_CLIENT_ID,
+        SecretString::from(MOCK_SF_CLIENT_SECRET),
+        AuthMode::ClientCredentials,
+    )
+    .with_retry(RetryPolicy {
+        max_attempts: 3,
+        initial_backoff: Duration::from_millis(20),
+        max_backoff: Duration::from_millis(100),
+        max_elapsed: Duration::from_secs(1),
+    });
+    let sf_client = SalesforceClient::new(sf_config).unwrap();
+    let monday_client = MondayClient::new(
+        MondayConfig::new(SecretString::from(monday.token().to_string()))
+            .with_api_url(monday.api_url()),
+    )
+    .unwrap();
+    let mapping = load_mapping(&opts.mapping_path, &sf_client, &monday_client)
+        .await
+        .unwrap();
+    let telegram = FakeTelegram::start().await;
+    let alerter = Alerter::new(AlertConfig {
+        telegram: Some(TelegramConfig {
+            api_url: telegram.url.clone(),
+            bot_token: SecretString::from("123456:test-bot-token"),
+            chat_id: "4242".into(),
+        }),
+        window: opts.alert_window,
+        ..AlertConfig::default()
+    });
+    let engine = Engine::new(
+        store.clone(),
+        mapping.clone(),
+        sf_client,
+        monday_client.clone(),
+        alerter,
+        EngineConfig {
+            retry: opts.retry.clone(),
+            ..opts.engine.clone()
+        },
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let base_url = format!("http://{addr}");
+    let webhook_url = format!("{base_url}/webhooks/monday");
+    let mut rc = ReceiverConfig::new(WebhookAuth::new().with_signing_secret(
+        SecretString::from(SIGNING_SECRET),
+        vec![webhook_url.clone()],
+    ));
+    rc.inline_budget = Duration::from_secs(2);
+    rc.pending_policy = opts.pending_policy;
+    rc.status_token = Some(SecretString::from(STATUS_TOKEN));
+    let app = App::from_parts(engine.clone(), rc);
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn(crmsync_app::serve(
+        listener,
+        app,
+        ServeOptions {
+            worker: opts.worker,
+            drain_timeout: Duration::from_secs(10),
+            close_store: false,
+        },
+        async {
+            let _ = rx.await;
+        },
+    ));
+    let hook_url = url::Url::parse(&webhook_url).unwrap();
+    crmsync_app::webhooks::install(&monday_client, &mapping, &hook_url)
+        .await
+        .unwrap();
+    TestApp {
+        base_url,
+        webhook_url,
+        store,
+        engine,
+        sf: SfRest::new(&salesforce.base_url),
+        salesforce,
+        monday,
+        monday_client,
+        telegram,
+        proxy,
+        db: opts.db,
+        pg_db,
+        shutdown: Some(tx),
+        served: Some(served),
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    /// Waits until Monday delivered every webhook and the event log has no open event.
+    pub async fn settle(&self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let deliveries = self.monday.admin.deliveries().await.unwrap();
+            let pending = deliveries
+                .iter()
+                .filter(|d| {
+                    !matches!(
+                        d.state,
+                        mock_monday::DeliveryState::Delivered | mock_monday::DeliveryState::Failed
+                    )
+                })
+                .count();
+            let open = match self
+                .store
+                .event_counts_since(chrono::DateTime::UNIX_EPOCH)
+                .await
+            {
+                Ok(c) => c.pending + c.processing + c.failed,
+                Err(_) => 1,
+            };
+            if pending == 0 && open == 0 {
+                // Write-backs fire webhooks of their own: settle twice in a row.
+                tokio::time::sleep(Duration::from_millis(150)).await;
+                let again = self.monday.admin.deliveries().await.unwrap();
+                if again.len() == deliveries.len() {
+                    return;
+                }
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "not settled after 30 s: {pending} deliveries pending, {open} events open"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Creates an item as a user; returns its id.
+    pub async fn create_item(&self, board: &str, name: &str, values: Value) -> String {
+        self.monday
+            .admin
+            .create_item(board, name, None, values)
+            .await
+            .unwrap()
+            .item
+            .id
+            .clone()
+    }
+
+    /// Removes the `create_item` webhook of `board`: items created there afterwards do not reach
+    /// crmsync until something else about them changes.
+    pub async fn drop_create_webhook(&self, board: &str) {
+        for w in self.monday_client.webhooks(board).await.unwrap() {
+            if w.event.as_deref() == Some("create_item") {
+                self.monday_client.delete_webhook(&w.id).await.unwrap();
+            }
+        }
+    }
+
+    /// Waits (up to 20 s) until a record of `object` carries `Monday_Item_Id__c = item_id`.
+    pub async fn wait_for_record(&self, object: &str, fields: &str, item_id: &str) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(r) = self.sf.by_item(object, fields, item_id).await.pop() {
+                return r;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no {object} for item {item_id} after 20 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The status report as JSON.
+    pub async fn status_json(&self) -> Value {
+        reqwest::Client::new()
+            .get(format!("{}/status?format=json", self.base_url))
+            .bearer_auth(STATUS_TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(served) = self.served.take() {
+            match served.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => panic!("the app failed while stopping: {e:#}"),
+                Err(e) => panic!("the app's task failed: {e}"),
+            }
+        }
+        // Drop the per-test PostgreSQL database (the guard does it too when a test panics).
+        if let Some(guard) = self.pg_db.take() {
+            self.store.close().await;
+            drop(guard);
+        }
+    }
+
+    /// Name of this test's PostgreSQL database (`None` on SQLite).
+    pub fn pg_db_name(&self) -> Option<&str> {
+        self.pg_db.as_ref().map(|g| g.name.as_str())
+    }
+}
+
+/// Both store variants of one async test body.
+#[macro_export]
+macro_rules! both_stores {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                ($body)($crate::Db::Postgres).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                ($body)($crate::Db::Sqlite).await
+            }
+        }
+    };
+}
+
+/// A JWT like Monday's for app webhooks, signed with [`SIGNING_SECRET`], for audience `aud`,
+/// expiring `exp_in` seconds from now (negative: already expired).
+pub fn jwt_for(aud: &str, exp_in: i64) -> String {
+    let now = chrono::Utc::now().timestamp();
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &json!({"accountId": 1, "userId": 1, "aud": aud, "exp": now + exp_in, "iat": now}),
+        &jsonwebtoken::EncodingKey::from_secret(SIGNING_SECRET.as_bytes()),
+    )
+    .unwrap()
+}
