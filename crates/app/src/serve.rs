@@ -35,7 +35,8 @@ impl Default for ServeOptions {
 
 /// Serves the router on `listener` and (with [`ServeOptions::worker`]) runs the engine's worker
 /// until `shutdown` completes; then stops accepting connections, waits (bounded) for in-flight
-/// requests and the worker, flushes pending alert summaries and closes the store.
+/// requests, for inline processing still running and for the worker, flushes pending alert
+/// summaries and closes the store.
 pub async fn serve(
     listener: TcpListener,
     app: App,
@@ -43,6 +44,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let state = app.state()?;
+    let ingest = state.ingest().clone();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let worker = options.worker.then(|| {
         let engine = app.engine.clone();
@@ -82,6 +84,14 @@ pub async fn serve(
             }
         },
     };
+    // Inline processing runs in tasks of its own (never cancelled half-way): wait for them before
+    // the store closes.
+    if !ingest.drain(options.drain_timeout).await {
+        tracing::warn!(
+            in_flight = ingest.in_flight(),
+            "inline processing did not finish in time; its claims expire with their lease"
+        );
+    }
     if let Some(worker) = worker {
         if tokio::time::timeout(options.drain_timeout, worker)
             .await

@@ -32,21 +32,20 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::{Body, Bytes};
-use axum::extract::{Query, State};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use crmsync_monday::webhook::{
-    challenge_response, parse_body, verify_shared_token, AuthError, WebhookBody, WebhookParseError,
-    WebhookVerifier,
+use crmsync_monday::webhook::{verify_shared_token, AuthError, WebhookVerifier};
+use crmsync_sync::ingest::{
+    challenge_answer, parse_delivery, Ingest, IngestConfig, Parsed, Rejection,
 };
-use crmsync_store::{EventStatus, InsertOutcome, NewEvent};
 use crmsync_sync::Engine;
 use secrecy::SecretString;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 pub use status::{DeadLetterRow, FailureRow, LatencyView, StatusCountsView, StatusReport};
 
@@ -208,6 +207,10 @@ pub struct ReceiverConfig {
     pub max_body_bytes: usize,
     /// How long a request waits for inline processing. Default 5 s (Monday times out at 10 s).
     pub inline_budget: Duration,
+    /// Requests processed inline at once; beyond, events are left to the worker. Default 16.
+    pub inline_concurrency: usize,
+    /// Longest wait for the store to take an event before answering 503. Default 2 s.
+    pub insert_timeout: Duration,
     /// Answer for events still open after the budget.
     pub pending_policy: PendingPolicy,
     /// `CRMSYNC_STATUS_TOKEN`; `/status` answers 404 when unset.
@@ -221,7 +224,9 @@ impl ReceiverConfig {
         ReceiverConfig {
             auth,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
-            inline_budget: Duration::from_secs(5),
+            inline_budget: IngestConfig::default().inline_budget,
+            inline_concurrency: IngestConfig::default().inline_concurrency,
+            insert_timeout: IngestConfig::default().insert_timeout,
             pending_policy: PendingPolicy::AckWhenStored,
             status_token: None,
         }
@@ -250,6 +255,7 @@ pub enum ReceiverConfigError {
 #[derive(Clone)]
 pub struct AppState {
     engine: Engine,
+    ingest: Ingest,
     config: Arc<ReceiverConfig>,
 }
 
@@ -273,10 +279,25 @@ impl AppState {
         if config.status_token.is_none() {
             tracing::warn!("CRMSYNC_STATUS_TOKEN is not set: /status is disabled");
         }
+        let ingest = Ingest::new(
+            engine.clone(),
+            IngestConfig {
+                insert_timeout: config.insert_timeout,
+                inline_budget: config.inline_budget,
+                inline_concurrency: config.inline_concurrency,
+            },
+        );
         Ok(AppState {
             engine,
+            ingest,
             config: Arc::new(config),
         })
+    }
+
+    /// The ingest path (shared with the Lambda, queue consumers and replay); its
+    /// [`Ingest::drain`] waits for inline work at shutdown.
+    pub fn ingest(&self) -> &Ingest {
+        &self.ingest
     }
 
     /// The engine.
@@ -287,8 +308,12 @@ impl AppState {
 
 /// The router: `POST /webhooks/monday`, `GET /healthz`, `GET /status`.
 pub fn router(state: AppState) -> Router {
+    let limit = state.config.max_body_bytes;
     Router::new()
-        .route("/webhooks/monday", post(monday_webhook))
+        .route(
+            "/webhooks/monday",
+            post(monday_webhook).layer(DefaultBodyLimit::max(limit)),
+        )
         .route("/healthz", get(healthz))
         .route("/status", get(status::status))
         .with_state(state)
@@ -298,141 +323,106 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()
 }
 
+/// Every way `POST /webhooks/monday` can fail, with its status: 4xx for the sender's mistakes,
+/// 503 only when crmsync could not store the event (Monday redelivers).
+#[derive(Debug, thiserror::Error)]
+enum WebhookError {
+    #[error("request body is larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("could not read the request body: {0}")]
+    UnreadableBody(String),
+    #[error("unauthorized: {0}")]
+    Unauthorized(AuthError),
+    #[error(transparent)]
+    Rejected(Rejection),
+    #[error(
+        "the event store is unavailable; the event was not recorded (Monday will redeliver it)"
+    )]
+    StoreUnavailable,
+}
+
+impl WebhookError {
+    fn status(&self) -> StatusCode {
+        match self {
+            WebhookError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            WebhookError::UnreadableBody(_) | WebhookError::Rejected(_) => StatusCode::BAD_REQUEST,
+            WebhookError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            WebhookError::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
+impl IntoResponse for WebhookError {
+    fn into_response(self) -> Response {
+        error(self.status(), self.to_string())
+    }
+}
+
 async fn monday_webhook(
     State(st): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
     uri: Uri,
-    body: Body,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let max = st.config.max_body_bytes;
-    let too_large = || {
-        error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("request body is larger than {max} bytes"),
-        )
-    };
-    if let Some(len) = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-    {
-        if len > max as u64 {
-            return too_large();
-        }
+    match receive(&st, &query, &headers, &uri, body).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
     }
-    let bytes: Bytes = match axum::body::to_bytes(body, max).await {
-        Ok(b) => b,
-        Err(e) => {
-            let is_limit = std::error::Error::source(&e)
-                .map(|s| s.to_string().contains("length limit"))
-                .unwrap_or(false)
-                || e.to_string().contains("length limit");
-            if is_limit {
-                return too_large();
-            }
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!("could not read the request body: {e}"),
-            );
-        }
-    };
-    if let Err(e) = st
-        .config
-        .auth
-        .check(&headers, &uri, query.get("token").map(String::as_str))
-    {
-        tracing::warn!(reason = %e, "webhook rejected: authentication failed");
-        return error(StatusCode::UNAUTHORIZED, format!("unauthorized: {e}"));
-    }
-    let event = match parse_body(&bytes) {
-        Ok(WebhookBody::Challenge(c)) => {
-            tracing::info!("answered Monday's webhook challenge");
-            return (StatusCode::OK, Json(challenge_response(&c))).into_response();
-        }
-        Ok(WebhookBody::Event(ev)) => ev,
-        Err(WebhookParseError::NotJson(m)) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!("request body is not valid JSON: {m}"),
-            )
-        }
-        Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!("not a Monday webhook: {e}"),
-            )
-        }
-    };
-    let Some(board_id) = event.board_id().and_then(|b| b.trim().parse::<i64>().ok()) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "not a Monday webhook: the event has no numeric boardId",
-        );
-    };
-    let item_id = event
-        .item_id()
-        .and_then(|i| i.trim().parse::<i64>().ok())
-        .unwrap_or(0);
-    let trigger_uuid = match event.trigger_uuid() {
-        Some(t) if !t.is_empty() => t.to_string(),
-        _ => {
-            let digest = Sha256::digest(&bytes);
-            let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-            format!("sha256:{hex}")
-        }
-    };
-    let payload = String::from_utf8_lossy(&bytes).into_owned();
-    let new = NewEvent {
-        trigger_uuid: trigger_uuid.clone(),
-        board_id,
-        item_id,
-        event_type: event.meta.event_type.clone(),
-        payload,
-    };
-    let store = st.engine.store().clone();
-    let inserted = match store.insert_event_if_new(&new).await {
-        Ok(o) => o,
-        Err(e) => {
-            tracing::error!(error = %e, %trigger_uuid, "could not store the webhook; answering 503 so Monday redelivers");
-            return error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the event store is unavailable; the event was not recorded (Monday will redeliver it)",
-            );
-        }
-    };
-    let duplicate = matches!(inserted, InsertOutcome::Duplicate(_));
-    let event_id = inserted.event_id();
-    tracing::info!(%event_id, board_id, item_id, event_type = %new.event_type, duplicate, "webhook stored");
+}
 
-    let engine = st.engine.clone();
-    let task =
-        tokio::spawn(async move { engine.process_item(board_id, item_id, Some(event_id)).await });
-    match tokio::time::timeout(st.config.inline_budget, task).await {
-        Ok(Ok(Ok(_))) => {}
-        Ok(Ok(Err(e))) => {
-            tracing::warn!(%event_id, error = %e, "inline processing failed; the event stays stored")
+async fn receive(
+    st: &AppState,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+    uri: &Uri,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, WebhookError> {
+    // The body limit is axum's (`DefaultBodyLimit` on the route): a larger body is a 413 rejection.
+    let bytes = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            WebhookError::TooLarge(st.config.max_body_bytes)
+        } else {
+            WebhookError::UnreadableBody(e.body_text())
         }
-        Ok(Err(e)) => tracing::error!(%event_id, error = %e, "inline processing task failed"),
-        Err(_) => {
-            tracing::info!(%event_id, "inline budget used up; processing continues in the background")
+    })?;
+    // Monday's URL verification is answered whatever the authentication: Monday documents the JWT
+    // for app webhooks' event deliveries, not for the challenge, and echoing a challenge reveals
+    // nothing. Nothing is stored for it.
+    let parsed = match parse_delivery(&bytes) {
+        Ok(Parsed::Challenge(c)) => {
+            tracing::info!("answered Monday's webhook challenge");
+            return Ok((StatusCode::OK, Json(challenge_answer(&c))).into_response());
         }
-    }
-    let status = match store.get_event(event_id).await {
-        Ok(Some(ev)) => Some(ev.status),
-        Ok(None) => None,
-        Err(e) => {
-            tracing::warn!(%event_id, error = %e, "could not read the event back");
-            None
-        }
+        Ok(Parsed::Event(new)) => Ok(new),
+        Err(r) => Err(r),
     };
-    let open = status.is_none_or(EventStatus::is_open);
-    let label = status.map(|s| s.as_str()).unwrap_or("stored");
-    let body = json!({ "event_id": event_id.0, "duplicate": duplicate, "status": label });
-    if open && st.config.pending_policy == PendingPolicy::RedeliverUntilApplied {
-        return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+    st.config
+        .auth
+        .check(headers, uri, query.get("token").map(String::as_str))
+        .map_err(|e| {
+            tracing::warn!(reason = %e, "webhook rejected: authentication failed");
+            WebhookError::Unauthorized(e)
+        })?;
+    let new = parsed.map_err(|r| {
+        tracing::warn!(reason = r.code(), error = %r, "webhook rejected: malformed delivery");
+        WebhookError::Rejected(r)
+    })?;
+    let stored = st.ingest.store(&new).await.map_err(|e| {
+        tracing::error!(error = %e, trigger_uuid = %new.trigger_uuid,
+            "could not store the webhook; answering 503 so Monday redelivers");
+        WebhookError::StoreUnavailable
+    })?;
+    let receipt = st.ingest.process_inline(&stored).await;
+    let body = json!({
+        "event_id": stored.event_id.0,
+        "duplicate": stored.duplicate,
+        "status": receipt.status_label(),
+    });
+    if receipt.is_open() && st.config.pending_policy == PendingPolicy::RedeliverUntilApplied {
+        return Ok((StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response());
     }
-    (StatusCode::OK, Json(body)).into_response()
+    Ok((StatusCode::OK, Json(body)).into_response())
 }
 
 async fn healthz(State(st): State<AppState>) -> Response {

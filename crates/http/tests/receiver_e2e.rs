@@ -78,3 +78,131 @@ async fn forged_or_expired_jwt_is_401_and_oversized_is_413() {
     );
     app.stop().await;
 }
+
+/// A create_pulse delivery for `item` on the Leads board, as Monday sends it.
+fn create_delivery(item: &str, trigger: &str) -> serde_json::Value {
+    json!({"event": {
+        "app": "monday", "type": "create_pulse", "triggerTime": "2026-11-27T10:15:00.000Z",
+        "subscriptionId": 1, "isRetry": false, "userId": 58200001, "originalTriggerUuid": null,
+        "boardId": LEADS.parse::<i64>().unwrap(), "groupId": "topics",
+        "pulseId": item.parse::<i64>().unwrap(), "pulseName": "Burst", "groupName": "Leads",
+        "groupColor": "#579bfc", "isTopGroup": true, "columnValues": {}, "triggerUuid": trigger,
+    }})
+}
+
+// A burst with a slow Salesforce: 200 deliveries at once, every Salesforce call 300 ms late.
+// Inline processing is bounded (the rest goes to the worker) and storing is bounded, so every
+// delivery is answered well within Monday's 10 s timeout, and every event is applied exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_with_slow_salesforce_is_answered_in_time_and_applied_once() {
+    let app = spawn_app_with(Options {
+        inline_concurrency: Some(8),
+        ..Options::new(Db::Postgres)
+    })
+    .await;
+    app.drop_all_webhooks().await;
+    let mut items = Vec::new();
+    for n in 0..200 {
+        items.push(
+            app.create_item(
+                LEADS,
+                &format!("Burst Org {n}"),
+                json!({"text_mkry1xy1": format!("Burst {n}")}),
+            )
+            .await,
+        );
+    }
+    app.salesforce.handle.add_fault(
+        serde_json::from_value(json!({"path": "/services/data/*", "latencyMs": 300})).unwrap(),
+    );
+    let started = std::time::Instant::now();
+    let answers = futures::future::join_all(items.iter().enumerate().map(|(n, item)| {
+        let app = &app;
+        let body = create_delivery(item, &format!("burst-{n}"));
+        async move {
+            let t = std::time::Instant::now();
+            let r = app.post_signed(&body).await;
+            (r.status().as_u16(), t.elapsed())
+        }
+    }))
+    .await;
+    let slowest = answers.iter().map(|(_, d)| *d).max().unwrap();
+    assert!(
+        answers.iter().all(|(s, _)| *s == 200),
+        "statuses: {:?}",
+        answers.iter().map(|(s, _)| *s).collect::<Vec<_>>()
+    );
+    assert!(
+        slowest < Duration::from_secs(10),
+        "slowest answer {slowest:?} (Monday gives up at 10 s); all 200 in {:?}",
+        started.elapsed()
+    );
+    app.salesforce.handle.clear_faults();
+    app.settle().await;
+    for item in &items {
+        assert_eq!(
+            app.sf.by_item("Lead", "Company", item).await.len(),
+            1,
+            "item {item}"
+        );
+    }
+    // Applied once: one Salesforce write per item (the upsert by its Monday item id).
+    let writes = app.salesforce.handle.requests();
+    for item in &items {
+        let n = writes
+            .iter()
+            .filter(|r| {
+                r.method == "PATCH" && r.path.ends_with(&format!("/Monday_Item_Id__c/{item}"))
+            })
+            .count();
+        assert_eq!(n, 1, "item {item}: {n} upserts");
+    }
+    let counts = app
+        .store
+        .event_counts_since(chrono::DateTime::UNIX_EPOCH)
+        .await
+        .unwrap();
+    assert_eq!(counts.dead, 0, "{counts:?}");
+    assert_eq!(counts.done, 200, "{counts:?}");
+    app.stop().await;
+}
+
+// Shutdown waits for inline processing that is still running (it is never cancelled half-way and
+// the store is not closed under it): once `serve` has returned, the event is applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn shutdown_waits_for_inline_processing_in_flight() {
+    let mut app = spawn_app_with(Options {
+        worker: false,
+        inline_budget: Duration::from_millis(100),
+        ..Options::new(Db::Postgres)
+    })
+    .await;
+    app.drop_all_webhooks().await;
+    let item = app
+        .create_item(LEADS, "Late Org", json!({"text_mkry1xy1": "Late"}))
+        .await;
+    app.salesforce.handle.add_fault(
+        serde_json::from_value(
+            json!({"path": "/services/data/*/sobjects/Lead/*", "latencyMs": 1500}),
+        )
+        .unwrap(),
+    );
+    let r = app.post_signed(&create_delivery(&item, "late-1")).await;
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_ne!(
+        body["status"], "done",
+        "answered before the slow write: {body}"
+    );
+    app.stop_serving().await;
+    let ev = app
+        .store
+        .recent_events(5)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.trigger_uuid == "late-1")
+        .unwrap();
+    assert_eq!(ev.status, crmsync_store::EventStatus::Done, "{ev:?}");
+    app.stop().await;
+}

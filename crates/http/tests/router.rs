@@ -126,6 +126,45 @@ async fn challenge_is_echoed() {
     );
 }
 
+// Monday documents the JWT for app webhooks' event deliveries, not for the URL-verification
+// challenge: the challenge is echoed whatever the authentication (nothing is stored), while every
+// event still needs valid credentials.
+#[tokio::test]
+async fn the_challenge_is_answered_without_a_signature_and_events_still_need_one() {
+    let (app, e, _d) = app_with(config()).await;
+    for auth in [
+        None,
+        Some(jwt(AUD, 60, "wrong")),
+        Some("not.a.jwt".to_string()),
+    ] {
+        let r = app
+            .clone()
+            .oneshot(post(
+                "/webhooks/monday",
+                auth.clone(),
+                r#"{"challenge":"c-1"}"#,
+            ))
+            .await
+            .unwrap();
+        assert_eq!(
+            read(r).await,
+            (StatusCode::OK, json!({"challenge": "c-1"})),
+            "{auth:?}"
+        );
+        let r = app
+            .clone()
+            .oneshot(post(
+                "/webhooks/monday",
+                auth.clone(),
+                event("t-unsigned", 1),
+            ))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{auth:?}");
+    }
+    assert!(e.store().recent_events(5).await.unwrap().is_empty());
+}
+
 #[tokio::test]
 async fn authentication_failures_are_401() {
     let (app, e, _d) = app_with(config()).await;
@@ -186,7 +225,7 @@ async fn audience_defaults_to_the_request_url() {
         let mut r = post(
             "/webhooks/monday",
             Some(jwt(aud, 60, SECRET)),
-            r#"{"challenge":"c"}"#,
+            event(&format!("t-aud-{aud}"), 1),
         );
         r.headers_mut()
             .insert(header::HOST, "hooks.example.org".parse().unwrap());
@@ -220,7 +259,7 @@ async fn unauthenticated_only_when_allowed() {
     )
     .unwrap();
     let r = router(st)
-        .oneshot(post("/webhooks/monday", None, r#"{"challenge":"c"}"#))
+        .oneshot(post("/webhooks/monday", None, event("t-unauth", 1)))
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
@@ -262,7 +301,7 @@ fn bytes_of(s: &str) -> axum::body::Bytes {
 
 #[tokio::test]
 async fn malformed_bodies_are_400_with_a_clear_message() {
-    let (app, _, _d) = app_with(config()).await;
+    let (app, e, _d) = app_with(config()).await;
     for (body, needle) in [
         ("{not json", "not valid JSON"),
         (r#"{"hello":1}"#, "neither `challenge` nor `event`"),
@@ -273,7 +312,21 @@ async fn malformed_bodies_are_400_with_a_clear_message() {
         (r#"{"event":{"type":"create_update"}}"#, "missing `boardId`"),
         (
             r#"{"event":{"type":"brand_new_type","boardId":"abc"}}"#,
-            "no numeric boardId",
+            "event.boardId is not a number (\"abc\")",
+        ),
+        // A NUL character cannot be stored in PostgreSQL text: the sender's mistake, never a 503
+        // (which would make Monday redeliver it for 30 minutes).
+        (
+            r#"{"event":{"type":"create_pulse","boardId":1,"pulseId":2,"triggerUuid":"a\u0000b"}}"#,
+            "event.triggerUuid contains a NUL character",
+        ),
+        (
+            r#"{"event":{"type":"create\u0000pulse","boardId":1,"pulseId":2,"triggerUuid":"t-nul"}}"#,
+            "event.type contains a NUL character",
+        ),
+        (
+            r#"{"event":{"type":"create_pulse","boardId":1,"pulseId":"2x","triggerUuid":"t-item"}}"#,
+            "event.pulseId is not a number",
         ),
     ] {
         let r = app
@@ -285,6 +338,7 @@ async fn malformed_bodies_are_400_with_a_clear_message() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {v}");
         assert!(v["error"].as_str().unwrap().contains(needle), "{body}: {v}");
     }
+    assert!(e.store().recent_events(5).await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -468,7 +522,7 @@ async fn receiver_config_from_the_environment() {
         .oneshot(post(
             "/webhooks/monday?token=env-token",
             None,
-            r#"{"challenge":"c"}"#,
+            event("t-env-token", 1),
         ))
         .await
         .unwrap();
@@ -478,7 +532,7 @@ async fn receiver_config_from_the_environment() {
         .oneshot(post(
             "/webhooks/monday",
             Some(jwt(AUD, 60, SECRET)),
-            r#"{"challenge":"c"}"#,
+            event("t-env-jwt", 1),
         ))
         .await
         .unwrap();

@@ -34,6 +34,7 @@
 pub mod alerts;
 mod engine;
 mod error;
+pub mod ingest;
 mod lookups;
 mod setup;
 

@@ -23,6 +23,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::pg::{PgDatabase, Proxy};
+use crate::seed::boards::{ACCOUNTS, CONTACTS, LEADS, OPPORTUNITIES};
 use crate::seed::{seed_dir, MOCK_SF_CLIENT_ID, MOCK_SF_CLIENT_SECRET};
 use crate::sf_rest::SfRest;
 use crate::telegram::FakeTelegram;
@@ -68,6 +69,10 @@ pub struct Options {
     pub retry: RetrySchedule,
     /// Engine tuning (defaults: [`EngineConfig::for_tests`] with `retry`).
     pub engine: EngineConfig,
+    /// How long a webhook request waits for inline processing (default 2 s).
+    pub inline_budget: Duration,
+    /// Inline processing at once (default: the receiver's default).
+    pub inline_concurrency: Option<usize>,
 }
 
 impl Options {
@@ -84,6 +89,8 @@ impl Options {
                 max_attempts: 30,
             },
             engine: EngineConfig::for_tests(),
+            inline_budget: Duration::from_secs(2),
+            inline_concurrency: None,
         }
     }
 }
@@ -179,7 +186,10 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         SecretString::from(SIGNING_SECRET),
         vec![webhook_url.clone()],
     ));
-    rc.inline_budget = Duration::from_secs(2);
+    rc.inline_budget = opts.inline_budget;
+    if let Some(n) = opts.inline_concurrency {
+        rc.inline_concurrency = n;
+    }
     rc.pending_policy = opts.pending_policy;
     rc.status_token = Some(SecretString::from(STATUS_TOKEN));
     let app = App::from_parts(engine.clone(), rc);
@@ -258,6 +268,27 @@ impl TestApp {
         }
     }
 
+    /// Deletes every webhook of every mapped board: items created afterwards fire nothing, so a
+    /// test can send deliveries of its own.
+    pub async fn drop_all_webhooks(&self) {
+        for board in [LEADS, ACCOUNTS, CONTACTS, OPPORTUNITIES] {
+            for w in self.monday_client.webhooks(board).await.unwrap() {
+                self.monday_client.delete_webhook(&w.id).await.unwrap();
+            }
+        }
+    }
+
+    /// Posts a delivery body to the receiver, signed like Monday's app webhooks.
+    pub async fn post_signed(&self, body: &Value) -> reqwest::Response {
+        reqwest::Client::new()
+            .post(&self.webhook_url)
+            .header("Authorization", jwt_for(&self.webhook_url, 300))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Creates an item as a user; returns its id.
     pub async fn create_item(&self, board: &str, name: &str, values: Value) -> String {
         self.monday
@@ -308,7 +339,9 @@ impl TestApp {
             .unwrap()
     }
 
-    pub async fn stop(mut self) {
+    /// Shuts the app down as SIGTERM would (`crmsync_app::serve` returns: in-flight requests,
+    /// inline processing and the worker finished), keeping the store and the mocks for checks.
+    pub async fn stop_serving(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -319,6 +352,11 @@ impl TestApp {
                 Err(e) => panic!("the app's task failed: {e}"),
             }
         }
+    }
+
+    /// Stops the app and drops the test's PostgreSQL database.
+    pub async fn stop(mut self) {
+        self.stop_serving().await;
         // Drop the per-test PostgreSQL database (the guard does it too when a test panics).
         if let Some(guard) = self.pg_db.take() {
             self.store.close().await;
