@@ -1,11 +1,14 @@
 //! `cargo xtask`: project automation in plain Rust (see `cargo xtask --help`).
 //!
-//! Kept quick to compile: std, anyhow and signal-hook only. Argument parsing is by hand.
+//! Kept quick to compile: std, anyhow, signal-hook and the std-only crmsync-redact. Argument
+//! parsing and the JSON of `cargo metadata` (see `json`) are by hand.
 
 mod db_cmd;
+mod json;
 mod pg;
 mod proc;
 mod test_cmd;
+mod tidy;
 
 use anyhow::{bail, Result};
 
@@ -16,6 +19,8 @@ Commands:
   demo                      the README's first command: Monday -> Salesforce, live, against the
                             in-process mocks (runs `cargo run -p crmsync-testkit --bin crmsync-demo`)
   test [-- <runner args>]   the whole suite with a real PostgreSQL (what .ci/run and CI run)
+  tidy                      the dependency rules (ARCHITECTURE.md, API boundaries) on
+                            `cargo metadata`; also the first step of `test`
   db up|down|url            a long-lived local PostgreSQL for development
   help [<command>]          this help, or a command's help (also `<command> --help`)
 
@@ -60,6 +65,7 @@ fn real_main() -> Result<()> {
             match rest.first().map(String::as_str) {
                 Some("test") => print!("{}", test_cmd::HELP),
                 Some("db") => print!("{}", db_cmd::HELP),
+                Some("tidy") => print!("{}", tidy::HELP),
                 Some("demo") => print!("{DEMO_HELP}"),
                 Some(other) => bail!("unknown command {other:?}\n\n{HELP}"),
                 None => print!("{HELP}"),
@@ -82,6 +88,11 @@ fn real_main() -> Result<()> {
             test_cmd::run(&paths, forwarded)
         }
         "db" => db_cmd::run(&paths, rest),
+        "tidy" if wants_help(rest) => {
+            print!("{}", tidy::HELP);
+            Ok(())
+        }
+        "tidy" => tidy::run(&paths.root, rest),
         "demo" if wants_help(rest) => {
             print!("{DEMO_HELP}");
             Ok(())

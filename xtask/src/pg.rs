@@ -19,6 +19,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
+use crmsync_redact::mask_url;
 
 use crate::proc::{self, Mode};
 
@@ -153,55 +154,6 @@ pub fn env_database_url() -> Option<String> {
 
 // ---------------------------------------------------------------------------------------------
 // DATABASE_URL
-
-/// A password holding `#`, `?` or `/` ends the URL's authority early, so a URL parser sees no
-/// password at all (`postgres://u:12#3@h/db` reads as host `u`, port `12`). When the text before
-/// the last `@` looks like such a user-info, everything up to that `@` is masked instead.
-fn mask_misparsed_userinfo(url: &str) -> Option<String> {
-    let start = url.find("://")? + 3;
-    let at = url.rfind('@')?;
-    let userinfo = url.get(start..at)?;
-    (userinfo.contains(':') && userinfo.contains(['#', '?', '/']))
-        .then(|| format!("{}***{}", &url[..start], &url[at..]))
-}
-
-/// Replace the password (userinfo and `password=` parameter) with `***`.
-pub fn mask_url(url: &str) -> String {
-    if let Some(masked) = mask_misparsed_userinfo(url) {
-        return masked;
-    }
-    let (scheme, rest) = match url.find("://") {
-        Some(i) => url.split_at(i + 3),
-        None => return url.to_string(),
-    };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    let authority = match authority.rfind('@') {
-        Some(at) => {
-            let (userinfo, host) = authority.split_at(at);
-            match userinfo.find(':') {
-                Some(colon) => format!("{}:***{host}", &userinfo[..colon]),
-                None => authority.to_string(),
-            }
-        }
-        None => authority.to_string(),
-    };
-    let tail = match tail.find('?') {
-        Some(q) => {
-            let (path, query) = tail.split_at(q + 1);
-            let masked: Vec<String> = query
-                .split('&')
-                .map(|kv| match kv.split_once('=') {
-                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
-                    _ => kv.to_string(),
-                })
-                .collect();
-            format!("{path}{}", masked.join("&"))
-        }
-        None => tail.to_string(),
-    };
-    format!("{scheme}{authority}{tail}")
-}
 
 /// Where a PostgreSQL URL points.
 #[derive(Debug, PartialEq, Eq)]
@@ -925,58 +877,6 @@ pub fn clean_stale(paths: &Paths) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn mask_url_hides_a_password_holding_url_delimiters() {
-        for (url, secret) in [
-            ("postgres://crm:12#ss@db.example.com/crmsync", "12#ss"),
-            ("postgres://crm:a?b@db.example.com/crmsync", "a?b"),
-            ("postgres://crm:x/y@db.example.com:5432/crmsync", "x/y"),
-        ] {
-            let m = mask_url(url);
-            assert!(!m.contains(secret), "{url} -> {m}");
-            assert!(
-                m.ends_with("@db.example.com/crmsync")
-                    || m.ends_with("@db.example.com:5432/crmsync"),
-                "{m}"
-            );
-        }
-    }
-
-    #[test]
-    fn masks_password_in_userinfo() {
-        assert_eq!(
-            mask_url("postgres://u:secret@127.0.0.1:1/db"),
-            "postgres://u:***@127.0.0.1:1/db"
-        );
-    }
-
-    #[test]
-    fn password_containing_at_sign_is_masked_whole() {
-        assert_eq!(
-            mask_url("postgres://u:p@ss@host/db?sslmode=disable"),
-            "postgres://u:***@host/db?sslmode=disable"
-        );
-    }
-
-    #[test]
-    fn masks_password_query_parameter() {
-        assert_eq!(
-            mask_url("postgresql://host/db?user=u&password=hunter2&sslmode=require"),
-            "postgresql://host/db?user=u&password=***&sslmode=require"
-        );
-    }
-
-    #[test]
-    fn leaves_urls_without_password_alone() {
-        for url in [
-            "postgres://postgres@127.0.0.1:5432/postgres",
-            "postgres://localhost/db",
-            "not a url",
-        ] {
-            assert_eq!(mask_url(url), url);
-        }
-    }
 
     #[test]
     fn parses_tcp_endpoints() {

@@ -21,21 +21,22 @@ pub const HELP: &str = "\
 cargo xtask test [-- <args for the test runner>]
 
 Runs the whole suite, as `.ci/run` and CI do:
-  1. removes throwaway clusters left by dead xtask runs (target/xtask-pg-<pid>/);
-  2. creates target/xtask/venv (python3 -m venv) with check-jsonschema and zizmor, plus every
+  1. `cargo xtask tidy`: the workspace's dependency rules (a second; fails before any build);
+  2. removes throwaway clusters left by dead xtask runs (target/xtask-pg-<pid>/);
+  3. creates target/xtask/venv (python3 -m venv) with check-jsonschema and zizmor, plus every
      mock-servers/mock-crm/clients/*/requirements.txt; runs `npm ci` (or `npm install`) in every
      client directory with a package.json;
-  3. checks .github/workflows/*.yml offline: check-jsonschema (vendor.github-workflows) and
+  4. checks .github/workflows/*.yml offline: check-jsonschema (vendor.github-workflows) and
      `zizmor --offline`;
-  4. builds all test targets (with SQLX_OFFLINE=true);
-  5. brings up PostgreSQL, first that applies, and says which:
+  5. builds all test targets (with SQLX_OFFLINE=true);
+  6. brings up PostgreSQL, first that applies, and says which:
        DATABASE_URL if set (must answer within 3 s), a testcontainers `postgres` container when
        `docker info` succeeds, a throwaway cluster from the installed server binaries (initdb,
        pg_ctl) in target/xtask-pg-<pid>/ on a free port (run as user postgres under root);
-  6. runs the doctests, then every test of the workspace (cargo nextest when installed, else
+  7. runs the doctests, then every test of the workspace (cargo nextest when installed, else
      cargo test) with DATABASE_URL, INSTA_UPDATE=no, CI=true, CRMSYNC_TEST_PYTHON and
      CRMSYNC_TEST_NODE set;
-  7. stops and deletes what it started, also when tests fail or on Ctrl-C / SIGTERM.
+  8. stops and deletes what it started, also when tests fail or on Ctrl-C / SIGTERM.
 
 Arguments after `--` go to the test runner; `-p/--package` replaces `--workspace`, e.g.
   cargo xtask test -- -p crmsync-store
@@ -80,6 +81,8 @@ pub fn run(paths: &Paths, forwarded: &[String]) -> Result<()> {
 }
 
 fn run_phases(paths: &Paths, forwarded: &[String], timer: &mut Timer) -> Result<()> {
+    // The dependency rules first: they take a second and need no build.
+    timer.phase("tidy", || crate::tidy::run(&paths.root, &[]))?;
     // Fail fast, before minutes of building, when a given DATABASE_URL does not answer.
     if let Some(url) = pg::env_database_url() {
         timer.phase("DATABASE_URL check", || pg::check_reachable(&url))?;

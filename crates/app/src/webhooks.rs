@@ -33,24 +33,9 @@ pub fn receiver_url(base: &url::Url, token: Option<&str>) -> url::Url {
     u
 }
 
-/// The receiver URL with any `token` query value replaced by `***`, for display.
+/// The receiver URL with any `token` query value masked, for display.
 pub fn shown_url(url: &url::Url) -> String {
-    let mut u = url.clone();
-    if u.query_pairs().any(|(k, _)| k == "token") {
-        let pairs: Vec<(String, String)> = u
-            .query_pairs()
-            .map(|(k, v)| {
-                let v = if k == "token" {
-                    "***".to_owned()
-                } else {
-                    v.into_owned()
-                };
-                (k.into_owned(), v)
-            })
-            .collect();
-        u.query_pairs_mut().clear().extend_pairs(pairs);
-    }
-    u.to_string()
+    crmsync_redact::mask_url(url.as_str())
 }
 
 /// Which required events a board is missing, given its existing webhooks.

@@ -31,6 +31,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use crmsync_redact::mask_url;
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
@@ -543,56 +544,6 @@ fn describe_dotenv_error(e: &dotenvy::Error) -> String {
         dotenvy::Error::Io(io) => io.to_string(),
         dotenvy::Error::EnvVar(v) => v.to_string(),
         _ => "unreadable .env file".to_owned(),
-    }
-}
-
-/// A password holding `#`, `?` or `/` ends the URL's authority early, so a URL parser sees no
-/// password at all (`postgres://u:12#3@h/db` reads as host `u`, port `12`). When the text before
-/// the last `@` looks like such a user-info, everything up to that `@` is masked instead.
-fn mask_misparsed_userinfo(url: &str) -> Option<String> {
-    let start = url.find("://")? + 3;
-    let at = url.rfind('@')?;
-    let userinfo = url.get(start..at)?;
-    (userinfo.contains(':') && userinfo.contains(['#', '?', '/']))
-        .then(|| format!("{}***{}", &url[..start], &url[at..]))
-}
-
-/// `url` with the password (userinfo password and any `password=` query parameter) replaced by `***`.
-pub fn mask_url(url: &str) -> String {
-    if let Some(masked) = mask_misparsed_userinfo(url) {
-        return masked;
-    }
-    match Url::parse(url) {
-        Ok(mut parsed) => {
-            if parsed.password().is_some() {
-                // Cannot fail: the URL already has a password.
-                let _ = parsed.set_password(Some("***"));
-            }
-            if parsed
-                .query_pairs()
-                .any(|(k, _)| k.eq_ignore_ascii_case("password"))
-            {
-                let pairs: Vec<(String, String)> = parsed
-                    .query_pairs()
-                    .map(|(k, v)| {
-                        let v = if k.eq_ignore_ascii_case("password") {
-                            "***".to_owned()
-                        } else {
-                            v.into_owned()
-                        };
-                        (k.into_owned(), v)
-                    })
-                    .collect();
-                parsed.query_pairs_mut().clear().extend_pairs(pairs);
-            }
-            parsed.to_string()
-        }
-        Err(_) => match (url.find("://"), url.rfind('@')) {
-            (Some(start), Some(at)) if at > start + 3 => {
-                format!("{}://***{}", &url[..start], &url[at..])
-            }
-            _ => url.to_owned(),
-        },
     }
 }
 

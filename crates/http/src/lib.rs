@@ -71,38 +71,13 @@ impl fmt::Debug for WebhookAuth {
                 &self
                     .audiences
                     .iter()
-                    .map(|a| redact_token_query(a))
+                    .map(|a| crmsync_redact::mask_url(a))
                     .collect::<Vec<_>>(),
             )
             .field("shared_token", &self.shared_token.is_some())
             .field("allow_unauthenticated", &self.allow_unauthenticated)
             .finish()
     }
-}
-
-/// `url` with the value of any `token` query parameter replaced by `***` (audiences are the
-/// registered webhook URLs, which carry `MONDAY_WEBHOOK_TOKEN` when one is used).
-fn redact_token_query(url: &str) -> String {
-    let Some((base, query)) = url.split_once('?') else {
-        return url.to_string();
-    };
-    let (query, fragment) = match query.split_once('#') {
-        Some((q, f)) => (q, Some(f)),
-        None => (query, None),
-    };
-    let pairs: Vec<String> = query
-        .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some(("token", _)) => "token=***".to_string(),
-            _ => pair.to_string(),
-        })
-        .collect();
-    let mut out = format!("{base}?{}", pairs.join("&"));
-    if let Some(f) = fragment {
-        out.push('#');
-        out.push_str(f);
-    }
-    out
 }
 
 impl WebhookAuth {

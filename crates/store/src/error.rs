@@ -5,7 +5,7 @@ use std::time::Duration;
 use crate::types::{DeadLetterId, EventId, Link, RunId};
 
 /// Everything that can go wrong in the store. Each variant names the operation and the key involved;
-/// URLs are always shown with their password masked (see [`crate::mask_url`]).
+/// URLs are always shown with their password masked (see [`crmsync_redact::mask_url`]).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// `DATABASE_URL` is not a URL the store understands.

@@ -35,6 +35,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use crmsync_redact::mask_url;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -270,57 +271,6 @@ pub fn backend_of(url: &str) -> Result<Backend> {
     }
 }
 
-/// A password holding `#`, `?` or `/` ends the URL's authority early, so a URL parser sees no
-/// password at all (`postgres://u:12#3@h/db` reads as host `u`, port `12`). When the text before
-/// the last `@` looks like such a user-info, everything up to that `@` is masked instead.
-fn mask_misparsed_userinfo(url: &str) -> Option<String> {
-    let start = url.find("://")? + 3;
-    let at = url.rfind('@')?;
-    let userinfo = url.get(start..at)?;
-    (userinfo.contains(':') && userinfo.contains(['#', '?', '/']))
-        .then(|| format!("{}***{}", &url[..start], &url[at..]))
-}
-
-/// `url` with the password (userinfo password and any `password=` query parameter) replaced by `***`.
-/// A string that does not parse as a URL is returned with everything between `://` and `@` masked.
-pub fn mask_url(url: &str) -> String {
-    if let Some(masked) = mask_misparsed_userinfo(url) {
-        return masked;
-    }
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.has_host() || parsed.password().is_some() => {
-            if parsed.password().is_some() {
-                // Fails only for URLs that cannot have a password, which we just saw has one.
-                let _ = parsed.set_password(Some("***"));
-            }
-            let has_pw_param = parsed
-                .query_pairs()
-                .any(|(k, _)| k.eq_ignore_ascii_case("password"));
-            if has_pw_param {
-                let pairs: Vec<(String, String)> = parsed
-                    .query_pairs()
-                    .map(|(k, v)| {
-                        if k.eq_ignore_ascii_case("password") {
-                            (k.into_owned(), "***".to_owned())
-                        } else {
-                            (k.into_owned(), v.into_owned())
-                        }
-                    })
-                    .collect();
-                parsed.query_pairs_mut().clear().extend_pairs(pairs);
-            }
-            parsed.to_string()
-        }
-        Ok(_) => url.to_owned(),
-        Err(_) => match (url.find("://"), url.rfind('@')) {
-            (Some(start), Some(at)) if at > start + 3 => {
-                format!("{}://***{}", &url[..start], &url[at..])
-            }
-            _ => url.to_owned(),
-        },
-    }
-}
-
 pub(crate) fn now_ms() -> i64 {
     Utc::now().timestamp_millis()
 }
@@ -374,55 +324,6 @@ pub(crate) fn no_nul(op: &'static str, field: &'static str, s: &str) -> Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn mask_url_hides_a_password_holding_url_delimiters() {
-        for (url, secret) in [
-            ("postgres://crm:12#ss@db.example.com/crmsync", "12#ss"),
-            ("postgres://crm:a?b@db.example.com/crmsync", "a?b"),
-            ("postgres://crm:x/y@db.example.com:5432/crmsync", "x/y"),
-        ] {
-            let m = mask_url(url);
-            assert!(!m.contains(secret), "{url} -> {m}");
-            assert!(
-                m.ends_with("@db.example.com/crmsync")
-                    || m.ends_with("@db.example.com:5432/crmsync"),
-                "{m}"
-            );
-        }
-    }
-
-    #[test]
-    fn mask_url_hides_userinfo_password() {
-        let m = mask_url("postgres://crm:s3cr3t@db.example.com:5432/crmsync");
-        assert_eq!(m, "postgres://crm:***@db.example.com:5432/crmsync");
-    }
-
-    #[test]
-    fn mask_url_hides_password_query_parameter() {
-        let m = mask_url("postgres://db.example.com/crm?user=crm&password=s3cr3t&sslmode=require");
-        assert!(!m.contains("s3cr3t"), "{m}");
-        assert!(m.contains("sslmode=require"), "{m}");
-        assert!(
-            m.contains("password=***") || m.contains("password=%2A%2A%2A"),
-            "{m}"
-        );
-    }
-
-    #[test]
-    fn mask_url_keeps_urls_without_password() {
-        assert_eq!(mask_url("sqlite://crmsync.db"), "sqlite://crmsync.db");
-        assert_eq!(
-            mask_url("postgres://postgres@127.0.0.1:5432/postgres"),
-            "postgres://postgres@127.0.0.1:5432/postgres"
-        );
-    }
-
-    #[test]
-    fn mask_url_masks_unparseable_userinfo() {
-        let m = mask_url("postgres://crm:s3cr3t@[bad/crm");
-        assert!(!m.contains("s3cr3t"), "{m}");
-    }
 
     #[test]
     fn backend_follows_scheme() {

@@ -90,7 +90,7 @@ fn postgres_admin_url() -> String {
             "the PostgreSQL variant of the store suite needs DATABASE_URL to point at PostgreSQL, \
              but it is {:?}. Run `cargo xtask test` (it provides a throwaway PostgreSQL) or set \
              DATABASE_URL=postgres://USER:PASSWORD@HOST:PORT/DB",
-            crmsync_store::mask_url(&other)
+            crmsync_redact::mask_url(&other)
         ),
         Err(_) => panic!(
             "DATABASE_URL is not set: the PostgreSQL variant of the store suite needs a server. Run \
@@ -102,7 +102,7 @@ fn postgres_admin_url() -> String {
 
 async fn admin_exec(admin_url: &str, sql: &str) {
     use sqlx::Connection;
-    let masked = crmsync_store::mask_url(admin_url);
+    let masked = crmsync_redact::mask_url(admin_url);
     let mut conn = tokio::time::timeout(
         std::time::Duration::from_secs(10),
         sqlx::PgConnection::connect(admin_url),
