@@ -167,12 +167,24 @@ pub struct NewEvent {
     pub trigger_uuid: String,
     /// Monday board id (`boardId`).
     pub board_id: i64,
-    /// Monday item id (`pulseId` / `itemId`).
+    /// Monday item id (`pulseId` / `itemId`), or 0 when the delivery carries none: such an event gets
+    /// a queue of its own (stored `item_id` = −event id, see [`Event::monday_item_id`]) instead of
+    /// sharing one "item 0" queue with every other such event. Any value ≤ 0 counts as "none".
     pub item_id: i64,
     /// Monday event type, e.g. `create_pulse`, `update_column_value`.
     pub event_type: String,
     /// The request body exactly as received. Must not contain NUL characters (valid JSON never does).
     pub payload: String,
+}
+
+impl NewEvent {
+    /// The `item_id` to pass for a delivery that carries no item id.
+    pub const NO_ITEM: i64 = 0;
+}
+
+/// The Monday item id of a queue key: `None` for the per-event queue of an event without an item id.
+fn monday_item(item_id: i64) -> Option<i64> {
+    (item_id > 0).then_some(item_id)
 }
 
 /// Result of [`crate::Store::insert_event_if_new`].
@@ -199,6 +211,8 @@ pub struct Event {
     pub id: EventId,
     pub trigger_uuid: String,
     pub board_id: i64,
+    /// The queue key: the Monday item id, or −`id` for an event without one (see
+    /// [`Event::monday_item_id`]).
     pub item_id: i64,
     /// Position of this event among the events of its item (1-based, in order of receipt).
     pub item_seq: i64,
@@ -222,6 +236,14 @@ pub struct Event {
     pub lease_expires_at: Option<DateTime<Utc>>,
 }
 
+impl Event {
+    /// The Monday item this event is about; `None` when the delivery carried no item id (then
+    /// `item_id` is −`id`: the event's own queue).
+    pub fn monday_item_id(&self) -> Option<i64> {
+        monday_item(self.item_id)
+    }
+}
+
 /// Proof of a claim: pass it to `mark_*` / `extend_lease`. A claim whose lease expired and was taken
 /// over by another worker is rejected with [`StoreError::LeaseLost`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -233,6 +255,13 @@ pub struct Claim {
     pub token: String,
     pub worker: String,
     pub lease_expires_at: DateTime<Utc>,
+}
+
+impl Claim {
+    /// The Monday item of the claimed queue; `None` for an event without an item id.
+    pub fn monday_item_id(&self) -> Option<i64> {
+        monday_item(self.item_id)
+    }
 }
 
 /// An event handed to a worker, with the claim that proves it holds the item.
@@ -282,6 +311,13 @@ pub struct DeadLetter {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub replayed_at: Option<DateTime<Utc>>,
+}
+
+impl DeadLetter {
+    /// The Monday item of the dead event; `None` when the delivery carried no item id.
+    pub fn monday_item_id(&self) -> Option<i64> {
+        monday_item(self.item_id)
+    }
 }
 
 /// Which dead letters [`crate::Store::list_dead_letters`] returns, newest first.

@@ -54,6 +54,13 @@ suite!(
     migration_runs_and_plan_hash_lookups,
     checkpoints_are_idempotent_and_scoped_to_a_run,
     status_queries,
+    renewed_lease_outlives_its_first_expiry_and_blocks_a_second_worker,
+    lost_lease_fails_renew_check_fence_and_settling,
+    expired_lease_nobody_took_fails_the_fence_but_can_be_renewed,
+    leases_and_due_times_follow_the_database_clock,
+    events_without_item_id_get_a_queue_each,
+    old_item_zero_events_get_a_queue_each_after_migrating,
+    nul_in_trigger_uuid_or_type_is_invalid_input,
 );
 
 const LONG: Duration = Duration::from_secs(60);
@@ -1013,4 +1020,394 @@ async fn postgres_store_debug_hides_the_password() {
         "{}",
         store.masked_url()
     );
+}
+
+// ---- leases on database time, heartbeat and fence ----
+
+fn lease_lost<T: std::fmt::Debug>(r: Result<T, StoreError>) -> bool {
+    matches!(r, Err(StoreError::LeaseLost { .. }))
+}
+
+async fn renewed_lease_outlives_its_first_expiry_and_blocks_a_second_worker(db: &TestDb) {
+    let s = &db.store;
+    let other = db.another_store().await;
+    s.insert_event_if_new(&new_event("hb-1", 1, 1, "{}"))
+        .await
+        .unwrap();
+    let a = s
+        .claim_next("slow", Duration::from_millis(400))
+        .await
+        .unwrap()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let renewed = s
+        .renew_lease(&a.claim, Duration::from_secs(3))
+        .await
+        .unwrap();
+    assert!(
+        renewed > a.claim.lease_expires_at,
+        "{renewed} vs {}",
+        a.claim.lease_expires_at
+    );
+    assert_eq!(
+        s.get_event(a.event.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .lease_expires_at,
+        Some(renewed)
+    );
+    // well past the first expiry: the item is still held
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(other.claim_next("rescuer", LONG).await.unwrap().is_none());
+    assert!(other
+        .claim_for_item(1, 1, "rescuer", LONG)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(other
+        .claim_for_event(a.event.id, "rescuer", LONG)
+        .await
+        .unwrap()
+        .is_none());
+    let remaining = s.check_fence(&a.claim).await.unwrap();
+    assert!(
+        remaining > Duration::ZERO && remaining <= Duration::from_secs(3),
+        "{remaining:?}"
+    );
+    s.mark_done(&a.claim).await.unwrap();
+    assert!(lease_lost(s.check_fence(&a.claim).await));
+    assert!(lease_lost(s.renew_lease(&a.claim, LONG).await));
+}
+
+async fn lost_lease_fails_renew_check_fence_and_settling(db: &TestDb) {
+    let s = &db.store;
+    let other = db.another_store().await;
+    s.insert_event_if_new(&new_event("lost-1", 1, 1, "{}"))
+        .await
+        .unwrap();
+    let a = s
+        .claim_next("slow", Duration::from_millis(100))
+        .await
+        .unwrap()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let b = other.claim_next("rescuer", LONG).await.unwrap().unwrap();
+    assert_eq!(b.event.id, a.event.id);
+    for r in [
+        s.renew_lease(&a.claim, LONG).await.map(|_| ()),
+        s.check_fence(&a.claim).await.map(|_| ()),
+        s.mark_failed_after(&a.claim, "late", Duration::ZERO)
+            .await
+            .map(|_| ()),
+        s.mark_skipped(&a.claim, "late").await,
+        s.mark_done(&a.claim).await,
+    ] {
+        let err = r.unwrap_err();
+        assert!(err.is_lease_lost(), "{err}");
+    }
+    // the rescuer's claim is untouched and valid
+    let ev = s.get_event(b.event.id).await.unwrap().unwrap();
+    assert_eq!(ev.status, EventStatus::Processing);
+    assert_eq!(ev.claimed_by.as_deref(), Some("rescuer"));
+    assert!(other.check_fence(&b.claim).await.unwrap() > Duration::from_secs(50));
+    other.renew_lease(&b.claim, LONG).await.unwrap();
+    other.mark_done(&b.claim).await.unwrap();
+}
+
+async fn expired_lease_nobody_took_fails_the_fence_but_can_be_renewed(db: &TestDb) {
+    let s = &db.store;
+    s.insert_event_if_new(&new_event("stale-1", 1, 1, "{}"))
+        .await
+        .unwrap();
+    let a = s
+        .claim_next("w", Duration::from_millis(100))
+        .await
+        .unwrap()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    // expired: another worker may take it at any moment, so no external write
+    assert!(lease_lost(s.check_fence(&a.claim).await));
+    // but nobody did, so the heartbeat revives it
+    s.renew_lease(&a.claim, LONG).await.unwrap();
+    assert!(s.check_fence(&a.claim).await.unwrap() > Duration::from_secs(50));
+    assert!(s.claim_next("other", LONG).await.unwrap().is_none());
+    s.mark_done(&a.claim).await.unwrap();
+}
+
+/// On PostgreSQL the database clock is made to run an hour ahead of the process clock (the
+/// migrations define it as the function `crmsync_now_ms()`); every lease, due time and retry must
+/// follow it. SQLite runs in the process, so there the two clocks are one; the same assertions hold.
+async fn leases_and_due_times_follow_the_database_clock(db: &TestDb) {
+    let skew = match db.backend {
+        Backend::Postgres => {
+            db.raw_exec(
+                "CREATE OR REPLACE FUNCTION crmsync_now_ms() RETURNS BIGINT LANGUAGE sql STABLE AS \
+                 $$ SELECT CAST(floor(EXTRACT(EPOCH FROM statement_timestamp()) * 1000) AS BIGINT) \
+                    + 3600000 $$",
+            )
+            .await;
+            chrono::Duration::hours(1)
+        }
+        Backend::Sqlite => chrono::Duration::zero(),
+    };
+    // fresh pools (two "processes") after the clock change
+    let a_store = db.another_store().await;
+    let b_store = db.another_store().await;
+    let db_now = a_store.db_now().await.unwrap();
+    let offset = db_now - Utc::now();
+    assert!(
+        (offset - skew).abs() < chrono::Duration::seconds(5),
+        "db clock is {offset} off the process clock, expected {skew}"
+    );
+
+    let id = a_store
+        .insert_event_if_new(&new_event("clock-1", 1, 1, "{}"))
+        .await
+        .unwrap()
+        .event_id();
+    let ev = a_store.get_event(id).await.unwrap().unwrap();
+    assert!(
+        (ev.received_at - db_now).abs() < chrono::Duration::seconds(5),
+        "received_at {} is not database time {db_now}",
+        ev.received_at
+    );
+    let before = a_store.db_now().await.unwrap();
+    let a = a_store
+        .claim_next("a", Duration::from_secs(2))
+        .await
+        .unwrap()
+        .unwrap();
+    let after = a_store.db_now().await.unwrap();
+    let lease_until = a.claim.lease_expires_at;
+    assert!(
+        lease_until >= before + chrono::Duration::seconds(2)
+            && lease_until <= after + chrono::Duration::seconds(2),
+        "lease until {lease_until} is not 2 s after database now ({before} .. {after})"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    // 1 s later the lease is live for every process, whatever their clocks say
+    assert!(b_store.claim_next("b", LONG).await.unwrap().is_none());
+    let remaining = a_store.check_fence(&a.claim).await.unwrap();
+    assert!(remaining <= Duration::from_millis(1100), "{remaining:?}");
+    let due_in = b_store.next_due_in().await.unwrap().unwrap();
+    assert!(
+        due_in > Duration::ZERO && due_in <= Duration::from_millis(1100),
+        "{due_in:?}"
+    );
+    // once it has expired on the database clock, another worker takes it
+    tokio::time::sleep(remaining + Duration::from_millis(100)).await;
+    assert_eq!(b_store.next_due_in().await.unwrap(), Some(Duration::ZERO));
+    let b = b_store.claim_next("b", LONG).await.unwrap().unwrap();
+    assert_eq!(b.event.id, id);
+    // a retry delay counts from the database's now
+    b_store
+        .mark_failed_after(&b.claim, "503", Duration::from_secs(3600))
+        .await
+        .unwrap();
+    let due_in = b_store.next_due_in().await.unwrap().unwrap();
+    assert!(
+        due_in > Duration::from_secs(3590) && due_in <= Duration::from_secs(3600),
+        "{due_in:?}"
+    );
+    let ev = b_store.get_event(id).await.unwrap().unwrap();
+    let db_now = b_store.db_now().await.unwrap();
+    assert!(
+        (ev.next_attempt_at - (db_now + chrono::Duration::hours(1))).abs()
+            < chrono::Duration::seconds(5)
+    );
+    assert!(a_store.claim_next("a", LONG).await.unwrap().is_none());
+}
+
+// ---- events without an item id ----
+
+async fn events_without_item_id_get_a_queue_each(db: &TestDb) {
+    let s = &db.store;
+    let stores = [db.store.clone(), db.another_store().await];
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let store = stores[i % 2].clone();
+            tokio::spawn(async move {
+                store
+                    .insert_event_if_new(&new_event(
+                        &format!("noitem-{i}"),
+                        1,
+                        crmsync_store::NewEvent::NO_ITEM,
+                        "{}",
+                    ))
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for t in futures::future::join_all(tasks).await {
+        let InsertOutcome::Inserted(id) = t.unwrap() else {
+            panic!("all keys are distinct")
+        };
+        ids.push(id);
+    }
+    for id in &ids {
+        let ev = s.get_event(*id).await.unwrap().unwrap();
+        assert_eq!(ev.item_id, -id.0, "own queue");
+        assert_eq!(ev.item_seq, 1);
+        assert_eq!(ev.monday_item_id(), None);
+    }
+    // a redelivery is still a duplicate
+    assert_eq!(
+        s.insert_event_if_new(&new_event("noitem-3", 1, 0, "{\"again\":1}"))
+            .await
+            .unwrap(),
+        InsertOutcome::Duplicate(ids[3])
+    );
+    let with_item = s
+        .insert_event_if_new(&new_event("item-5", 1, 5, "{}"))
+        .await
+        .unwrap()
+        .event_id();
+    assert_eq!(
+        s.get_event(with_item)
+            .await
+            .unwrap()
+            .unwrap()
+            .monday_item_id(),
+        Some(5)
+    );
+    // none of them waits for another: all 21 are held at once by 21 claims
+    let mut held = Vec::new();
+    let first = s
+        .claim_for_event(ids[7], "inline", LONG)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.event.id, ids[7]);
+    assert_eq!(first.claim.monday_item_id(), None);
+    held.push(first);
+    while let Some(c) = stores[held.len() % 2]
+        .claim_next(&format!("w{}", held.len()), LONG)
+        .await
+        .unwrap()
+    {
+        held.push(c);
+    }
+    assert_eq!(held.len(), 21);
+    let distinct: HashSet<_> = held.iter().map(|c| c.event.id).collect();
+    assert_eq!(distinct.len(), 21);
+    for c in &held {
+        s.mark_done(&c.claim).await.unwrap();
+    }
+    assert_eq!(s.event_counts_since(epoch()).await.unwrap().done, 21);
+    assert!(s
+        .claim_for_event(crmsync_store::EventId(-5), "w", LONG)
+        .await
+        .unwrap()
+        .is_none());
+}
+
+/// Events stored before this version with the placeholder item id 0 shared one queue; migrating
+/// gives each its own, and a lease held on "item 0" still settles.
+async fn old_item_zero_events_get_a_queue_each_after_migrating(_db: &TestDb) {
+    let backend = _db.backend;
+    let db = TestDb::new_unmigrated(backend).await;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(match backend {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        });
+    let mut old = sqlx::migrate::Migrator::new(dir).await.unwrap();
+    old.migrations = old
+        .migrations
+        .iter()
+        .filter(|m| m.version < 3)
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    match backend {
+        Backend::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
+            old.run(&pool).await.unwrap();
+            pool.close().await;
+        }
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+            old.run(&pool).await.unwrap();
+            pool.close().await;
+        }
+    }
+    db.raw_exec(
+        "INSERT INTO events (trigger_uuid, board_id, item_id, item_seq, event_type, payload, status, \
+             attempts, next_attempt_at, received_at, updated_at) VALUES \
+         ('old-a', 1, 0, 1, 'x', '{}', 'pending', 0, 0, 0, 0), \
+         ('old-b', 1, 0, 2, 'x', '{}', 'pending', 0, 0, 0, 0), \
+         ('old-c', 1, 9, 1, 'x', '{}', 'pending', 0, 0, 0, 0)",
+    )
+    .await;
+    db.store.migrate().await.unwrap();
+    let s = &db.store;
+    let mut claimed = Vec::new();
+    while let Some(c) = s.claim_next("w", LONG).await.unwrap() {
+        claimed.push(c);
+    }
+    let mut keys: Vec<(String, Option<i64>, bool)> = claimed
+        .iter()
+        .map(|c| {
+            (
+                c.event.trigger_uuid.clone(),
+                c.event.monday_item_id(),
+                c.event.item_id == -c.event.id.0,
+            )
+        })
+        .collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        vec![
+            ("old-a".to_owned(), None, true),
+            ("old-b".to_owned(), None, true),
+            ("old-c".to_owned(), Some(9), false),
+        ]
+    );
+}
+
+async fn nul_in_trigger_uuid_or_type_is_invalid_input(db: &TestDb) {
+    let s = &db.store;
+    for item in [7, crmsync_store::NewEvent::NO_ITEM] {
+        let mut bad_key = new_event("trig\0ger", 1, item, "{}");
+        let err = s.insert_event_if_new(&bad_key).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StoreError::InvalidInput {
+                    field: "trigger_uuid",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.is_invalid_input());
+        bad_key.trigger_uuid = "fine".to_owned();
+        bad_key.event_type = "update_column_value\0".to_owned();
+        let err = s.insert_event_if_new(&bad_key).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StoreError::InvalidInput {
+                    field: "event_type",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.is_invalid_input());
+    }
+    assert_eq!(total_events(s).await, 0);
+    // an unrelated store failure is not the caller's fault
+    let other = db.another_store().await;
+    other.close().await;
+    let err = other
+        .insert_event_if_new(&new_event("ok", 1, 1, "{}"))
+        .await
+        .unwrap_err();
+    assert!(!err.is_invalid_input(), "{err}");
 }
