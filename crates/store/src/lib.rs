@@ -52,6 +52,7 @@ mod error;
 mod events;
 mod links;
 mod migration;
+mod shared;
 mod status;
 mod types;
 

@@ -438,3 +438,41 @@ pub struct LatencyStats {
     pub p99_ms: i64,
     pub max_ms: i64,
 }
+
+/// A pause every worker honours (see [`crate::Store::set_pause`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pause {
+    /// What is paused, e.g. `salesforce`.
+    pub scope: String,
+    /// End of the pause (database clock).
+    pub until: DateTime<Utc>,
+    /// How long the pause still runs, measured on the database clock when it was read: wait this long
+    /// rather than until `until` on the process clock.
+    pub remaining: std::time::Duration,
+    /// Why, for the status page and logs.
+    pub reason: String,
+    /// When this pause was set (database clock).
+    pub set_at: DateTime<Utc>,
+}
+
+/// Answer of [`crate::Store::alert_window_hit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertDecision {
+    /// First of its key in a new window: send the alert.
+    Send,
+    /// The window is open and its alert was sent already: do not send; `count` hits (this one
+    /// included) were suppressed in this window so far.
+    Suppressed { count: u64 },
+}
+
+/// A closed alert window that suppressed hits, handed out once by
+/// [`crate::Store::claim_due_alert_summaries`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertSummary {
+    /// The alert key passed to `alert_window_hit`.
+    pub key: String,
+    pub opened_at: DateTime<Utc>,
+    pub closed_at: DateTime<Utc>,
+    /// Hits suppressed in the window (the sent one not counted).
+    pub suppressed: u64,
+}

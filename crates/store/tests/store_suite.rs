@@ -61,6 +61,9 @@ suite!(
     events_without_item_id_get_a_queue_each,
     old_item_zero_events_get_a_queue_each_after_migrating,
     nul_in_trigger_uuid_or_type_is_invalid_input,
+    pause_set_by_one_process_is_honoured_by_another,
+    alert_window_sends_once_across_processes_and_its_summary_is_claimed_once,
+    a_closed_window_keeps_its_summary_when_a_new_window_opens,
 );
 
 const LONG: Duration = Duration::from_secs(60);
@@ -1410,4 +1413,209 @@ async fn nul_in_trigger_uuid_or_type_is_invalid_input(db: &TestDb) {
         .await
         .unwrap_err();
     assert!(!err.is_invalid_input(), "{err}");
+}
+
+// ---- shared pause and alert windows ----
+
+async fn pause_set_by_one_process_is_honoured_by_another(db: &TestDb) {
+    let a = &db.store;
+    let b = db.another_store().await;
+    assert_eq!(b.active_pause("salesforce").await.unwrap(), None);
+    let p = a
+        .set_pause(
+            "salesforce",
+            Duration::from_secs(2),
+            "REQUEST_LIMIT_EXCEEDED",
+        )
+        .await
+        .unwrap();
+    assert!(
+        p.remaining > Duration::from_millis(1500) && p.remaining <= Duration::from_secs(2),
+        "{p:?}"
+    );
+    let seen = b.active_pause("salesforce").await.unwrap().unwrap();
+    assert_eq!(
+        (seen.scope.as_str(), seen.until, seen.reason.as_str()),
+        ("salesforce", p.until, "REQUEST_LIMIT_EXCEEDED")
+    );
+    assert!(seen.remaining <= p.remaining);
+    assert_eq!(b.active_pause("monday").await.unwrap(), None);
+    // a shorter pause does not cut the longer one short; a longer one extends it
+    let kept = b
+        .set_pause("salesforce", Duration::from_millis(100), "other")
+        .await
+        .unwrap();
+    assert_eq!(
+        (kept.until, kept.reason.as_str()),
+        (p.until, "REQUEST_LIMIT_EXCEEDED")
+    );
+    let longer = b
+        .set_pause("salesforce", Duration::from_secs(5), "still limited")
+        .await
+        .unwrap();
+    assert!(longer.until > p.until);
+    assert_eq!(
+        a.active_pause("salesforce").await.unwrap().unwrap().reason,
+        "still limited"
+    );
+    let all = a.active_pauses().await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].scope, "salesforce");
+    // cleared by one process, gone for all
+    assert!(b.clear_pause("salesforce").await.unwrap());
+    assert_eq!(a.active_pause("salesforce").await.unwrap(), None);
+    assert!(!a.clear_pause("salesforce").await.unwrap());
+    // a pause ends by itself on the database clock
+    a.set_pause("monday", Duration::from_millis(200), "complexity budget")
+        .await
+        .unwrap();
+    assert!(b.active_pause("monday").await.unwrap().is_some());
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(b.active_pause("monday").await.unwrap(), None);
+    assert!(a.active_pauses().await.unwrap().is_empty());
+    assert!(!a.clear_pause("monday").await.unwrap(), "it had ended");
+    // a new pause after an ended one starts from now
+    let again = a
+        .set_pause("monday", Duration::from_secs(1), "again")
+        .await
+        .unwrap();
+    assert!(again.remaining > Duration::from_millis(500), "{again:?}");
+    assert!(a
+        .set_pause("", Duration::from_secs(1), "x")
+        .await
+        .unwrap_err()
+        .is_invalid_input());
+}
+
+async fn alert_window_sends_once_across_processes_and_its_summary_is_claimed_once(db: &TestDb) {
+    const HITS: usize = 40;
+    let window = Duration::from_secs(3);
+    let stores = [db.store.clone(), db.another_store().await];
+    let opened = db.store.db_now().await.unwrap();
+    let barrier = Arc::new(tokio::sync::Barrier::new(HITS));
+    let tasks: Vec<_> = (0..HITS)
+        .map(|i| {
+            let store = stores[i % 2].clone();
+            let barrier = barrier.clone();
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store
+                    .alert_window_hit("dead_letter:INVALID_FIELD", window)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let decisions: Vec<crmsync_store::AlertDecision> = futures::future::join_all(tasks)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    let elapsed = db.store.db_now().await.unwrap() - opened;
+    assert!(
+        elapsed < chrono::Duration::from_std(window).unwrap(),
+        "the hits took {elapsed}, longer than the window: the test proves nothing"
+    );
+    let sends = decisions
+        .iter()
+        .filter(|d| **d == crmsync_store::AlertDecision::Send)
+        .count();
+    assert_eq!(sends, 1, "{decisions:?}");
+    let mut counts: Vec<u64> = decisions
+        .iter()
+        .filter_map(|d| match d {
+            crmsync_store::AlertDecision::Suppressed { count } => Some(*count),
+            crmsync_store::AlertDecision::Send => None,
+        })
+        .collect();
+    counts.sort_unstable();
+    assert_eq!(counts, (1..HITS as u64).collect::<Vec<_>>());
+    // another key has its own window, and sends nothing to summarize
+    assert_eq!(
+        stores[1].alert_window_hit("paused", window).await.unwrap(),
+        crmsync_store::AlertDecision::Send
+    );
+    // nothing to summarize while the window is open
+    assert!(stores[0]
+        .claim_due_alert_summaries(10)
+        .await
+        .unwrap()
+        .is_empty());
+    tokio::time::sleep(window + Duration::from_millis(200)).await;
+    // many concurrent claimers in both processes: the summary is handed out exactly once
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let store = stores[i % 2].clone();
+            tokio::spawn(async move { store.claim_due_alert_summaries(10).await.unwrap() })
+        })
+        .collect();
+    let summaries: Vec<crmsync_store::AlertSummary> = futures::future::join_all(tasks)
+        .await
+        .into_iter()
+        .flat_map(|r| r.unwrap())
+        .collect();
+    assert_eq!(summaries.len(), 1, "{summaries:?}");
+    let sum = &summaries[0];
+    assert_eq!(sum.key, "dead_letter:INVALID_FIELD");
+    assert_eq!(sum.suppressed, HITS as u64 - 1);
+    assert_eq!(
+        sum.closed_at - sum.opened_at,
+        chrono::Duration::from_std(window).unwrap()
+    );
+    assert!(stores[1]
+        .claim_due_alert_summaries(10)
+        .await
+        .unwrap()
+        .is_empty());
+    // the next hit opens a new window and sends again
+    assert_eq!(
+        stores[1]
+            .alert_window_hit("dead_letter:INVALID_FIELD", window)
+            .await
+            .unwrap(),
+        crmsync_store::AlertDecision::Send
+    );
+}
+
+async fn a_closed_window_keeps_its_summary_when_a_new_window_opens(db: &TestDb) {
+    use crmsync_store::AlertDecision::{Send, Suppressed};
+    let s = &db.store;
+    let w = Duration::from_millis(300);
+    assert_eq!(s.alert_window_hit("k", w).await.unwrap(), Send);
+    assert_eq!(
+        s.alert_window_hit("k", w).await.unwrap(),
+        Suppressed { count: 1 }
+    );
+    assert_eq!(
+        s.alert_window_hit("k", w).await.unwrap(),
+        Suppressed { count: 2 }
+    );
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    // the window closed unsummarized: a new one opens (and sends) without losing the old count
+    assert_eq!(s.alert_window_hit("k", w).await.unwrap(), Send);
+    assert_eq!(
+        s.alert_window_hit("k", w).await.unwrap(),
+        Suppressed { count: 1 }
+    );
+    let due = s.claim_due_alert_summaries(10).await.unwrap();
+    assert_eq!(
+        due.iter()
+            .map(|d| (d.key.as_str(), d.suppressed))
+            .collect::<Vec<_>>(),
+        vec![("k", 2)]
+    );
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    let due = s.claim_due_alert_summaries(10).await.unwrap();
+    assert_eq!(
+        due.iter()
+            .map(|d| (d.key.as_str(), d.suppressed))
+            .collect::<Vec<_>>(),
+        vec![("k", 1)]
+    );
+    assert!(s.claim_due_alert_summaries(10).await.unwrap().is_empty());
+    assert!(s
+        .alert_window_hit("", w)
+        .await
+        .unwrap_err()
+        .is_invalid_input());
 }

@@ -11,3 +11,26 @@ CREATE FUNCTION crmsync_now_ms() RETURNS BIGINT
 -- Events without an item id used to share the queue "item 0"; each one gets its own queue, keyed by
 -- the negative of its event id (Monday item ids are positive).
 UPDATE events SET item_id = -id WHERE item_id = 0;
+
+-- A pause every worker honours (e.g. Salesforce REQUEST_LIMIT_EXCEEDED), one row per scope.
+CREATE TABLE pauses (
+    scope       TEXT    NOT NULL PRIMARY KEY,
+    paused_until BIGINT NOT NULL,
+    reason      TEXT    NOT NULL,
+    set_at      BIGINT  NOT NULL
+);
+
+-- Alert deduplication windows: the first alert of a key in a window is sent, the rest counted; once
+-- the window has closed, one process claims the summary.
+CREATE TABLE alert_windows (
+    id                 BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    alert_key          TEXT    NOT NULL,
+    -- 1 for the newest window of the key (open or not yet replaced), else 0
+    is_current         BIGINT  NOT NULL DEFAULT 1 CHECK (is_current IN (0, 1)),
+    opened_at          BIGINT  NOT NULL,
+    closes_at          BIGINT  NOT NULL,
+    suppressed         BIGINT  NOT NULL DEFAULT 0,
+    summary_claimed_at BIGINT
+);
+CREATE UNIQUE INDEX alert_windows_current ON alert_windows (alert_key) WHERE is_current = 1;
+CREATE INDEX alert_windows_due ON alert_windows (closes_at) WHERE summary_claimed_at IS NULL AND suppressed > 0;
