@@ -50,6 +50,7 @@
 mod dead_letters;
 mod error;
 mod events;
+mod history;
 mod links;
 mod migration;
 mod shared;
@@ -67,6 +68,7 @@ use sqlx::sqlite::{
 use sqlx::{ConnectOptions, Connection};
 
 pub use error::{Result, StoreError};
+pub use history::{ATTEMPT_ERROR_CAP, REJECTED_BODY_CAP};
 pub use types::*;
 
 /// Tuning for [`Store::connect_with`].
@@ -507,6 +509,12 @@ mod tests {
         ));
         for s in RunOutcome::ALL {
             assert_eq!(s.as_str().parse::<RunOutcome>().unwrap(), *s);
+        }
+        for s in AttemptOutcome::ALL {
+            assert_eq!(s.as_str().parse::<AttemptOutcome>().unwrap(), *s);
+        }
+        for s in RejectReason::ALL {
+            assert_eq!(s.as_str().parse::<RejectReason>().unwrap(), *s);
         }
     }
 }

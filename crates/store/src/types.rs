@@ -476,3 +476,175 @@ pub struct AlertSummary {
     /// Hits suppressed in the window (the sent one not counted).
     pub suppressed: u64,
 }
+
+id_type!(
+    /// Primary key of an attempt row.
+    AttemptId
+);
+id_type!(
+    /// Primary key of a rejected delivery.
+    RejectedDeliveryId
+);
+
+string_enum!(
+    /// How one attempt to apply an event ended.
+    AttemptOutcome {
+        /// Applied.
+        Done => "done",
+        /// Deliberately not applied.
+        Skipped => "skipped",
+        /// Failed transiently; retried later.
+        Failed => "failed",
+        /// Failed permanently; dead-lettered.
+        Dead => "dead",
+        /// Stopped by a pause (e.g. `REQUEST_LIMIT_EXCEEDED`); not counted as a failure.
+        Paused => "paused",
+        /// The worker lost its lease mid-way and stopped; another worker owns the event now.
+        LeaseLost => "lease_lost",
+    }
+);
+
+/// One attempt to apply an event, to record with [`crate::Store::record_attempt`]. Text fields may
+/// hold anything: a NUL character is stored as U+FFFD, and `error` is cut at
+/// [`crate::ATTEMPT_ERROR_CAP`] bytes — recording history never fails on its content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAttempt {
+    pub event_id: EventId,
+    /// Worker id (e.g. `EngineConfig::worker_id`).
+    pub worker: String,
+    /// What was called, e.g. `salesforce PATCH Lead/00Q5g00000AbCdEAAV` or `monday items(123)`.
+    pub operation: String,
+    pub outcome: AttemptOutcome,
+    /// Machine-readable class, e.g. `transient`, `permanent`, `REQUIRED_FIELD_MISSING`, `deadline`.
+    pub error_class: Option<String>,
+    /// Human-readable error.
+    pub error: Option<String>,
+    /// HTTP status of the failing call, if any.
+    pub http_status: Option<u16>,
+    /// How long the attempt took (measure with `Instant`): `started_at` = `finished_at` − `elapsed`,
+    /// and `finished_at` is the database's now when the attempt is recorded.
+    pub elapsed: std::time::Duration,
+}
+
+/// A recorded attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    pub id: AttemptId,
+    pub event_id: EventId,
+    /// 1, 2, 3… per event, in order of recording.
+    pub attempt: u32,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub worker: String,
+    pub operation: String,
+    pub outcome: AttemptOutcome,
+    pub error_class: Option<String>,
+    pub error: Option<String>,
+    pub http_status: Option<u16>,
+}
+
+/// Number of attempts per outcome (see [`crate::Store::attempt_counts_since`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AttemptCounts {
+    pub done: u64,
+    pub skipped: u64,
+    pub failed: u64,
+    pub dead: u64,
+    pub paused: u64,
+    pub lease_lost: u64,
+}
+
+impl AttemptCounts {
+    /// The count for one outcome.
+    pub fn get(&self, outcome: AttemptOutcome) -> u64 {
+        match outcome {
+            AttemptOutcome::Done => self.done,
+            AttemptOutcome::Skipped => self.skipped,
+            AttemptOutcome::Failed => self.failed,
+            AttemptOutcome::Dead => self.dead,
+            AttemptOutcome::Paused => self.paused,
+            AttemptOutcome::LeaseLost => self.lease_lost,
+        }
+    }
+
+    pub(crate) fn slot(&mut self, outcome: AttemptOutcome) -> &mut u64 {
+        match outcome {
+            AttemptOutcome::Done => &mut self.done,
+            AttemptOutcome::Skipped => &mut self.skipped,
+            AttemptOutcome::Failed => &mut self.failed,
+            AttemptOutcome::Dead => &mut self.dead,
+            AttemptOutcome::Paused => &mut self.paused,
+            AttemptOutcome::LeaseLost => &mut self.lease_lost,
+        }
+    }
+
+    /// Sum over all outcomes.
+    pub fn total(&self) -> u64 {
+        AttemptOutcome::ALL.iter().map(|o| self.get(*o)).sum()
+    }
+}
+
+string_enum!(
+    /// Why the receiver refused a webhook delivery.
+    RejectReason {
+        /// No credentials (no JWT, no URL token).
+        Unauthenticated => "unauthenticated",
+        /// A JWT or URL token that does not verify (bad signature, expired, wrong audience).
+        BadSignature => "bad_signature",
+        /// The body is not JSON.
+        MalformedJson => "malformed_json",
+        /// JSON, but not a Monday webhook (no `event` object, …).
+        NotAWebhook => "not_a_webhook",
+        /// A field the store cannot accept: a non-numeric `boardId`, a NUL in `triggerUuid` or
+        /// `type`, …
+        InvalidField => "invalid_field",
+        /// The body exceeds the receiver's limit.
+        TooLarge => "too_large",
+    }
+);
+
+/// A refused webhook delivery, to record with [`crate::Store::record_rejected_delivery`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRejectedDelivery {
+    pub reason: RejectReason,
+    /// The HTTP status answered (e.g. 400, 401, 413).
+    pub http_status: u16,
+    /// What exactly was wrong, e.g. `boardId "abc" is not a number`. A NUL is stored as U+FFFD; cut at
+    /// 4 KiB.
+    pub detail: Option<String>,
+    /// Request headers as received, **with secrets removed by the caller** (`Authorization`, the
+    /// `?token=` of the URL, cookies). Stored as a JSON array of `[name, value]` pairs, in order.
+    pub headers: Vec<(String, String)>,
+    /// The body's bytes (any bytes: NUL and invalid UTF-8 are kept). The store keeps the first
+    /// [`crate::REJECTED_BODY_CAP`] bytes and flags the rest as truncated, so a caller may pass just
+    /// that prefix of a huge body.
+    pub body: Vec<u8>,
+    /// The full body length when `body` is only a prefix of it (e.g. a too-large body not read to the
+    /// end); `None` means `body.len()`.
+    pub body_len: Option<u64>,
+}
+
+/// A recorded rejected delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectedDelivery {
+    pub id: RejectedDeliveryId,
+    /// Database clock.
+    pub received_at: DateTime<Utc>,
+    pub reason: RejectReason,
+    pub http_status: u16,
+    pub detail: Option<String>,
+    pub headers: Vec<(String, String)>,
+    /// At most [`crate::REJECTED_BODY_CAP`] bytes of the body, byte for byte.
+    pub body: Vec<u8>,
+    /// Length of the whole body as received.
+    pub body_len: u64,
+    /// Whether `body` is shorter than the body received.
+    pub body_truncated: bool,
+}
+
+impl RejectedDelivery {
+    /// The stored body as text (invalid UTF-8 replaced by U+FFFD), for display.
+    pub fn body_text(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.body)
+    }
+}

@@ -64,6 +64,8 @@ suite!(
     pause_set_by_one_process_is_honoured_by_another,
     alert_window_sends_once_across_processes_and_its_summary_is_claimed_once,
     a_closed_window_keeps_its_summary_when_a_new_window_opens,
+    attempts_are_rows_numbered_per_event,
+    rejected_deliveries_keep_headers_and_body_bytes,
 );
 
 const LONG: Duration = Duration::from_secs(60);
@@ -1618,4 +1620,253 @@ async fn a_closed_window_keeps_its_summary_when_a_new_window_opens(db: &TestDb) 
         .await
         .unwrap_err()
         .is_invalid_input());
+}
+
+// ---- history as data ----
+
+fn attempt(
+    event_id: crmsync_store::EventId,
+    outcome: crmsync_store::AttemptOutcome,
+) -> crmsync_store::NewAttempt {
+    crmsync_store::NewAttempt {
+        event_id,
+        worker: "worker-1".to_owned(),
+        operation: "salesforce PATCH Lead/00Q5g00000AbCdEAAV".to_owned(),
+        outcome,
+        error_class: None,
+        error: None,
+        http_status: None,
+        elapsed: Duration::from_millis(1234),
+    }
+}
+
+async fn attempts_are_rows_numbered_per_event(db: &TestDb) {
+    use crmsync_store::AttemptOutcome as O;
+    let s = &db.store;
+    let start = s.db_now().await.unwrap();
+    let id = s
+        .insert_event_if_new(&new_event("att-1", 1, 1, "{}"))
+        .await
+        .unwrap()
+        .event_id();
+    let other = s
+        .insert_event_if_new(&new_event("att-2", 1, 2, "{}"))
+        .await
+        .unwrap()
+        .event_id();
+    let long_error = format!("HTTP 503 \0 {}", "é".repeat(20_000));
+    let first = s
+        .record_attempt(&crmsync_store::NewAttempt {
+            error_class: Some("transient".to_owned()),
+            error: Some(long_error),
+            http_status: Some(503),
+            ..attempt(id, O::Failed)
+        })
+        .await
+        .unwrap();
+    assert_eq!(first.attempt, 1);
+    assert_eq!(first.event_id, id);
+    assert_eq!(first.http_status, Some(503));
+    assert_eq!(first.error_class.as_deref(), Some("transient"));
+    assert_eq!(
+        first.finished_at - first.started_at,
+        chrono::Duration::milliseconds(1234)
+    );
+    assert!(first.finished_at >= start);
+    let err = first.error.clone().unwrap();
+    assert!(err.starts_with("HTTP 503 \u{fffd} é"), "{}", &err[..20]);
+    assert!(err.len() <= crmsync_store::ATTEMPT_ERROR_CAP && err.ends_with('…'));
+    for outcome in [O::Paused, O::LeaseLost, O::Done] {
+        s.record_attempt(&attempt(id, outcome)).await.unwrap();
+    }
+    s.record_attempt(&attempt(other, O::Dead)).await.unwrap();
+    let all = s.attempts_for_event(id).await.unwrap();
+    assert_eq!(
+        all.iter()
+            .map(|a| (a.attempt, a.outcome))
+            .collect::<Vec<_>>(),
+        vec![
+            (1, O::Failed),
+            (2, O::Paused),
+            (3, O::LeaseLost),
+            (4, O::Done)
+        ]
+    );
+    assert_eq!(all[0], first);
+    assert_eq!(all[3].operation, "salesforce PATCH Lead/00Q5g00000AbCdEAAV");
+    assert_eq!(all[3].worker, "worker-1");
+    assert_eq!((all[3].error.as_deref(), all[3].http_status), (None, None));
+
+    // concurrent recorders in two processes: distinct consecutive numbers
+    let third = s
+        .insert_event_if_new(&new_event("att-3", 1, 3, "{}"))
+        .await
+        .unwrap()
+        .event_id();
+    let stores = [db.store.clone(), db.another_store().await];
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let store = stores[i % 2].clone();
+            tokio::spawn(async move {
+                store
+                    .record_attempt(&attempt(third, O::Failed))
+                    .await
+                    .unwrap()
+                    .attempt
+            })
+        })
+        .collect();
+    let mut numbers: Vec<u32> = futures::future::join_all(tasks)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=20).collect::<Vec<_>>());
+
+    let counts = s.attempt_counts_since(epoch()).await.unwrap();
+    assert_eq!(
+        (
+            counts.done,
+            counts.skipped,
+            counts.failed,
+            counts.dead,
+            counts.paused,
+            counts.lease_lost
+        ),
+        (1, 0, 21, 1, 1, 1)
+    );
+    assert_eq!(counts.total(), 25);
+    assert_eq!(counts.get(O::Failed), 21);
+    assert_eq!(
+        s.attempt_counts_since(Utc::now() + chrono::Duration::hours(2))
+            .await
+            .unwrap()
+            .total(),
+        0
+    );
+    let recent = s.recent_attempts(2).await.unwrap();
+    assert_eq!(recent.len(), 2);
+    assert!(recent.iter().all(|a| a.event_id == third));
+    assert!(matches!(
+        s.record_attempt(&attempt(crmsync_store::EventId(id.0 + 1000), O::Done))
+            .await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+async fn rejected_deliveries_keep_headers_and_body_bytes(db: &TestDb) {
+    use crmsync_store::{NewRejectedDelivery, RejectReason, REJECTED_BODY_CAP};
+    let s = &db.store;
+    let start = s.db_now().await.unwrap();
+    // a raw NUL byte, the JSON escape \u0000 as text, invalid UTF-8 and a lone surrogate's bytes
+    let mut body = b"{\"event\":{\"triggerUuid\":\"a\x00b\",\"type\":\"x\\u0000y\"}} ".to_vec();
+    body.extend_from_slice(&[0xff, 0xfe, 0x00, 0xed, 0xa0, 0x80, 0xc3]);
+    let headers = vec![
+        ("content-type".to_owned(), "application/json".to_owned()),
+        ("x-odd".to_owned(), "nul\0 \"quoted\" é".to_owned()),
+        ("x-odd".to_owned(), "second value".to_owned()),
+    ];
+    let first = s
+        .record_rejected_delivery(&NewRejectedDelivery {
+            reason: RejectReason::InvalidField,
+            http_status: 400,
+            detail: Some("triggerUuid contains NUL \0".to_owned()),
+            headers: headers.clone(),
+            body: body.clone(),
+            body_len: None,
+        })
+        .await
+        .unwrap();
+    let got = s.get_rejected_delivery(first).await.unwrap().unwrap();
+    assert_eq!(got.body, body, "body byte for byte");
+    assert_eq!(got.headers, headers);
+    assert_eq!(got.reason, RejectReason::InvalidField);
+    assert_eq!(got.http_status, 400);
+    assert_eq!(
+        got.detail.as_deref(),
+        Some("triggerUuid contains NUL \u{fffd}")
+    );
+    assert_eq!(got.body_len, body.len() as u64);
+    assert!(!got.body_truncated);
+    assert!(got.received_at >= start);
+    assert!(got.body_text().contains("x\\u0000y"));
+
+    // a large body is cut at the cap and flagged
+    let big: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    let second = s
+        .record_rejected_delivery(&NewRejectedDelivery {
+            reason: RejectReason::TooLarge,
+            http_status: 413,
+            detail: None,
+            headers: vec![],
+            body: big.clone(),
+            body_len: None,
+        })
+        .await
+        .unwrap();
+    let got = s.get_rejected_delivery(second).await.unwrap().unwrap();
+    assert_eq!(got.body, big[..REJECTED_BODY_CAP].to_vec());
+    assert_eq!((got.body_len, got.body_truncated), (100_000, true));
+    // a caller that only read a prefix says how long the body was
+    let third = s
+        .record_rejected_delivery(&NewRejectedDelivery {
+            reason: RejectReason::TooLarge,
+            http_status: 413,
+            detail: None,
+            headers: vec![],
+            body: big[..10].to_vec(),
+            body_len: Some(10_000_000),
+        })
+        .await
+        .unwrap();
+    let got = s.get_rejected_delivery(third).await.unwrap().unwrap();
+    assert_eq!(
+        (got.body.len(), got.body_len, got.body_truncated),
+        (10, 10_000_000, true)
+    );
+    s.record_rejected_delivery(&NewRejectedDelivery {
+        reason: RejectReason::BadSignature,
+        http_status: 401,
+        detail: None,
+        headers: vec![],
+        body: vec![],
+        body_len: None,
+    })
+    .await
+    .unwrap();
+
+    let listed = s.list_rejected_deliveries(3).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|r| r.reason).collect::<Vec<_>>(),
+        vec![
+            RejectReason::BadSignature,
+            RejectReason::TooLarge,
+            RejectReason::TooLarge
+        ]
+    );
+    assert_eq!(
+        s.rejected_delivery_count_since(start - chrono::Duration::seconds(1))
+            .await
+            .unwrap(),
+        4
+    );
+    assert_eq!(
+        s.rejected_delivery_count_since(Utc::now() + chrono::Duration::hours(2))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        s.prune_rejected_deliveries(Utc::now() + chrono::Duration::hours(2))
+            .await
+            .unwrap(),
+        4
+    );
+    assert!(s.list_rejected_deliveries(10).await.unwrap().is_empty());
+    assert!(s
+        .get_rejected_delivery(crmsync_store::RejectedDeliveryId(first.0))
+        .await
+        .unwrap()
+        .is_none());
 }

@@ -29,3 +29,37 @@ CREATE TABLE alert_windows (
 );
 CREATE UNIQUE INDEX alert_windows_current ON alert_windows (alert_key) WHERE is_current = 1;
 CREATE INDEX alert_windows_due ON alert_windows (closes_at) WHERE summary_claimed_at IS NULL AND suppressed > 0;
+
+-- One row per attempt to apply an event.
+CREATE TABLE attempts (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id    INTEGER NOT NULL REFERENCES events (id),
+    attempt     INTEGER NOT NULL,
+    started_at  INTEGER NOT NULL,
+    finished_at INTEGER NOT NULL,
+    worker      TEXT    NOT NULL,
+    operation   TEXT    NOT NULL,
+    outcome     TEXT    NOT NULL
+                CHECK (outcome IN ('done', 'skipped', 'failed', 'dead', 'paused', 'lease_lost')),
+    error_class TEXT,
+    error       TEXT,
+    http_status INTEGER,
+    UNIQUE (event_id, attempt)
+);
+CREATE INDEX attempts_finished_at ON attempts (finished_at);
+
+-- Every webhook delivery that was refused, with what is needed to understand it.
+CREATE TABLE rejected_deliveries (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    received_at    INTEGER NOT NULL,
+    reason         TEXT    NOT NULL,
+    http_status    INTEGER NOT NULL,
+    detail         TEXT,
+    -- JSON array of [name, value] pairs, secrets removed by the caller
+    headers        TEXT    NOT NULL,
+    -- the body's bytes (at most the store's cap); a blob, like PostgreSQL's bytea
+    body           BLOB    NOT NULL,
+    body_len       INTEGER NOT NULL,
+    body_truncated INTEGER NOT NULL CHECK (body_truncated IN (0, 1))
+);
+CREATE INDEX rejected_deliveries_received_at ON rejected_deliveries (received_at);
