@@ -551,3 +551,32 @@ async fn receiver_config_from_the_environment() {
         .unwrap();
     assert_eq!(status.status(), StatusCode::OK);
 }
+
+// An event that names no item (an unknown type, kept raw) gets a queue of its own in the store and
+// is processed inline like any other: it neither waits behind nor blocks other such events.
+#[tokio::test]
+async fn events_without_an_item_are_processed_inline_in_queues_of_their_own() {
+    let (app, e, _d) = app_with(config()).await;
+    for n in 0..2 {
+        let body = json!({"event": {"type": "brand_new_type", "boardId": LEADS, "triggerUuid": format!("t-no-item-{n}")}});
+        let r = app
+            .clone()
+            .oneshot(post(
+                "/webhooks/monday",
+                Some(jwt(AUD, 60, SECRET)),
+                body.to_string(),
+            ))
+            .await
+            .unwrap();
+        let (status, v) = read(r).await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        assert_eq!(v["status"], "skipped", "{v}");
+    }
+    let events = e.store().recent_events(5).await.unwrap();
+    assert_eq!(events.len(), 2);
+    assert_ne!(events[0].item_id, events[1].item_id, "{events:?}");
+    assert!(
+        events.iter().all(|ev| ev.monday_item_id().is_none()),
+        "{events:?}"
+    );
+}

@@ -2,8 +2,8 @@
 
 use crate::error::{dl_key, Result, StoreError};
 use crate::{
-    dispatch, from_ms, now_ms, opt_from_ms, to_u64, BeginWrite, DeadLetter, DeadLetterFilter,
-    DeadLetterId, DeadLetterStatus, EventId, Store,
+    dispatch, from_ms, opt_from_ms, to_u64, BeginWrite, DeadLetter, DeadLetterFilter, DeadLetterId,
+    DeadLetterStatus, EventId, Store,
 };
 
 const DL_SELECT: &str =
@@ -107,7 +107,7 @@ impl Store {
     pub async fn requeue_dead_letter(&self, id: DeadLetterId) -> Result<EventId> {
         const OP: &str = "requeue_dead_letter";
         let err = |e| StoreError::query(OP, dl_key(id))(e);
-        let now = now_ms();
+        let now_sql = format!("SELECT {}", self.now_sql());
         enum Out {
             Requeued(i64),
             Missing,
@@ -116,6 +116,10 @@ impl Store {
         }
         let out = dispatch!(self, p => {
             let mut tx = p.begin_write().await.map_err(err)?;
+            let now = sqlx::query_scalar::<_, i64>(&now_sql)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(err)?;
             let event_id = sqlx::query_scalar::<_, i64>(
                 "UPDATE dead_letters SET status = 'replayed', replay_count = replay_count + 1, \
                      replayed_at = $2, updated_at = $2 \

@@ -97,6 +97,18 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether the caller's data is at fault ([`StoreError::InvalidInput`], e.g. a NUL character that
+    /// PostgreSQL text cannot hold): retrying the same data fails again, so a receiver answers 4xx, not
+    /// 5xx. Every other error is the store's or the database's.
+    pub fn is_invalid_input(&self) -> bool {
+        matches!(self, StoreError::InvalidInput { .. })
+    }
+
+    /// Whether this is [`StoreError::LeaseLost`]: the claim no longer holds its item.
+    pub fn is_lease_lost(&self) -> bool {
+        matches!(self, StoreError::LeaseLost { .. })
+    }
+
     pub(crate) fn query(
         op: &'static str,
         key: impl std::fmt::Display,

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use crate::error::{event_key, Result, StoreError};
 use crate::{
-    dispatch, duration_ms, from_ms, no_nul, now_ms, opt_from_ms, to_ms, BeginWrite, Claim,
+    dispatch, duration_ms, from_ms, ms_duration, no_nul, opt_from_ms, to_ms, BeginWrite, Claim,
     ClaimedEvent, DeadLetterId, Event, EventId, EventStatus, InsertOutcome, NewEvent, Store,
 };
 
@@ -79,12 +79,21 @@ enum Settle<'a> {
     Skipped(&'a str),
     Failed {
         error: &'a str,
-        retry_at: i64,
+        retry: Retry,
     },
     Dead {
         error: &'a str,
         sf_error_body: Option<&'a str>,
     },
+}
+
+/// When a failed event becomes due again.
+#[derive(Clone, Copy)]
+enum Retry {
+    /// At this instant (epoch ms).
+    At(i64),
+    /// This many milliseconds after the database's now.
+    After(i64),
 }
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
@@ -108,33 +117,40 @@ impl Store {
             });
         }
         let key = format!("triggerUuid {}", event.trigger_uuid);
-        let insert = "INSERT INTO events (trigger_uuid, board_id, item_id, item_seq, event_type, payload, \
-                          status, attempts, next_attempt_at, received_at, updated_at) \
-                      SELECT $1, $2, $3, COALESCE(MAX(item_seq), 0) + 1, $4, $5, 'pending', 0, $6, $6, $6 \
-                      FROM events WHERE board_id = $2 AND item_id = $3 \
-                      ON CONFLICT (trigger_uuid) DO NOTHING \
-                      RETURNING id";
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let now = now_ms();
-            let inserted: std::result::Result<Option<i64>, sqlx::Error> = dispatch!(self, p => {
-                sqlx::query_scalar::<_, i64>(insert)
-                    .bind(&event.trigger_uuid)
-                    .bind(event.board_id)
-                    .bind(event.item_id)
-                    .bind(&event.event_type)
-                    .bind(&event.payload)
-                    .bind(now)
-                    .fetch_optional(p)
-                    .await
-            });
-            match inserted {
-                Ok(Some(id)) => return Ok(InsertOutcome::Inserted(EventId(id))),
-                Ok(None) => break,
-                // Another event of the same item took this sequence number first: retry with the next.
-                Err(e) if is_unique_violation(&e) && attempt < SEQ_RETRIES => continue,
-                Err(e) => return Err(StoreError::query(OP, &key)(e)),
+        if event.item_id <= 0 {
+            if let Some(id) = self.insert_event_without_item(event, &key).await? {
+                return Ok(InsertOutcome::Inserted(id));
+            }
+        } else {
+            let now = self.now_sql();
+            let insert = format!(
+                "INSERT INTO events (trigger_uuid, board_id, item_id, item_seq, event_type, payload, \
+                     status, attempts, next_attempt_at, received_at, updated_at) \
+                 SELECT $1, $2, $3, COALESCE(MAX(item_seq), 0) + 1, $4, $5, 'pending', 0, {now}, {now}, {now} \
+                 FROM events WHERE board_id = $2 AND item_id = $3 \
+                 ON CONFLICT (trigger_uuid) DO NOTHING \
+                 RETURNING id"
+            );
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                let inserted: std::result::Result<Option<i64>, sqlx::Error> = dispatch!(self, p => {
+                    sqlx::query_scalar::<_, i64>(&insert)
+                        .bind(&event.trigger_uuid)
+                        .bind(event.board_id)
+                        .bind(event.item_id)
+                        .bind(&event.event_type)
+                        .bind(&event.payload)
+                        .fetch_optional(p)
+                        .await
+                });
+                match inserted {
+                    Ok(Some(id)) => return Ok(InsertOutcome::Inserted(EventId(id))),
+                    Ok(None) => break,
+                    // Another event of the same item took this sequence number first: retry with the next.
+                    Err(e) if is_unique_violation(&e) && attempt < SEQ_RETRIES => continue,
+                    Err(e) => return Err(StoreError::query(OP, &key)(e)),
+                }
             }
         }
         let existing: Option<i64> = dispatch!(self, p => {
@@ -148,6 +164,55 @@ impl Store {
             Some(id) => Ok(InsertOutcome::Duplicate(EventId(id))),
             None => Err(StoreError::NotFound { op: OP, key }),
         }
+    }
+
+    /// Inserts a delivery without an item id into a queue of its own: `item_id` = −(event id), sequence
+    /// 1, in one transaction (the placeholder key never shows). `None` when the key is a duplicate.
+    async fn insert_event_without_item(
+        &self,
+        event: &NewEvent,
+        key: &str,
+    ) -> Result<Option<EventId>> {
+        const OP: &str = "insert_event_if_new";
+        let err = |e| StoreError::query(OP, key)(e);
+        let now = self.now_sql();
+        let insert = format!(
+            "INSERT INTO events (trigger_uuid, board_id, item_id, item_seq, event_type, payload, \
+                 status, attempts, next_attempt_at, received_at, updated_at) \
+             VALUES ($1, $2, $3, 1, $4, $5, 'pending', 0, {now}, {now}, {now}) \
+             ON CONFLICT (trigger_uuid) DO NOTHING \
+             RETURNING id"
+        );
+        // A transient key far below any -id, random so concurrent inserts never wait for each other.
+        let placeholder = i64::MIN / 2 - i64::from(uuid::Uuid::new_v4().as_u64_pair().0 as u32);
+        let id: Option<i64> = dispatch!(self, p => {
+            let mut tx = p.begin_write().await.map_err(err)?;
+            let id = sqlx::query_scalar::<_, i64>(&insert)
+                .bind(&event.trigger_uuid)
+                .bind(event.board_id)
+                .bind(placeholder)
+                .bind(&event.event_type)
+                .bind(&event.payload)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(err)?;
+            match id {
+                Some(id) => {
+                    sqlx::query("UPDATE events SET item_id = -id WHERE id = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(err)?;
+                    tx.commit().await.map_err(err)?;
+                    Some(id)
+                }
+                None => {
+                    tx.rollback().await.map_err(err)?;
+                    None
+                }
+            }
+        });
+        Ok(id.map(EventId))
     }
 
     /// One event by id.
@@ -182,6 +247,29 @@ impl Store {
         self.claim(Some((board_id, item_id)), worker, lease).await
     }
 
+    /// Like [`Store::claim_for_item`] for the queue (item) that event `event_id` belongs to — also for
+    /// an event without an item id, whose queue is its own. Hands out that queue's oldest open event,
+    /// which may be an older event than `event_id`. `None` when the queue is held, its head is not
+    /// due, or the event does not exist.
+    pub async fn claim_for_event(
+        &self,
+        event_id: EventId,
+        worker: &str,
+        lease: Duration,
+    ) -> Result<Option<ClaimedEvent>> {
+        let queue: Option<(i64, i64)> = dispatch!(self, p => {
+            sqlx::query_as::<_, (i64, i64)>("SELECT board_id, item_id FROM events WHERE id = $1")
+                .bind(event_id.0)
+                .fetch_optional(p)
+                .await
+                .map_err(StoreError::query("claim_for_event", event_key(event_id)))?
+        });
+        match queue {
+            Some(bi) => self.claim(Some(bi), worker, lease).await,
+            None => Ok(None),
+        }
+    }
+
     async fn claim(
         &self,
         item: Option<(i64, i64)>,
@@ -195,23 +283,24 @@ impl Store {
             Some((b, i)) => format!("item {b}/{i}, worker {worker}"),
             None => format!("worker {worker}"),
         };
-        let now = now_ms();
         let candidates: Vec<(i64, i64)> = match item {
             Some(bi) => vec![bi],
             None => {
-                let sql = "SELECT e.board_id, e.item_id FROM events e \
+                let now = self.now_sql();
+                let sql = format!(
+                    "SELECT e.board_id, e.item_id FROM events e \
                     WHERE e.status IN ('pending', 'failed', 'processing') \
-                      AND ((e.status IN ('pending', 'failed') AND e.next_attempt_at <= $1) \
-                           OR (e.status = 'processing' AND e.lease_expires_at <= $1)) \
+                      AND ((e.status IN ('pending', 'failed') AND e.next_attempt_at <= {now}) \
+                           OR (e.status = 'processing' AND e.lease_expires_at <= {now})) \
                       AND NOT EXISTS (SELECT 1 FROM events o WHERE o.board_id = e.board_id \
                            AND o.item_id = e.item_id AND o.item_seq < e.item_seq \
                            AND o.status IN ('pending', 'failed', 'processing')) \
                       AND NOT EXISTS (SELECT 1 FROM item_locks l WHERE l.board_id = e.board_id \
-                           AND l.item_id = e.item_id AND l.lease_expires_at > $1) \
-                    ORDER BY e.next_attempt_at, e.id LIMIT $2";
+                           AND l.item_id = e.item_id AND l.lease_expires_at > {now}) \
+                    ORDER BY e.next_attempt_at, e.id LIMIT $1"
+                );
                 dispatch!(self, p => {
-                    sqlx::query_as::<_, (i64, i64)>(sql)
-                        .bind(now)
+                    sqlx::query_as::<_, (i64, i64)>(&sql)
                         .bind(CLAIM_CANDIDATES)
                         .fetch_all(p)
                         .await
@@ -259,9 +348,13 @@ impl Store {
                  lease_expires_at = $3, updated_at = $4 \
              WHERE id = $5 RETURNING {EVENT_COLS}"
         );
+        let now_sql = format!("SELECT {}", self.now_sql());
         let raw: Option<RawEvent> = dispatch!(self, p => {
             let mut tx = p.begin_write().await.map_err(err)?;
-            let now = now_ms();
+            let now = sqlx::query_scalar::<_, i64>(&now_sql)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(err)?;
             let expires = now.saturating_add(lease_ms);
             let acquired = sqlx::query_scalar::<_, String>(lock_sql)
                 .bind(board_id)
@@ -326,52 +419,102 @@ impl Store {
         Ok(Some(ClaimedEvent { event, claim }))
     }
 
-    /// Pushes the lease of a claim further out (heartbeat for long work). Returns the updated claim.
+    /// Pushes the lease of a claim further out: it now expires `lease` after the database's now.
+    /// Returns the updated claim. Same rule as [`Store::renew_lease`] (which it is).
     pub async fn extend_lease(&self, claim: &Claim, lease: Duration) -> Result<Claim> {
-        const OP: &str = "extend_lease";
-        let lease_ms = duration_ms(OP, "lease", lease)?;
-        let err = |e| StoreError::query(OP, event_key(claim.event_id))(e);
-        let expires = now_ms().saturating_add(lease_ms);
-        let ok = dispatch!(self, p => {
-            let mut tx = p.begin_write().await.map_err(err)?;
-            let locked = sqlx::query(
-                "UPDATE item_locks SET lease_expires_at = $1 \
-                 WHERE board_id = $2 AND item_id = $3 AND token = $4",
-            )
-            .bind(expires)
-            .bind(claim.board_id)
-            .bind(claim.item_id)
-            .bind(&claim.token)
-            .execute(&mut *tx)
-            .await
-            .map_err(err)?
-            .rows_affected();
-            let evented = sqlx::query(
-                "UPDATE events SET lease_expires_at = $1 \
-                 WHERE id = $2 AND lease_token = $3 AND status = 'processing'",
-            )
-            .bind(expires)
-            .bind(claim.event_id.0)
-            .bind(&claim.token)
-            .execute(&mut *tx)
-            .await
-            .map_err(err)?
-            .rows_affected();
-            if locked == 1 && evented == 1 {
-                tx.commit().await.map_err(err)?;
-                true
-            } else {
-                tx.rollback().await.map_err(err)?;
-                false
-            }
-        });
-        if !ok {
-            return Err(lease_lost(OP, claim));
-        }
+        let expires = self.renew("extend_lease", claim, lease).await?;
         Ok(Claim {
-            lease_expires_at: from_ms(expires)?,
+            lease_expires_at: expires,
             ..claim.clone()
         })
+    }
+
+    /// Heartbeat: the claim's lease now expires `lease` after the database's now (also when that is
+    /// sooner than before). Returns the new expiry (database time). Fails with
+    /// [`StoreError::LeaseLost`], writing nothing, when the claim no longer holds its item: it was
+    /// settled, or its lease expired and another worker claimed the item. A lease that expired but that
+    /// nobody took over is renewed (nobody else can have touched the item in between).
+    pub async fn renew_lease(&self, claim: &Claim, lease: Duration) -> Result<DateTime<Utc>> {
+        self.renew("renew_lease", claim, lease).await
+    }
+
+    async fn renew(
+        &self,
+        op: &'static str,
+        claim: &Claim,
+        lease: Duration,
+    ) -> Result<DateTime<Utc>> {
+        let lease_ms = duration_ms(op, "lease", lease)?;
+        let err = |e| StoreError::query(op, event_key(claim.event_id))(e);
+        let lock_sql = format!(
+            "UPDATE item_locks SET lease_expires_at = {} + $1 \
+             WHERE board_id = $2 AND item_id = $3 AND token = $4 RETURNING lease_expires_at",
+            self.now_sql()
+        );
+        let expires: Option<i64> = dispatch!(self, p => {
+            let mut tx = p.begin_write().await.map_err(err)?;
+            let expires = sqlx::query_scalar::<_, i64>(&lock_sql)
+                .bind(lease_ms)
+                .bind(claim.board_id)
+                .bind(claim.item_id)
+                .bind(&claim.token)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(err)?;
+            let evented = match expires {
+                None => 0,
+                Some(expires) => sqlx::query(
+                    "UPDATE events SET lease_expires_at = $1 \
+                     WHERE id = $2 AND lease_token = $3 AND status = 'processing'",
+                )
+                .bind(expires)
+                .bind(claim.event_id.0)
+                .bind(&claim.token)
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?
+                .rows_affected(),
+            };
+            if evented == 1 {
+                tx.commit().await.map_err(err)?;
+                expires
+            } else {
+                tx.rollback().await.map_err(err)?;
+                None
+            }
+        });
+        match expires {
+            Some(ms) => from_ms(ms),
+            None => Err(lease_lost(op, claim)),
+        }
+    }
+
+    /// The fence, checked right before an external write: `Ok(remaining)` when the claim still holds
+    /// its item and its lease runs for `remaining` more on the database clock (always > 0); otherwise
+    /// [`StoreError::LeaseLost`] — also for an expired lease nobody has taken over yet, because another
+    /// worker may take it at any moment. One read, no write.
+    pub async fn check_fence(&self, claim: &Claim) -> Result<Duration> {
+        const OP: &str = "check_fence";
+        let sql = format!(
+            "SELECT l.lease_expires_at - {} FROM item_locks l \
+             JOIN events e ON e.id = $4 AND e.lease_token = l.token AND e.status = 'processing' \
+             WHERE l.board_id = $1 AND l.item_id = $2 AND l.token = $3",
+            self.now_sql()
+        );
+        let remaining: Option<i64> = dispatch!(self, p => {
+            sqlx::query_scalar::<_, i64>(&sql)
+                .bind(claim.board_id)
+                .bind(claim.item_id)
+                .bind(&claim.token)
+                .bind(claim.event_id.0)
+                .fetch_optional(p)
+                .await
+                .map_err(StoreError::query(OP, event_key(claim.event_id)))?
+        });
+        match remaining {
+            Some(ms) if ms > 0 => Ok(ms_duration(ms)),
+            _ => Err(lease_lost(OP, claim)),
+        }
     }
 
     /// The event was applied: status `done`, item released.
@@ -404,7 +547,30 @@ impl Store {
             claim,
             Settle::Failed {
                 error,
-                retry_at: to_ms(retry_at),
+                retry: Retry::At(to_ms(retry_at)),
+            },
+        )
+        .await
+        .map(|(attempts, _)| attempts)
+    }
+
+    /// Like [`Store::mark_failed`], with the retry `delay` after the database's now (so a skewed
+    /// process clock cannot schedule it too early or too late). Returns the new attempt count.
+    pub async fn mark_failed_after(
+        &self,
+        claim: &Claim,
+        error: &str,
+        delay: Duration,
+    ) -> Result<u32> {
+        const OP: &str = "mark_failed_after";
+        no_nul(OP, "error", error)?;
+        let delay = duration_ms(OP, "delay", delay)?;
+        self.settle(
+            OP,
+            claim,
+            Settle::Failed {
+                error,
+                retry: Retry::After(delay),
             },
         )
         .await
@@ -450,7 +616,7 @@ impl Store {
         outcome: Settle<'_>,
     ) -> Result<(u32, Option<DeadLetterId>)> {
         let err = |e| StoreError::query(op, event_key(claim.event_id))(e);
-        let now = now_ms();
+        let now_sql = format!("SELECT {}", self.now_sql());
         // Lock row first, event row second: the same order as claiming, so no deadlock.
         let release_sql =
             "DELETE FROM item_locks WHERE board_id = $1 AND item_id = $2 AND token = $3";
@@ -458,7 +624,7 @@ impl Store {
             "lease_token = NULL, claimed_by = NULL, lease_expires_at = NULL, updated_at = $1";
         let guard =
             "WHERE id = $2 AND lease_token = $3 AND status = 'processing' RETURNING attempts";
-        let (update_sql, error, retry_at): (String, Option<&str>, Option<i64>) = match &outcome {
+        let (update_sql, error, retry): (String, Option<&str>, Option<Retry>) = match &outcome {
             Settle::Done => (
                 format!("UPDATE events SET status = 'done', processed_at = $1, {clear} {guard}"),
                 None,
@@ -472,13 +638,13 @@ impl Store {
                 Some(reason),
                 None,
             ),
-            Settle::Failed { error, retry_at } => (
+            Settle::Failed { error, retry } => (
                 format!(
                     "UPDATE events SET status = 'failed', attempts = attempts + 1, last_error = $4, \
                      next_attempt_at = $5, {clear} {guard}"
                 ),
                 Some(error),
-                Some(*retry_at),
+                Some(*retry),
             ),
             Settle::Dead { error, .. } => (
                 format!(
@@ -498,6 +664,10 @@ impl Store {
                                RETURNING id";
         let settled: Option<(i64, Option<i64>)> = dispatch!(self, p => {
             let mut tx = p.begin_write().await.map_err(err)?;
+            let now = sqlx::query_scalar::<_, i64>(&now_sql)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(err)?;
             let released = sqlx::query(release_sql)
                 .bind(claim.board_id)
                 .bind(claim.item_id)
@@ -513,8 +683,10 @@ impl Store {
             if let Some(error) = error {
                 q = q.bind(error);
             }
-            if let Some(retry_at) = retry_at {
-                q = q.bind(retry_at);
+            match retry {
+                Some(Retry::At(at)) => q = q.bind(at),
+                Some(Retry::After(delay)) => q = q.bind(now.saturating_add(delay)),
+                None => {}
             }
             let attempts = if released == 1 {
                 q.fetch_optional(&mut *tx).await.map_err(err)?

@@ -11,7 +11,18 @@
 //! `migrations/sqlite` and `migrations/postgres` and applied by [`Store::migrate`].
 //!
 //! Timestamps are stored as Unix epoch milliseconds (`BIGINT`) on both backends and exposed as
-//! `chrono::DateTime<Utc>`; the store takes "now" from the clock of the process that calls it.
+//! `chrono::DateTime<Utc>`.
+//!
+//! ## Database time
+//! Every instant the event log, leases, pauses, alert windows, attempts and rejected deliveries compare
+//! or store is taken from the **database's clock** (PostgreSQL: `crmsync_now_ms()`, i.e.
+//! `statement_timestamp()`; SQLite: `strftime('%s'/'%f', 'now')`), never from the clock of the process
+//! that calls the store, so processes whose clocks disagree still agree on who holds a lease. Durations
+//! (lease length, retry delay, pause length, alert window) are passed as [`Duration`]s and added to the
+//! database's "now" in SQL; answers that a process acts on by waiting come back as durations relative to
+//! the database's now too ([`Store::next_due_in`], [`Store::check_fence`], [`Pause::remaining`]).
+//! [`Store::db_now`] reads the clock. (Links and migration runs keep the process clock: they are
+//! informational.)
 //!
 //! ## Per-item serialization
 //! Events of one Monday item are applied one at a time and in order of receipt. A worker claims an event
@@ -22,20 +33,35 @@
 //! it is due. A worker settles its claim with `mark_done` / `mark_skipped` / `mark_failed` / `mark_dead`,
 //! which release the item; a claim whose lease expired and was taken over is rejected with
 //! [`StoreError::LeaseLost`] (the token is a fencing token).
+//!
+//! ## Leases and fencing
+//! A worker that holds a claim renews it ([`Store::renew_lease`], a heartbeat) while it works, and calls
+//! [`Store::check_fence`] right before each external write: it fails with [`StoreError::LeaseLost`]
+//! unless the claim still holds the item *and* its lease has not expired on the database clock, and
+//! otherwise returns how long the lease still runs, so the caller can bound the write by it. Renewing
+//! or settling an expired lease that nobody took over is allowed (nobody else can have touched the
+//! item); once another worker has claimed the item, every call with the old claim is `LeaseLost`.
+//!
+//! ## Events without an item id
+//! A delivery without an item id is stored with `item_id` = −(its event id): a queue of its own, so
+//! such events neither wait for each other nor share one "item 0" lease ([`Event::monday_item_id`]
+//! is `None` for them). Pass `item_id` 0 in [`NewEvent`] for such a delivery.
 
 mod dead_letters;
 mod error;
 mod events;
+mod history;
 mod links;
 mod migration;
+mod shared;
 mod status;
 mod types;
 
+use crmsync_redact::mask_url;
 use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use crmsync_redact::mask_url;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -43,6 +69,7 @@ use sqlx::sqlite::{
 use sqlx::{ConnectOptions, Connection};
 
 pub use error::{Result, StoreError};
+pub use history::{ATTEMPT_ERROR_CAP, REJECTED_BODY_CAP};
 pub use types::*;
 
 /// Tuning for [`Store::connect_with`].
@@ -271,6 +298,41 @@ pub fn backend_of(url: &str) -> Result<Backend> {
     }
 }
 
+/// SQLite's clock in epoch milliseconds (one value per statement step).
+const SQLITE_NOW_MS: &str = "(CAST(strftime('%s','now') AS INTEGER) * 1000 \
+     + CAST(substr(strftime('%f','now'), 4) AS INTEGER))";
+
+/// PostgreSQL's clock in epoch milliseconds (a function created by the migrations).
+const POSTGRES_NOW_MS: &str = "crmsync_now_ms()";
+
+impl Store {
+    /// SQL expression for the database's "now" in epoch milliseconds, for this backend.
+    pub(crate) fn now_sql(&self) -> &'static str {
+        match self.pool {
+            Pool::Sqlite(_) => SQLITE_NOW_MS,
+            Pool::Postgres(_) => POSTGRES_NOW_MS,
+        }
+    }
+
+    /// The database's current time (millisecond precision): the clock every lease, due time, pause
+    /// and alert window is measured against.
+    pub async fn db_now(&self) -> Result<DateTime<Utc>> {
+        let sql = format!("SELECT {}", self.now_sql());
+        let ms: i64 = dispatch!(self, p => {
+            sqlx::query_scalar::<_, i64>(&sql)
+                .fetch_one(p)
+                .await
+                .map_err(StoreError::query("db_now", &self.masked_url))?
+        });
+        from_ms(ms)
+    }
+}
+
+/// Milliseconds (possibly negative) as a non-negative [`Duration`].
+pub(crate) fn ms_duration(ms: i64) -> Duration {
+    Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}
+
 pub(crate) fn now_ms() -> i64 {
     Utc::now().timestamp_millis()
 }
@@ -348,6 +410,12 @@ mod tests {
         ));
         for s in RunOutcome::ALL {
             assert_eq!(s.as_str().parse::<RunOutcome>().unwrap(), *s);
+        }
+        for s in AttemptOutcome::ALL {
+            assert_eq!(s.as_str().parse::<AttemptOutcome>().unwrap(), *s);
+        }
+        for s in RejectReason::ALL {
+            assert_eq!(s.as_str().parse::<RejectReason>().unwrap(), *s);
         }
     }
 }

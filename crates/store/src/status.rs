@@ -82,26 +82,43 @@ impl Store {
     /// The earliest instant at which some item's next event becomes claimable: for the oldest open
     /// event of each item, its due time (pending or failed) or its lease expiry (processing), but not
     /// before the item's lease expires. A worker can sleep until then. `None` when no event is open;
-    /// the instant may be in the past (work is available now).
+    /// the instant may be in the past (work is available now). The instant is on the database clock:
+    /// to wait for it, prefer [`Store::next_due_in`].
     pub async fn next_due_at(&self) -> Result<Option<DateTime<Utc>>> {
-        let ms: Option<i64> = dispatch!(self, p => {
-            sqlx::query_scalar::<_, Option<i64>>(
-                "SELECT MIN(CASE WHEN l.lease_expires_at > h.due THEN l.lease_expires_at ELSE h.due END) \
-                 FROM (SELECT e.board_id, e.item_id, \
-                              CASE WHEN e.status = 'processing' THEN e.lease_expires_at \
-                                   ELSE e.next_attempt_at END AS due \
-                       FROM events e \
-                       WHERE e.status IN ('pending', 'failed', 'processing') \
-                         AND NOT EXISTS (SELECT 1 FROM events o WHERE o.board_id = e.board_id \
-                              AND o.item_id = e.item_id AND o.item_seq < e.item_seq \
-                              AND o.status IN ('pending', 'failed', 'processing'))) h \
-                 LEFT JOIN item_locks l ON l.board_id = h.board_id AND l.item_id = h.item_id",
-            )
-            .fetch_one(p)
-            .await
-            .map_err(StoreError::query("next_due_at", "open events"))?
+        let (due, _) = self.next_due().await?;
+        crate::opt_from_ms(due)
+    }
+
+    /// How long until some item's next event becomes claimable (see [`Store::next_due_at`]), measured
+    /// on the database clock so a process with a skewed clock sleeps the right time. `Some(ZERO)` when
+    /// work is available now, `None` when no event is open.
+    pub async fn next_due_in(&self) -> Result<Option<std::time::Duration>> {
+        let (due, now) = self.next_due().await?;
+        Ok(due.map(|d| crate::ms_duration(d.saturating_sub(now))))
+    }
+
+    async fn next_due(&self) -> Result<(Option<i64>, i64)> {
+        let sql = format!(
+            "SELECT (SELECT MIN(CASE WHEN l.lease_expires_at > h.due THEN l.lease_expires_at ELSE h.due END) \
+                     FROM (SELECT e.board_id, e.item_id, \
+                                  CASE WHEN e.status = 'processing' THEN e.lease_expires_at \
+                                       ELSE e.next_attempt_at END AS due \
+                           FROM events e \
+                           WHERE e.status IN ('pending', 'failed', 'processing') \
+                             AND NOT EXISTS (SELECT 1 FROM events o WHERE o.board_id = e.board_id \
+                                  AND o.item_id = e.item_id AND o.item_seq < e.item_seq \
+                                  AND o.status IN ('pending', 'failed', 'processing'))) h \
+                     LEFT JOIN item_locks l ON l.board_id = h.board_id AND l.item_id = h.item_id), \
+                    {now}",
+            now = self.now_sql()
+        );
+        let row: (Option<i64>, i64) = dispatch!(self, p => {
+            sqlx::query_as::<_, (Option<i64>, i64)>(&sql)
+                .fetch_one(p)
+                .await
+                .map_err(StoreError::query("next_due_at", "open events"))?
         });
-        crate::opt_from_ms(ms)
+        Ok(row)
     }
 
     /// The `limit` most recently updated events that carry an error (failed, dead, skipped, or done

@@ -54,6 +54,18 @@ suite!(
     migration_runs_and_plan_hash_lookups,
     checkpoints_are_idempotent_and_scoped_to_a_run,
     status_queries,
+    renewed_lease_outlives_its_first_expiry_and_blocks_a_second_worker,
+    lost_lease_fails_renew_check_fence_and_settling,
+    expired_lease_nobody_took_fails_the_fence_but_can_be_renewed,
+    leases_and_due_times_follow_the_database_clock,
+    events_without_item_id_get_a_queue_each,
+    old_item_zero_events_get_a_queue_each_after_migrating,
+    nul_in_trigger_uuid_or_type_is_invalid_input,
+    pause_set_by_one_process_is_honoured_by_another,
+    alert_window_sends_once_across_processes_and_its_summary_is_claimed_once,
+    a_closed_window_keeps_its_summary_when_a_new_window_opens,
+    attempts_are_rows_numbered_per_event,
+    rejected_deliveries_keep_headers_and_body_bytes,
 );
 
 const LONG: Duration = Duration::from_secs(60);
@@ -1013,4 +1025,848 @@ async fn postgres_store_debug_hides_the_password() {
         "{}",
         store.masked_url()
     );
+}
+
+// ---- leases on database time, heartbeat and fence ----
+
+fn lease_lost<T: std::fmt::Debug>(r: Result<T, StoreError>) -> bool {
+    matches!(r, Err(StoreError::LeaseLost { .. }))
+}
+
+async fn renewed_lease_outlives_its_first_expiry_and_blocks_a_second_worker(db: &TestDb) {
+    let s = &db.store;
+    let other = db.another_store().await;
+    s.insert_event_if_new(&new_event("hb-1", 1, 1, "{}"))
+        .await
+        .unwrap();
+    let a = s
+        .claim_next("slow", Duration::from_millis(400))
+        .await
+        .unwrap()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let renewed = s
+        .renew_lease(&a.claim, Duration::from_secs(3))
+        .await
+        .unwrap();
+    assert!(
+        renewed > a.claim.lease_expires_at,
+        "{renewed} vs {}",
+        a.claim.lease_expires_at
+    );
+    assert_eq!(
+        s.get_event(a.event.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .lease_expires_at,
+        Some(renewed)
+    );
+    // well past the first expiry: the item is still held
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(other.claim_next("rescuer", LONG).await.unwrap().is_none());
+    assert!(other
+        .claim_for_item(1, 1, "rescuer", LONG)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(other
+        .claim_for_event(a.event.id, "rescuer", LONG)
+        .await
+        .unwrap()
+        .is_none());
+    let remaining = s.check_fence(&a.claim).await.unwrap();
+    assert!(
+        remaining > Duration::ZERO && remaining <= Duration::from_secs(3),
+        "{remaining:?}"
+    );
+    s.mark_done(&a.claim).await.unwrap();
+    assert!(lease_lost(s.check_fence(&a.claim).await));
+    assert!(lease_lost(s.renew_lease(&a.claim, LONG).await));
+}
+
+async fn lost_lease_fails_renew_check_fence_and_settling(db: &TestDb) {
+    let s = &db.store;
+    let other = db.another_store().await;
+    s.insert_event_if_new(&new_event("lost-1", 1, 1, "{}"))
+        .await
+        .unwrap();
+    let a = s
+        .claim_next("slow", Duration::from_millis(100))
+        .await
+        .unwrap()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let b = other.claim_next("rescuer", LONG).await.unwrap().unwrap();
+    assert_eq!(b.event.id, a.event.id);
+    for r in [
+        s.renew_lease(&a.claim, LONG).await.map(|_| ()),
+        s.check_fence(&a.claim).await.map(|_| ()),
+        s.mark_failed_after(&a.claim, "late", Duration::ZERO)
+            .await
+            .map(|_| ()),
+        s.mark_skipped(&a.claim, "late").await,
+        s.mark_done(&a.claim).await,
+    ] {
+        let err = r.unwrap_err();
+        assert!(err.is_lease_lost(), "{err}");
+    }
+    // the rescuer's claim is untouched and valid
+    let ev = s.get_event(b.event.id).await.unwrap().unwrap();
+    assert_eq!(ev.status, EventStatus::Processing);
+    assert_eq!(ev.claimed_by.as_deref(), Some("rescuer"));
+    assert!(other.check_fence(&b.claim).await.unwrap() > Duration::from_secs(50));
+    other.renew_lease(&b.claim, LONG).await.unwrap();
+    other.mark_done(&b.claim).await.unwrap();
+}
+
+async fn expired_lease_nobody_took_fails_the_fence_but_can_be_renewed(db: &TestDb) {
+    let s = &db.store;
+    s.insert_event_if_new(&new_event("stale-1", 1, 1, "{}"))
+        .await
+        .unwrap();
+    let a = s
+        .claim_next("w", Duration::from_millis(100))
+        .await
+        .unwrap()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    // expired: another worker may take it at any moment, so no external write
+    assert!(lease_lost(s.check_fence(&a.claim).await));
+    // but nobody did, so the heartbeat revives it
+    s.renew_lease(&a.claim, LONG).await.unwrap();
+    assert!(s.check_fence(&a.claim).await.unwrap() > Duration::from_secs(50));
+    assert!(s.claim_next("other", LONG).await.unwrap().is_none());
+    s.mark_done(&a.claim).await.unwrap();
+}
+
+/// On PostgreSQL the database clock is made to run an hour ahead of the process clock (the
+/// migrations define it as the function `crmsync_now_ms()`); every lease, due time and retry must
+/// follow it. SQLite runs in the process, so there the two clocks are one; the same assertions hold.
+async fn leases_and_due_times_follow_the_database_clock(db: &TestDb) {
+    let skew = match db.backend {
+        Backend::Postgres => {
+            db.raw_exec(
+                "CREATE OR REPLACE FUNCTION crmsync_now_ms() RETURNS BIGINT LANGUAGE sql STABLE AS \
+                 $$ SELECT CAST(floor(EXTRACT(EPOCH FROM statement_timestamp()) * 1000) AS BIGINT) \
+                    + 3600000 $$",
+            )
+            .await;
+            chrono::Duration::hours(1)
+        }
+        Backend::Sqlite => chrono::Duration::zero(),
+    };
+    // fresh pools (two "processes") after the clock change
+    let a_store = db.another_store().await;
+    let b_store = db.another_store().await;
+    let db_now = a_store.db_now().await.unwrap();
+    let offset = db_now - Utc::now();
+    assert!(
+        (offset - skew).abs() < chrono::Duration::seconds(5),
+        "db clock is {offset} off the process clock, expected {skew}"
+    );
+
+    let id = a_store
+        .insert_event_if_new(&new_event("clock-1", 1, 1, "{}"))
+        .await
+        .unwrap()
+        .event_id();
+    let ev = a_store.get_event(id).await.unwrap().unwrap();
+    assert!(
+        (ev.received_at - db_now).abs() < chrono::Duration::seconds(5),
+        "received_at {} is not database time {db_now}",
+        ev.received_at
+    );
+    let before = a_store.db_now().await.unwrap();
+    let a = a_store
+        .claim_next("a", Duration::from_secs(2))
+        .await
+        .unwrap()
+        .unwrap();
+    let after = a_store.db_now().await.unwrap();
+    let lease_until = a.claim.lease_expires_at;
+    assert!(
+        lease_until >= before + chrono::Duration::seconds(2)
+            && lease_until <= after + chrono::Duration::seconds(2),
+        "lease until {lease_until} is not 2 s after database now ({before} .. {after})"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    // 1 s later the lease is live for every process, whatever their clocks say
+    assert!(b_store.claim_next("b", LONG).await.unwrap().is_none());
+    let remaining = a_store.check_fence(&a.claim).await.unwrap();
+    assert!(remaining <= Duration::from_millis(1100), "{remaining:?}");
+    let due_in = b_store.next_due_in().await.unwrap().unwrap();
+    assert!(
+        due_in > Duration::ZERO && due_in <= Duration::from_millis(1100),
+        "{due_in:?}"
+    );
+    // once it has expired on the database clock, another worker takes it
+    tokio::time::sleep(remaining + Duration::from_millis(100)).await;
+    assert_eq!(b_store.next_due_in().await.unwrap(), Some(Duration::ZERO));
+    let b = b_store.claim_next("b", LONG).await.unwrap().unwrap();
+    assert_eq!(b.event.id, id);
+    // a retry delay counts from the database's now
+    b_store
+        .mark_failed_after(&b.claim, "503", Duration::from_secs(3600))
+        .await
+        .unwrap();
+    let due_in = b_store.next_due_in().await.unwrap().unwrap();
+    assert!(
+        due_in > Duration::from_secs(3590) && due_in <= Duration::from_secs(3600),
+        "{due_in:?}"
+    );
+    let ev = b_store.get_event(id).await.unwrap().unwrap();
+    let db_now = b_store.db_now().await.unwrap();
+    assert!(
+        (ev.next_attempt_at - (db_now + chrono::Duration::hours(1))).abs()
+            < chrono::Duration::seconds(5)
+    );
+    assert!(a_store.claim_next("a", LONG).await.unwrap().is_none());
+}
+
+// ---- events without an item id ----
+
+async fn events_without_item_id_get_a_queue_each(db: &TestDb) {
+    let s = &db.store;
+    let stores = [db.store.clone(), db.another_store().await];
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let store = stores[i % 2].clone();
+            tokio::spawn(async move {
+                store
+                    .insert_event_if_new(&new_event(
+                        &format!("noitem-{i}"),
+                        1,
+                        crmsync_store::NewEvent::NO_ITEM,
+                        "{}",
+                    ))
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for t in futures::future::join_all(tasks).await {
+        let InsertOutcome::Inserted(id) = t.unwrap() else {
+            panic!("all keys are distinct")
+        };
+        ids.push(id);
+    }
+    for id in &ids {
+        let ev = s.get_event(*id).await.unwrap().unwrap();
+        assert_eq!(ev.item_id, -id.0, "own queue");
+        assert_eq!(ev.item_seq, 1);
+        assert_eq!(ev.monday_item_id(), None);
+    }
+    // a redelivery is still a duplicate
+    assert_eq!(
+        s.insert_event_if_new(&new_event("noitem-3", 1, 0, "{\"again\":1}"))
+            .await
+            .unwrap(),
+        InsertOutcome::Duplicate(ids[3])
+    );
+    let with_item = s
+        .insert_event_if_new(&new_event("item-5", 1, 5, "{}"))
+        .await
+        .unwrap()
+        .event_id();
+    assert_eq!(
+        s.get_event(with_item)
+            .await
+            .unwrap()
+            .unwrap()
+            .monday_item_id(),
+        Some(5)
+    );
+    // none of them waits for another: all 21 are held at once by 21 claims
+    let mut held = Vec::new();
+    let first = s
+        .claim_for_event(ids[7], "inline", LONG)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.event.id, ids[7]);
+    assert_eq!(first.claim.monday_item_id(), None);
+    held.push(first);
+    while let Some(c) = stores[held.len() % 2]
+        .claim_next(&format!("w{}", held.len()), LONG)
+        .await
+        .unwrap()
+    {
+        held.push(c);
+    }
+    assert_eq!(held.len(), 21);
+    let distinct: HashSet<_> = held.iter().map(|c| c.event.id).collect();
+    assert_eq!(distinct.len(), 21);
+    for c in &held {
+        s.mark_done(&c.claim).await.unwrap();
+    }
+    assert_eq!(s.event_counts_since(epoch()).await.unwrap().done, 21);
+    assert!(s
+        .claim_for_event(crmsync_store::EventId(-5), "w", LONG)
+        .await
+        .unwrap()
+        .is_none());
+}
+
+/// Events stored before this version with the placeholder item id 0 shared one queue; migrating
+/// gives each its own, and a lease held on "item 0" still settles.
+async fn old_item_zero_events_get_a_queue_each_after_migrating(_db: &TestDb) {
+    let backend = _db.backend;
+    let db = TestDb::new_unmigrated(backend).await;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(match backend {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        });
+    let mut old = sqlx::migrate::Migrator::new(dir).await.unwrap();
+    old.migrations = old
+        .migrations
+        .iter()
+        .filter(|m| m.version < 3)
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    match backend {
+        Backend::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
+            old.run(&pool).await.unwrap();
+            pool.close().await;
+        }
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+            old.run(&pool).await.unwrap();
+            pool.close().await;
+        }
+    }
+    db.raw_exec(
+        "INSERT INTO events (trigger_uuid, board_id, item_id, item_seq, event_type, payload, status, \
+             attempts, next_attempt_at, received_at, updated_at) VALUES \
+         ('old-a', 1, 0, 1, 'x', '{}', 'pending', 0, 0, 0, 0), \
+         ('old-b', 1, 0, 2, 'x', '{}', 'pending', 0, 0, 0, 0), \
+         ('old-c', 1, 9, 1, 'x', '{}', 'pending', 0, 0, 0, 0)",
+    )
+    .await;
+    db.store.migrate().await.unwrap();
+    let s = &db.store;
+    let mut claimed = Vec::new();
+    while let Some(c) = s.claim_next("w", LONG).await.unwrap() {
+        claimed.push(c);
+    }
+    let mut keys: Vec<(String, Option<i64>, bool)> = claimed
+        .iter()
+        .map(|c| {
+            (
+                c.event.trigger_uuid.clone(),
+                c.event.monday_item_id(),
+                c.event.item_id == -c.event.id.0,
+            )
+        })
+        .collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        vec![
+            ("old-a".to_owned(), None, true),
+            ("old-b".to_owned(), None, true),
+            ("old-c".to_owned(), Some(9), false),
+        ]
+    );
+}
+
+async fn nul_in_trigger_uuid_or_type_is_invalid_input(db: &TestDb) {
+    let s = &db.store;
+    for item in [7, crmsync_store::NewEvent::NO_ITEM] {
+        let mut bad_key = new_event("trig\0ger", 1, item, "{}");
+        let err = s.insert_event_if_new(&bad_key).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StoreError::InvalidInput {
+                    field: "trigger_uuid",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.is_invalid_input());
+        bad_key.trigger_uuid = "fine".to_owned();
+        bad_key.event_type = "update_column_value\0".to_owned();
+        let err = s.insert_event_if_new(&bad_key).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StoreError::InvalidInput {
+                    field: "event_type",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.is_invalid_input());
+    }
+    assert_eq!(total_events(s).await, 0);
+    // an unrelated store failure is not the caller's fault
+    let other = db.another_store().await;
+    other.close().await;
+    let err = other
+        .insert_event_if_new(&new_event("ok", 1, 1, "{}"))
+        .await
+        .unwrap_err();
+    assert!(!err.is_invalid_input(), "{err}");
+}
+
+// ---- shared pause and alert windows ----
+
+async fn pause_set_by_one_process_is_honoured_by_another(db: &TestDb) {
+    let a = &db.store;
+    let b = db.another_store().await;
+    assert_eq!(b.active_pause("salesforce").await.unwrap(), None);
+    let p = a
+        .set_pause(
+            "salesforce",
+            Duration::from_secs(2),
+            "REQUEST_LIMIT_EXCEEDED",
+        )
+        .await
+        .unwrap();
+    assert!(
+        p.remaining > Duration::from_millis(1500) && p.remaining <= Duration::from_secs(2),
+        "{p:?}"
+    );
+    let seen = b.active_pause("salesforce").await.unwrap().unwrap();
+    assert_eq!(
+        (seen.scope.as_str(), seen.until, seen.reason.as_str()),
+        ("salesforce", p.until, "REQUEST_LIMIT_EXCEEDED")
+    );
+    assert!(seen.remaining <= p.remaining);
+    assert_eq!(b.active_pause("monday").await.unwrap(), None);
+    // a shorter pause does not cut the longer one short; a longer one extends it
+    let kept = b
+        .set_pause("salesforce", Duration::from_millis(100), "other")
+        .await
+        .unwrap();
+    assert_eq!(
+        (kept.until, kept.reason.as_str()),
+        (p.until, "REQUEST_LIMIT_EXCEEDED")
+    );
+    let longer = b
+        .set_pause("salesforce", Duration::from_secs(5), "still limited")
+        .await
+        .unwrap();
+    assert!(longer.until > p.until);
+    assert_eq!(
+        a.active_pause("salesforce").await.unwrap().unwrap().reason,
+        "still limited"
+    );
+    let all = a.active_pauses().await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].scope, "salesforce");
+    // cleared by one process, gone for all
+    assert!(b.clear_pause("salesforce").await.unwrap());
+    assert_eq!(a.active_pause("salesforce").await.unwrap(), None);
+    assert!(!a.clear_pause("salesforce").await.unwrap());
+    // a pause ends by itself on the database clock
+    a.set_pause("monday", Duration::from_millis(200), "complexity budget")
+        .await
+        .unwrap();
+    assert!(b.active_pause("monday").await.unwrap().is_some());
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(b.active_pause("monday").await.unwrap(), None);
+    assert!(a.active_pauses().await.unwrap().is_empty());
+    assert!(!a.clear_pause("monday").await.unwrap(), "it had ended");
+    // a new pause after an ended one starts from now
+    let again = a
+        .set_pause("monday", Duration::from_secs(1), "again")
+        .await
+        .unwrap();
+    assert!(again.remaining > Duration::from_millis(500), "{again:?}");
+    assert!(a
+        .set_pause("", Duration::from_secs(1), "x")
+        .await
+        .unwrap_err()
+        .is_invalid_input());
+}
+
+async fn alert_window_sends_once_across_processes_and_its_summary_is_claimed_once(db: &TestDb) {
+    const HITS: usize = 40;
+    let window = Duration::from_secs(3);
+    let stores = [db.store.clone(), db.another_store().await];
+    let opened = db.store.db_now().await.unwrap();
+    let barrier = Arc::new(tokio::sync::Barrier::new(HITS));
+    let tasks: Vec<_> = (0..HITS)
+        .map(|i| {
+            let store = stores[i % 2].clone();
+            let barrier = barrier.clone();
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store
+                    .alert_window_hit("dead_letter:INVALID_FIELD", window)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let decisions: Vec<crmsync_store::AlertDecision> = futures::future::join_all(tasks)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    let elapsed = db.store.db_now().await.unwrap() - opened;
+    assert!(
+        elapsed < chrono::Duration::from_std(window).unwrap(),
+        "the hits took {elapsed}, longer than the window: the test proves nothing"
+    );
+    let sends = decisions
+        .iter()
+        .filter(|d| **d == crmsync_store::AlertDecision::Send)
+        .count();
+    assert_eq!(sends, 1, "{decisions:?}");
+    let mut counts: Vec<u64> = decisions
+        .iter()
+        .filter_map(|d| match d {
+            crmsync_store::AlertDecision::Suppressed { count } => Some(*count),
+            crmsync_store::AlertDecision::Send => None,
+        })
+        .collect();
+    counts.sort_unstable();
+    assert_eq!(counts, (1..HITS as u64).collect::<Vec<_>>());
+    // another key has its own window, and sends nothing to summarize
+    assert_eq!(
+        stores[1].alert_window_hit("paused", window).await.unwrap(),
+        crmsync_store::AlertDecision::Send
+    );
+    // nothing to summarize while the window is open
+    assert!(stores[0]
+        .claim_due_alert_summaries(10)
+        .await
+        .unwrap()
+        .is_empty());
+    tokio::time::sleep(window + Duration::from_millis(200)).await;
+    // many concurrent claimers in both processes: the summary is handed out exactly once
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let store = stores[i % 2].clone();
+            tokio::spawn(async move { store.claim_due_alert_summaries(10).await.unwrap() })
+        })
+        .collect();
+    let summaries: Vec<crmsync_store::AlertSummary> = futures::future::join_all(tasks)
+        .await
+        .into_iter()
+        .flat_map(|r| r.unwrap())
+        .collect();
+    assert_eq!(summaries.len(), 1, "{summaries:?}");
+    let sum = &summaries[0];
+    assert_eq!(sum.key, "dead_letter:INVALID_FIELD");
+    assert_eq!(sum.suppressed, HITS as u64 - 1);
+    assert_eq!(
+        sum.closed_at - sum.opened_at,
+        chrono::Duration::from_std(window).unwrap()
+    );
+    assert!(stores[1]
+        .claim_due_alert_summaries(10)
+        .await
+        .unwrap()
+        .is_empty());
+    // the next hit opens a new window and sends again
+    assert_eq!(
+        stores[1]
+            .alert_window_hit("dead_letter:INVALID_FIELD", window)
+            .await
+            .unwrap(),
+        crmsync_store::AlertDecision::Send
+    );
+}
+
+async fn a_closed_window_keeps_its_summary_when_a_new_window_opens(db: &TestDb) {
+    use crmsync_store::AlertDecision::{Send, Suppressed};
+    let s = &db.store;
+    let w = Duration::from_millis(300);
+    assert_eq!(s.alert_window_hit("k", w).await.unwrap(), Send);
+    assert_eq!(
+        s.alert_window_hit("k", w).await.unwrap(),
+        Suppressed { count: 1 }
+    );
+    assert_eq!(
+        s.alert_window_hit("k", w).await.unwrap(),
+        Suppressed { count: 2 }
+    );
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    // the window closed unsummarized: a new one opens (and sends) without losing the old count
+    assert_eq!(s.alert_window_hit("k", w).await.unwrap(), Send);
+    assert_eq!(
+        s.alert_window_hit("k", w).await.unwrap(),
+        Suppressed { count: 1 }
+    );
+    let due = s.claim_due_alert_summaries(10).await.unwrap();
+    assert_eq!(
+        due.iter()
+            .map(|d| (d.key.as_str(), d.suppressed))
+            .collect::<Vec<_>>(),
+        vec![("k", 2)]
+    );
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    let due = s.claim_due_alert_summaries(10).await.unwrap();
+    assert_eq!(
+        due.iter()
+            .map(|d| (d.key.as_str(), d.suppressed))
+            .collect::<Vec<_>>(),
+        vec![("k", 1)]
+    );
+    assert!(s.claim_due_alert_summaries(10).await.unwrap().is_empty());
+    assert!(s
+        .alert_window_hit("", w)
+        .await
+        .unwrap_err()
+        .is_invalid_input());
+}
+
+// ---- history as data ----
+
+fn attempt(
+    event_id: crmsync_store::EventId,
+    outcome: crmsync_store::AttemptOutcome,
+) -> crmsync_store::NewAttempt {
+    crmsync_store::NewAttempt {
+        event_id,
+        worker: "worker-1".to_owned(),
+        operation: "salesforce PATCH Lead/00Q5g00000AbCdEAAV".to_owned(),
+        outcome,
+        error_class: None,
+        error: None,
+        http_status: None,
+        elapsed: Duration::from_millis(1234),
+    }
+}
+
+async fn attempts_are_rows_numbered_per_event(db: &TestDb) {
+    use crmsync_store::AttemptOutcome as O;
+    let s = &db.store;
+    let start = s.db_now().await.unwrap();
+    let id = s
+        .insert_event_if_new(&new_event("att-1", 1, 1, "{}"))
+        .await
+        .unwrap()
+        .event_id();
+    let other = s
+        .insert_event_if_new(&new_event("att-2", 1, 2, "{}"))
+        .await
+        .unwrap()
+        .event_id();
+    let long_error = format!("HTTP 503 \0 {}", "é".repeat(20_000));
+    let first = s
+        .record_attempt(&crmsync_store::NewAttempt {
+            error_class: Some("transient".to_owned()),
+            error: Some(long_error),
+            http_status: Some(503),
+            ..attempt(id, O::Failed)
+        })
+        .await
+        .unwrap();
+    assert_eq!(first.attempt, 1);
+    assert_eq!(first.event_id, id);
+    assert_eq!(first.http_status, Some(503));
+    assert_eq!(first.error_class.as_deref(), Some("transient"));
+    assert_eq!(
+        first.finished_at - first.started_at,
+        chrono::Duration::milliseconds(1234)
+    );
+    assert!(first.finished_at >= start);
+    let err = first.error.clone().unwrap();
+    assert!(err.starts_with("HTTP 503 \u{fffd} é"), "{}", &err[..20]);
+    assert!(err.len() <= crmsync_store::ATTEMPT_ERROR_CAP && err.ends_with('…'));
+    for outcome in [O::Paused, O::LeaseLost, O::Done] {
+        s.record_attempt(&attempt(id, outcome)).await.unwrap();
+    }
+    s.record_attempt(&attempt(other, O::Dead)).await.unwrap();
+    let all = s.attempts_for_event(id).await.unwrap();
+    assert_eq!(
+        all.iter()
+            .map(|a| (a.attempt, a.outcome))
+            .collect::<Vec<_>>(),
+        vec![
+            (1, O::Failed),
+            (2, O::Paused),
+            (3, O::LeaseLost),
+            (4, O::Done)
+        ]
+    );
+    assert_eq!(all[0], first);
+    assert_eq!(all[3].operation, "salesforce PATCH Lead/00Q5g00000AbCdEAAV");
+    assert_eq!(all[3].worker, "worker-1");
+    assert_eq!((all[3].error.as_deref(), all[3].http_status), (None, None));
+
+    // concurrent recorders in two processes: distinct consecutive numbers
+    let third = s
+        .insert_event_if_new(&new_event("att-3", 1, 3, "{}"))
+        .await
+        .unwrap()
+        .event_id();
+    let stores = [db.store.clone(), db.another_store().await];
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let store = stores[i % 2].clone();
+            tokio::spawn(async move {
+                store
+                    .record_attempt(&attempt(third, O::Failed))
+                    .await
+                    .unwrap()
+                    .attempt
+            })
+        })
+        .collect();
+    let mut numbers: Vec<u32> = futures::future::join_all(tasks)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=20).collect::<Vec<_>>());
+
+    let counts = s.attempt_counts_since(epoch()).await.unwrap();
+    assert_eq!(
+        (
+            counts.done,
+            counts.skipped,
+            counts.failed,
+            counts.dead,
+            counts.paused,
+            counts.lease_lost
+        ),
+        (1, 0, 21, 1, 1, 1)
+    );
+    assert_eq!(counts.total(), 25);
+    assert_eq!(counts.get(O::Failed), 21);
+    assert_eq!(
+        s.attempt_counts_since(Utc::now() + chrono::Duration::hours(2))
+            .await
+            .unwrap()
+            .total(),
+        0
+    );
+    let recent = s.recent_attempts(2).await.unwrap();
+    assert_eq!(recent.len(), 2);
+    assert!(recent.iter().all(|a| a.event_id == third));
+    assert!(matches!(
+        s.record_attempt(&attempt(crmsync_store::EventId(id.0 + 1000), O::Done))
+            .await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+async fn rejected_deliveries_keep_headers_and_body_bytes(db: &TestDb) {
+    use crmsync_store::{NewRejectedDelivery, RejectReason, REJECTED_BODY_CAP};
+    let s = &db.store;
+    let start = s.db_now().await.unwrap();
+    // a raw NUL byte, the JSON escape \u0000 as text, invalid UTF-8 and a lone surrogate's bytes
+    let mut body = b"{\"event\":{\"triggerUuid\":\"a\x00b\",\"type\":\"x\\u0000y\"}} ".to_vec();
+    body.extend_from_slice(&[0xff, 0xfe, 0x00, 0xed, 0xa0, 0x80, 0xc3]);
+    let headers = vec![
+        ("content-type".to_owned(), "application/json".to_owned()),
+        ("x-odd".to_owned(), "nul\0 \"quoted\" é".to_owned()),
+        ("x-odd".to_owned(), "second value".to_owned()),
+    ];
+    let first = s
+        .record_rejected_delivery(&NewRejectedDelivery {
+            reason: RejectReason::InvalidField,
+            http_status: 400,
+            detail: Some("triggerUuid contains NUL \0".to_owned()),
+            headers: headers.clone(),
+            body: body.clone(),
+            body_len: None,
+        })
+        .await
+        .unwrap();
+    let got = s.get_rejected_delivery(first).await.unwrap().unwrap();
+    assert_eq!(got.body, body, "body byte for byte");
+    assert_eq!(got.headers, headers);
+    assert_eq!(got.reason, RejectReason::InvalidField);
+    assert_eq!(got.http_status, 400);
+    assert_eq!(
+        got.detail.as_deref(),
+        Some("triggerUuid contains NUL \u{fffd}")
+    );
+    assert_eq!(got.body_len, body.len() as u64);
+    assert!(!got.body_truncated);
+    assert!(got.received_at >= start);
+    assert!(got.body_text().contains("x\\u0000y"));
+
+    // a large body is cut at the cap and flagged
+    let big: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    let second = s
+        .record_rejected_delivery(&NewRejectedDelivery {
+            reason: RejectReason::TooLarge,
+            http_status: 413,
+            detail: None,
+            headers: vec![],
+            body: big.clone(),
+            body_len: None,
+        })
+        .await
+        .unwrap();
+    let got = s.get_rejected_delivery(second).await.unwrap().unwrap();
+    assert_eq!(got.body, big[..REJECTED_BODY_CAP].to_vec());
+    assert_eq!((got.body_len, got.body_truncated), (100_000, true));
+    // a caller that only read a prefix says how long the body was
+    let third = s
+        .record_rejected_delivery(&NewRejectedDelivery {
+            reason: RejectReason::TooLarge,
+            http_status: 413,
+            detail: None,
+            headers: vec![],
+            body: big[..10].to_vec(),
+            body_len: Some(10_000_000),
+        })
+        .await
+        .unwrap();
+    let got = s.get_rejected_delivery(third).await.unwrap().unwrap();
+    assert_eq!(
+        (got.body.len(), got.body_len, got.body_truncated),
+        (10, 10_000_000, true)
+    );
+    s.record_rejected_delivery(&NewRejectedDelivery {
+        reason: RejectReason::BadSignature,
+        http_status: 401,
+        detail: None,
+        headers: vec![],
+        body: vec![],
+        body_len: None,
+    })
+    .await
+    .unwrap();
+
+    let listed = s.list_rejected_deliveries(3).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|r| r.reason).collect::<Vec<_>>(),
+        vec![
+            RejectReason::BadSignature,
+            RejectReason::TooLarge,
+            RejectReason::TooLarge
+        ]
+    );
+    assert_eq!(
+        s.rejected_delivery_count_since(start - chrono::Duration::seconds(1))
+            .await
+            .unwrap(),
+        4
+    );
+    assert_eq!(
+        s.rejected_delivery_count_since(Utc::now() + chrono::Duration::hours(2))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        s.prune_rejected_deliveries(Utc::now() + chrono::Duration::hours(2))
+            .await
+            .unwrap(),
+        4
+    );
+    assert!(s.list_rejected_deliveries(10).await.unwrap().is_empty());
+    assert!(s
+        .get_rejected_delivery(crmsync_store::RejectedDeliveryId(first.0))
+        .await
+        .unwrap()
+        .is_none());
 }

@@ -370,6 +370,39 @@ impl Engine {
         Ok(out)
     }
 
+    /// Processes the open events of the queue that event `event_id` belongs to (its item's, or
+    /// its own for an event without an item id), oldest first, until `event_id` has been
+    /// processed, the queue is held by another worker, or an event stays open. The one entry
+    /// point of ingest (HTTP, Lambda, queue consumers, replay).
+    pub async fn process_event(&self, event_id: EventId) -> Result<Vec<Processed>, EngineError> {
+        let mut out = Vec::new();
+        // Bounded: a queue cannot have more open events than this in one call.
+        for _ in 0..1000 {
+            if self.paused_until().is_some() {
+                break;
+            }
+            let Some(claimed) = self
+                .inner
+                .store
+                .claim_for_event(
+                    event_id,
+                    &self.inner.config.worker_id,
+                    self.inner.config.lease,
+                )
+                .await?
+            else {
+                break;
+            };
+            let p = self.process_claimed(claimed).await?;
+            let stop = !p.outcome.is_final() || p.event_id == event_id;
+            out.push(p);
+            if stop {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
     /// Claims and processes the next due event of any item; `None` when nothing is due (or while
     /// paused).
     pub async fn process_next(&self) -> Result<Option<Processed>, EngineError> {

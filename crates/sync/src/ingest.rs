@@ -105,7 +105,7 @@ pub struct Stored {
     pub duplicate: bool,
     /// Monday board.
     pub board_id: i64,
-    /// Monday item (the per-item queue key).
+    /// Monday item ([`NewEvent::NO_ITEM`] for an event without one).
     pub item_id: i64,
     /// Monday event type.
     pub event_type: String,
@@ -198,8 +198,8 @@ pub fn parse_delivery(body: &[u8]) -> Result<Parsed, Rejection> {
                 field: "event.pulseId",
                 problem: format!("is not a number ({})", shown(i)),
             })?,
-        // No item: a queue of its own (see `no_item_queue`), never one shared "item 0" queue.
-        None => no_item_queue(&trigger_uuid),
+        // No item: the store gives the event a queue of its own, never one shared "item 0" queue.
+        None => NewEvent::NO_ITEM,
     };
     Ok(Parsed::Event(NewEvent {
         trigger_uuid,
@@ -208,16 +208,6 @@ pub fn parse_delivery(body: &[u8]) -> Result<Parsed, Rejection> {
         event_type,
         payload: String::from_utf8_lossy(body).into_owned(),
     }))
-}
-
-/// The queue key of an event that names no item: a negative number derived from its idempotency
-/// key (Monday's ids are positive), so such events neither share one queue nor block each other.
-pub fn no_item_queue(trigger_uuid: &str) -> i64 {
-    let d = Sha256::digest(trigger_uuid.as_bytes());
-    let mut b = [0u8; 8];
-    b.copy_from_slice(&d[..8]);
-    // In [-2^62, -1]: negative, and far from any real id.
-    -((u64::from_be_bytes(b) >> 2) as i64) - 1
 }
 
 fn no_nul(field: &'static str, v: &str) -> Result<(), Rejection> {
@@ -320,10 +310,9 @@ impl Ingest {
             }
             Ok(permit) => {
                 let engine = self.engine.clone();
-                let (board_id, item_id, event_id) =
-                    (stored.board_id, stored.item_id, stored.event_id);
+                let event_id = stored.event_id;
                 let task = tokio::spawn(async move {
-                    let r = engine.process_item(board_id, item_id, Some(event_id)).await;
+                    let r = engine.process_event(event_id).await;
                     drop(permit);
                     r
                 });
@@ -475,18 +464,9 @@ mod tests {
     }
 
     #[test]
-    fn events_without_an_item_get_queues_of_their_own() {
+    fn events_without_an_item_are_stored_as_such() {
         let a =
             event(r#"{"event":{"type":"brand_new_type","boardId":1,"triggerUuid":"a"}}"#).unwrap();
-        let b =
-            event(r#"{"event":{"type":"brand_new_type","boardId":1,"triggerUuid":"b"}}"#).unwrap();
-        assert!(
-            a.item_id < 0 && b.item_id < 0,
-            "{} {}",
-            a.item_id,
-            b.item_id
-        );
-        assert_ne!(a.item_id, b.item_id);
-        assert_eq!(a.item_id, no_item_queue("a"));
+        assert_eq!(a.item_id, NewEvent::NO_ITEM);
     }
 }

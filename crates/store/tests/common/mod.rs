@@ -6,6 +6,7 @@ use crmsync_store::{Backend, Store};
 pub struct TestDb {
     pub store: Store,
     pub url: String,
+    pub backend: Backend,
     cleanup: Cleanup,
 }
 
@@ -16,14 +17,25 @@ enum Cleanup {
 
 impl TestDb {
     pub async fn new(backend: Backend) -> TestDb {
+        let db = TestDb::new_unmigrated(backend).await;
+        db.store
+            .migrate()
+            .await
+            .unwrap_or_else(|e| panic!("migrate: {e}"));
+        db
+    }
+
+    /// A fresh empty database without the schema (for migration tests).
+    pub async fn new_unmigrated(backend: Backend) -> TestDb {
         match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = format!("sqlite://{}", dir.path().join("store.db").display());
-                let store = connect_and_migrate(&url).await;
+                let store = connect(&url).await;
                 TestDb {
                     store,
                     url,
+                    backend,
                     cleanup: Cleanup::Sqlite(dir),
                 }
             }
@@ -38,12 +50,34 @@ impl TestDb {
                 let mut url = url::Url::parse(&admin_url).expect("DATABASE_URL is a URL");
                 url.set_path(&format!("/{db_name}"));
                 let url = url.to_string();
-                let store = connect_and_migrate(&url).await;
+                let store = connect(&url).await;
                 TestDb {
                     store,
                     url,
+                    backend,
                     cleanup: Cleanup::Postgres { admin_url, db_name },
                 }
+            }
+        }
+    }
+
+    /// Runs raw SQL (one or more statements) on the test database through a connection of its own.
+    pub async fn raw_exec(&self, sql: &str) {
+        use sqlx::{Connection, Executor};
+        match self.backend {
+            Backend::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+                conn.execute(sql)
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+                let _ = conn.close().await;
+            }
+            Backend::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
+                conn.execute(sql)
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+                let _ = conn.close().await;
             }
         }
     }
@@ -72,15 +106,10 @@ impl Drop for TestDb {
     }
 }
 
-async fn connect_and_migrate(url: &str) -> Store {
-    let store = Store::connect(url)
+async fn connect(url: &str) -> Store {
+    Store::connect(url)
         .await
-        .unwrap_or_else(|e| panic!("connect: {e}"));
-    store
-        .migrate()
-        .await
-        .unwrap_or_else(|e| panic!("migrate: {e}"));
-    store
+        .unwrap_or_else(|e| panic!("connect: {e}"))
 }
 
 fn postgres_admin_url() -> String {
