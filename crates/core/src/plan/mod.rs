@@ -17,13 +17,18 @@ use thiserror::Error;
 use crate::lookups::Lookups;
 use crate::transform::TransformError;
 
+pub mod follow_up;
 pub mod migration;
 pub mod realtime;
 
+pub use follow_up::{
+    follow_up_plan, FollowUp, FollowUpOutcome, FOLLOW_UP_EVENT_TYPE, FOLLOW_UP_KEY,
+    FOLLOW_UP_PREFIX,
+};
 pub use migration::{
     item_name_from_record, plan_item, same_salesforce_value, ItemOperation, NewLabel,
 };
-pub use realtime::{name_fields, plan};
+pub use realtime::{freshen, name_fields, needs_user_directory, plan};
 
 /// Salesforce field values by API name.
 pub type Fields = BTreeMap<String, Value>;
@@ -170,6 +175,47 @@ pub enum SkipReason {
         /// Event type.
         event_type: String,
     },
+}
+
+impl std::fmt::Display for SkipReason {
+    /// The reason in plain words (the engine's skip message in the event log and `/status`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SkipReason::UnknownBoard { board_id } => {
+                write!(f, "board {board_id} is not in the mapping (unknown board)")
+            }
+            SkipReason::Subitem => f.write_str("subitems are not synced"),
+            SkipReason::UnmappedColumn { column_id } => {
+                write!(f, "column {column_id} is not in the mapping")
+            }
+            SkipReason::ToMondayOnly { column_id } => {
+                write!(f, "column {column_id} only syncs Salesforce -> Monday")
+            }
+            SkipReason::NameNotMapped => f.write_str("this board does not sync item names"),
+            SkipReason::NoChange => {
+                f.write_str("no change (same value as before, or crmsync's own write-back)")
+            }
+            SkipReason::AlreadyLinked { salesforce_id } => {
+                write!(f, "the item is already linked to {salesforce_id}")
+            }
+            SkipReason::NotLinked => f.write_str("the item has no Salesforce record"),
+            SkipReason::PolicyIgnore { event_type } => {
+                write!(f, "the mapping says to ignore {event_type}")
+            }
+            SkipReason::NothingToWrite { column_id } => {
+                write!(
+                    f,
+                    "column {column_id} was cleared but its field cannot be cleared"
+                )
+            }
+            SkipReason::IdColumnCleared => {
+                f.write_str("the Id column was cleared on Monday; the link is kept")
+            }
+            SkipReason::UnsupportedEvent { event_type } => {
+                write!(f, "{event_type} events carry nothing to sync")
+            }
+        }
+    }
 }
 
 /// A plan: operations to apply in order.

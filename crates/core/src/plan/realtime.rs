@@ -9,8 +9,9 @@ use super::{
     DeferredColumn, Fields, Operation, Plan, PlanContext, PlanError, PlanOutcome, RecordRef,
     SkipReason,
 };
+use crate::lookups::Lookups;
 use crate::mapping::{BoardMapping, ColumnMapping, DeletePolicy, ItemNameTarget};
-use crate::monday::{ColumnKind, ColumnValue, Item, WebhookEvent};
+use crate::monday::{ColumnKind, ColumnValue, EventKind, Item, WebhookEvent};
 use crate::salesforce::is_salesforce_id;
 use crate::transform::{to_salesforce, Converted, MondayInput, Transform, TransformError};
 use crate::Mapping;
@@ -27,9 +28,9 @@ pub fn plan(
     mapping: &Mapping,
     ctx: &PlanContext<'_>,
 ) -> Result<PlanOutcome, PlanError> {
-    let et = event.event_type.as_str();
+    let kind = &event.event_type;
     let bad = |reason: &str| PlanError::InvalidEvent {
-        event_type: et.to_string(),
+        event_type: kind.to_string(),
         reason: reason.to_string(),
     };
     let board_id = event.board_id.as_deref().ok_or_else(|| bad("no boardId"))?;
@@ -41,56 +42,106 @@ pub fn plan(
     if event.parent_item_id.is_some() {
         return Ok(Plan::skip(SkipReason::Subitem));
     }
-    if !matches!(
-        et,
-        "create_pulse" | "update_column_value" | "update_name" | "delete_pulse" | "archive_pulse"
-    ) {
+    if !(kind.changes_item() || kind.removes_item()) {
         return Ok(Plan::skip(SkipReason::UnsupportedEvent {
-            event_type: et.to_string(),
+            event_type: kind.to_string(),
         }));
     }
     let item_id = event.item().ok_or_else(|| bad("no pulseId or itemId"))?;
     let linked = ctx.lookups.salesforce_id_for_item(item_id);
     let p = Planner { bm, item_id, ctx };
-    match et {
-        "create_pulse" => match linked {
-            Some(id) => Ok(Plan::skip(SkipReason::AlreadyLinked { salesforce_id: id })),
-            None => p.create_or_link(item, "create_pulse has no column values", Changed::Nothing),
-        },
-        "update_column_value" => p.column_change(event, item, linked),
-        "update_name" => p.name_change(event, item, linked),
-        _ => {
-            let policy = if et == "delete_pulse" {
-                &bm.on_delete
-            } else {
-                &bm.on_archive
-            };
-            let Some(id) = linked else {
-                return Ok(Plan::skip(SkipReason::NotLinked));
-            };
-            Ok(PlanOutcome::Ready(Plan::new(match policy {
-                DeletePolicy::Ignore => vec![Operation::Skip {
-                    reason: SkipReason::PolicyIgnore {
-                        event_type: et.to_string(),
-                    },
-                }],
-                DeletePolicy::Delete => vec![
-                    Operation::Delete {
-                        object: bm.object.clone(),
-                        id,
-                    },
-                    Operation::Unlink {
-                        board_id: bm.board_id.clone(),
-                        item_id: item_id.to_string(),
-                    },
-                ],
-                DeletePolicy::SetFields(fields) => vec![Operation::Update {
-                    object: bm.object.clone(),
-                    id,
-                    fields: fields.clone(),
-                }],
-            })))
+    let policy = match kind {
+        EventKind::CreatePulse => {
+            return match linked {
+                Some(id) => Ok(Plan::skip(SkipReason::AlreadyLinked { salesforce_id: id })),
+                None => {
+                    p.create_or_link(item, "create_pulse has no column values", Changed::Nothing)
+                }
+            }
         }
+        EventKind::UpdateColumnValue => return p.column_change(event, item, linked),
+        EventKind::UpdateName => return p.name_change(event, item, linked),
+        EventKind::DeletePulse => &bm.on_delete,
+        _ => &bm.on_archive,
+    };
+    let Some(id) = linked else {
+        return Ok(Plan::skip(SkipReason::NotLinked));
+    };
+    Ok(PlanOutcome::Ready(Plan::new(match policy {
+        DeletePolicy::Ignore => vec![Operation::Skip {
+            reason: SkipReason::PolicyIgnore {
+                event_type: kind.to_string(),
+            },
+        }],
+        DeletePolicy::Delete => vec![
+            Operation::Delete {
+                object: bm.object.clone(),
+                id,
+            },
+            Operation::Unlink {
+                board_id: bm.board_id.clone(),
+                item_id: item_id.to_string(),
+            },
+        ],
+        DeletePolicy::SetFields(fields) => vec![Operation::Update {
+            object: bm.object.clone(),
+            id,
+            fields: fields.clone(),
+        }],
+    })))
+}
+
+/// Overrides, field by field, the values of a plan's updates with the item's current values
+/// (`fresh`, read from Monday just before applying): events applied in any order then converge on
+/// Monday's latest state. Only the fields the event's column (or name) produces are replaced;
+/// others in the same update are kept, e.g. the external id (`Monday_Item_Id__c`) that the planner
+/// merges into one PATCH when an unlinked item whose Id column holds a record id gets linked. A
+/// column missing from the snapshot keeps the event's value.
+pub fn freshen(
+    plan: &mut Plan,
+    event: &WebhookEvent,
+    bm: &BoardMapping,
+    fresh: &Item,
+    lookups: &dyn Lookups,
+) -> Result<(), PlanError> {
+    for op in &mut plan.ops {
+        let Operation::Update { fields, .. } = op else {
+            continue;
+        };
+        match event.event_type {
+            EventKind::UpdateColumnValue => {
+                let Some(cm) = event.column_id.as_deref().and_then(|c| bm.column(c)) else {
+                    continue;
+                };
+                let Some(cv) = fresh.column(&cm.column) else {
+                    continue;
+                };
+                match to_salesforce(cm, MondayInput::Column(cv), lookups)? {
+                    Converted::Fields(fs) => fields.extend(fs),
+                    Converted::NeedsItem(_) => {}
+                }
+            }
+            EventKind::UpdateName => fields.extend(name_fields(bm, &fresh.name)?),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Whether planning `event` needs the user directories (a people column is involved): a column
+/// change of a people column, or a create/rename (which may create the record with all columns).
+pub fn needs_user_directory(bm: &BoardMapping, event: &WebhookEvent) -> bool {
+    if !bm.columns.iter().any(|c| c.transform == Transform::People) {
+        return false;
+    }
+    match event.event_type {
+        EventKind::UpdateColumnValue => event
+            .column_id
+            .as_deref()
+            .and_then(|c| bm.column(c))
+            .is_some_and(|c| c.transform == Transform::People),
+        EventKind::CreatePulse | EventKind::UpdateName => true,
+        _ => false,
     }
 }
 
@@ -102,7 +153,7 @@ enum Changed<'a> {
     Column(&'a ColumnMapping),
 }
 
-fn snapshot_not_enough(cm: &ColumnMapping, reason: &str) -> PlanError {
+pub(super) fn snapshot_not_enough(cm: &ColumnMapping, reason: &str) -> PlanError {
     PlanError::Transform(TransformError::InvalidValue {
         column: cm.column.clone(),
         transform: cm.transform.name(),
@@ -324,7 +375,7 @@ impl Planner<'_> {
             .column_id
             .as_deref()
             .ok_or_else(|| PlanError::InvalidEvent {
-                event_type: event.event_type.clone(),
+                event_type: event.event_type.to_string(),
                 reason: "no columnId".into(),
             })?;
         if column_id == self.bm.salesforce_id_column {
