@@ -228,6 +228,14 @@ fn follow_ups_are_keyed_by_their_root_event_and_read_both_payload_formats() {
     let payload = fu.to_payload();
     assert_eq!(FollowUp::from_payload(&payload).as_ref(), Some(fu));
     assert!(FollowUp::is_follow_up_key(&fu.key()));
+    let mapping = common::seed_mapping();
+    assert!(!fu.needs_user_directory(&mapping), "a relation column");
+    let owner = FollowUp {
+        column_id: "person".into(),
+        board_id: LEADS.into(),
+        ..follow_up()
+    };
+    assert!(owner.needs_user_directory(&mapping), "a people column");
     assert!(fu.key().starts_with(&FollowUp::key_prefix_of_root(41)));
     assert!(!fu.key().starts_with(&FollowUp::key_prefix_of_root(4)));
     // Stored before this version: a forged `update_column_value` delivery with the marker.

@@ -63,6 +63,14 @@ impl FollowUp {
             .collect()
     }
 
+    /// Whether planning it needs the user directories (the deferred column is a people column).
+    pub fn needs_user_directory(&self, mapping: &Mapping) -> bool {
+        mapping
+            .board(&self.board_id)
+            .and_then(|bm| bm.column(&self.column_id))
+            .is_some_and(|c| c.transform == crate::transform::Transform::People)
+    }
+
     /// The idempotency key: `crmsync-deferred:<root event>:<column>`.
     pub fn key(&self) -> String {
         format!("{FOLLOW_UP_PREFIX}{}:{}", self.root_event, self.column_id)
