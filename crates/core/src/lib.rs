@@ -7,6 +7,8 @@
 //! - [`Mapping::parse`] reads `mapping.toml`; [`validate()`] checks it against Salesforce describes
 //!   and Monday boards and returns it enriched with field lengths and label tables.
 //! - [`plan()`] turns a webhook event (plus an optional item snapshot) into [`Operation`]s.
+//! - [`freshen`] overrides a plan's values with the item's current ones (fresh reads);
+//!   [`follow_up_plan`] plans a [`FollowUp`] (a column a create deferred).
 //! - [`plan_item`] turns a Salesforce record into a Monday item create/update (migration).
 //! - [`to_salesforce`] / [`to_monday`] convert single values; [`normalize_phone`] makes E.164.
 
@@ -30,13 +32,15 @@ pub use mapping::{
     ItemNameTarget, Mapping,
 };
 pub use monday::{
-    Board, BoardColumn, ColumnKind, ColumnValue, Item, WebhookDelivery, WebhookEvent,
+    related_item_ids, Board, BoardColumn, ColumnKind, ColumnValue, EventKind, Item,
+    WebhookDelivery, WebhookEvent,
 };
 pub use phone::{calling_code, country_for_e164, normalize_phone, PhoneError};
 pub use plan::{
-    item_name_from_record, name_fields, plan, plan_item, same_salesforce_value, DeferredColumn,
-    Fields, ItemOperation, NewLabel, Operation, Plan, PlanContext, PlanError, PlanOutcome,
-    RecordRef, SkipReason,
+    follow_up_plan, freshen, item_name_from_record, name_fields, needs_user_directory, plan,
+    plan_item, same_salesforce_value, DeferredColumn, Fields, FollowUp, FollowUpOutcome,
+    ItemOperation, NewLabel, Operation, Plan, PlanContext, PlanError, PlanOutcome, RecordRef,
+    SkipReason, FOLLOW_UP_EVENT_TYPE, FOLLOW_UP_KEY, FOLLOW_UP_PREFIX,
 };
 pub use salesforce::{
     is_salesforce_id, FieldDescribe, PicklistValue, RecordTypeInfo, SObjectDescribe,

@@ -5,7 +5,7 @@
 //! and a column value's `value` may be a JSON-encoded string (GraphQL `column_values.value`) or a
 //! JSON value (seed files, webhook payloads).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize};
@@ -26,9 +26,9 @@ pub struct WebhookDelivery {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookEvent {
-    /// Payload type, e.g. `update_column_value`.
+    /// Payload type, e.g. `update_column_value` (unknown types kept raw).
     #[serde(rename = "type", default)]
-    pub event_type: String,
+    pub event_type: EventKind,
     /// Board the item lives on.
     #[serde(default, deserialize_with = "de_opt_id")]
     pub board_id: Option<String>,
@@ -75,6 +75,161 @@ impl WebhookEvent {
     pub fn item(&self) -> Option<&str> {
         self.pulse_id.as_deref().or(self.item_id.as_deref())
     }
+}
+
+/// A webhook event's payload type (`type`). The one place that knows Monday's type names: the
+/// planner and the engine match on this, never on strings.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EventKind {
+    /// `create_pulse`: an item was created.
+    CreatePulse,
+    /// `update_column_value`: one column changed.
+    UpdateColumnValue,
+    /// `update_name`: the item was renamed.
+    UpdateName,
+    /// `delete_pulse`: the item was deleted.
+    DeletePulse,
+    /// `archive_pulse`: the item was archived.
+    ArchivePulse,
+    /// `restore_pulse`: an archived or deleted item was restored.
+    RestorePulse,
+    /// `move_pulse_into_group`: the item moved to another group.
+    MovePulseIntoGroup,
+    /// `create_update`: an update (comment) was posted on the item.
+    CreateUpdate,
+    /// Any other type, kept as Monday sent it (empty when the event has no `type`).
+    Other(String),
+}
+
+impl EventKind {
+    /// The kind of a payload type name.
+    pub fn parse(name: &str) -> EventKind {
+        match name {
+            "create_pulse" => EventKind::CreatePulse,
+            "update_column_value" => EventKind::UpdateColumnValue,
+            "update_name" => EventKind::UpdateName,
+            "delete_pulse" => EventKind::DeletePulse,
+            "archive_pulse" => EventKind::ArchivePulse,
+            "restore_pulse" => EventKind::RestorePulse,
+            "move_pulse_into_group" => EventKind::MovePulseIntoGroup,
+            "create_update" => EventKind::CreateUpdate,
+            other => EventKind::Other(other.to_string()),
+        }
+    }
+
+    /// The payload type name, as Monday sends it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            EventKind::CreatePulse => "create_pulse",
+            EventKind::UpdateColumnValue => "update_column_value",
+            EventKind::UpdateName => "update_name",
+            EventKind::DeletePulse => "delete_pulse",
+            EventKind::ArchivePulse => "archive_pulse",
+            EventKind::RestorePulse => "restore_pulse",
+            EventKind::MovePulseIntoGroup => "move_pulse_into_group",
+            EventKind::CreateUpdate => "create_update",
+            EventKind::Other(s) => s,
+        }
+    }
+
+    /// Whether the event changes what an item holds (create, column change, rename): the engine
+    /// reads the item's current values for these (fresh reads).
+    pub fn changes_item(&self) -> bool {
+        matches!(
+            self,
+            EventKind::CreatePulse | EventKind::UpdateColumnValue | EventKind::UpdateName
+        )
+    }
+
+    /// Whether the event removes the item (delete or archive).
+    pub fn removes_item(&self) -> bool {
+        matches!(self, EventKind::DeletePulse | EventKind::ArchivePulse)
+    }
+}
+
+impl Default for EventKind {
+    fn default() -> Self {
+        EventKind::Other(String::new())
+    }
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<&str> for EventKind {
+    fn from(s: &str) -> Self {
+        EventKind::parse(s)
+    }
+}
+
+impl Serialize for EventKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for EventKind {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(EventKind::parse(&String::deserialize(d)?))
+    }
+}
+
+/// The Monday items that board_relation values in an event and/or an item snapshot point at: the
+/// `linkedPulseIds: [{"linkedPulseId": N}]` of webhook values (also inside JSON-encoded strings,
+/// as GraphQL returns `value`) and the `linked_item_ids` of snapshots. The engine looks up their
+/// Salesforce records before planning.
+pub fn related_item_ids(event: Option<&WebhookEvent>, item: Option<&Item>) -> BTreeSet<String> {
+    fn walk(v: &Value, out: &mut BTreeSet<String>) {
+        match v {
+            Value::Object(m) => {
+                for (k, v) in m {
+                    if k == "linkedPulseId" {
+                        match v {
+                            Value::Number(n) => {
+                                out.insert(n.to_string());
+                            }
+                            Value::String(s) => {
+                                out.insert(s.clone());
+                            }
+                            _ => {}
+                        }
+                    } else {
+                        walk(v, out);
+                    }
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|v| walk(v, out)),
+            Value::String(s) if s.contains("linkedPulseId") => {
+                if let Ok(inner) = serde_json::from_str::<Value>(s) {
+                    walk(&inner, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = BTreeSet::new();
+    if let Some(event) = event {
+        for v in [&event.value, &event.previous_value, &event.column_values]
+            .into_iter()
+            .flatten()
+        {
+            walk(v, &mut out);
+        }
+    }
+    if let Some(item) = item {
+        for cv in &item.column_values {
+            if let Some(ids) = &cv.linked_item_ids {
+                out.extend(ids.iter().cloned());
+            }
+            if let Some(v) = &cv.value {
+                walk(v, &mut out);
+            }
+        }
+    }
+    out
 }
 
 /// An item snapshot as fetched from Monday (`items { id name column_values { id type text value } }`),

@@ -329,7 +329,7 @@ proptest! {
         let m = mapping();
         let l = if linked { lookups().link("42", "00Q000000000001AAA") } else { lookups() };
         let event = WebhookEvent {
-            event_type: ty.to_string(),
+            event_type: ty.into(),
             board_id: Some("100".into()),
             pulse_id: Some("42".into()),
             column_id: Some(column.to_string()),

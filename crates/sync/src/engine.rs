@@ -6,13 +6,17 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use crmsync_core::{
-    name_fields, plan, to_salesforce, BoardMapping, Converted, DeferredColumn, Item, Lookups,
-    Mapping, MondayInput, Operation, Plan, PlanContext, PlanError, PlanOutcome, RecordRef,
-    SkipReason, StaticLookups, TransformError, WebhookDelivery, WebhookEvent,
+    follow_up_plan, freshen, needs_user_directory, plan, related_item_ids, BoardMapping, FollowUp,
+    FollowUpOutcome, Item, Mapping, Operation, Plan, PlanContext, PlanError, PlanOutcome,
+    RecordRef, SkipReason, StaticLookups, TransformError, WebhookDelivery, WebhookEvent,
+    FOLLOW_UP_EVENT_TYPE,
 };
 use crmsync_monday::{ChangeColumnValues, MondayClient};
 use crmsync_salesforce::{SalesforceClient, SalesforceError};
-use crmsync_store::{ClaimedEvent, DeadLetterId, EventId, Link, NewEvent, Store};
+use crmsync_store::{
+    ClaimedEvent, DeadLetterFilter, DeadLetterId, DeadLetterStatus, EventId, InsertOutcome, Link,
+    NewEvent, Store,
+};
 use rand::Rng;
 use serde_json::json;
 
@@ -485,6 +489,9 @@ impl Engine {
         let event_id = self.inner.store.requeue_dead_letter(id).await?;
         let ev = self.event(event_id).await?;
         tracing::info!(dead_letter_id = %id, %event_id, "dead letter requeued for replay");
+        if !FollowUp::is_follow_up_key(&ev.trigger_uuid) {
+            self.reopen_follow_ups(&ev).await?;
+        }
         let deadline = tokio::time::Instant::now() + self.inner.config.lease;
         loop {
             self.process_item(ev.board_id, ev.item_id, Some(event_id))
@@ -513,18 +520,22 @@ impl Engine {
     pub async fn process_claimed(&self, claimed: ClaimedEvent) -> Result<Processed, EngineError> {
         let ClaimedEvent { event, claim } = claimed;
         let started = std::time::Instant::now();
-        let parsed: Result<WebhookEvent, ApplyError> =
-            serde_json::from_str::<WebhookDelivery>(&event.payload)
+        // A follow-up (ours) or a Monday event; follow-ups are recognised first, in both stored
+        // formats (see `FollowUp::from_payload`).
+        let follow_up = FollowUp::from_payload(&event.payload);
+        let parsed: Option<WebhookEvent> = match &follow_up {
+            Some(_) => None,
+            None => serde_json::from_str::<WebhookDelivery>(&event.payload)
                 .map(|d| d.event)
                 .or_else(|_| serde_json::from_str::<WebhookEvent>(&event.payload))
-                .map_err(|e| ApplyError::Payload(e.to_string()));
-        let follow_up = FollowUp::from_payload(&event.payload);
-        let result = match &parsed {
-            // A panic (a bug on unexpected data) must not kill the worker loop and leave the event
-            // to be re-claimed and panic again forever: it is dead-lettered like any permanent
-            // failure.
-            Ok(ev) => catch_panic(self.apply(ev, event.id, follow_up.as_ref())).await,
-            Err(_) => Err(ApplyError::Payload(
+                .ok(),
+        };
+        // A panic (a bug on unexpected data) must not kill the worker loop and leave the event to
+        // be re-claimed and panic again forever: it is dead-lettered like any permanent failure.
+        let result = match (&follow_up, &parsed) {
+            (Some(fu), _) => catch_panic(self.apply_follow_up(fu)).await,
+            (None, Some(ev)) => catch_panic(self.apply(ev, event.id)).await,
+            (None, None) => Err(ApplyError::Payload(
                 "the stored body is not a Monday event".into(),
             )),
         };
@@ -675,23 +686,17 @@ impl Engine {
         Ok(Some(item))
     }
 
+    /// The planner's lookups for `item_id` on board `bm`: its link, the links of the items its
+    /// relation values (in `ev` and `item`) point at, and the user directories when `users`.
     async fn lookups(
         &self,
         bm: &BoardMapping,
-        ev: &WebhookEvent,
+        item_id: Option<&str>,
+        ev: Option<&WebhookEvent>,
         item: Option<&Item>,
+        users: bool,
     ) -> Result<StaticLookups, ApplyError> {
-        let wants_users = lookups::needs_users(bm)
-            && match ev.event_type.as_str() {
-                "update_column_value" => ev
-                    .column_id
-                    .as_deref()
-                    .and_then(|c| bm.column(c))
-                    .is_some_and(|c| c.transform == crmsync_core::Transform::People),
-                "create_pulse" | "update_name" => true,
-                _ => false,
-            };
-        let dirs = if wants_users {
+        let dirs = if users {
             Some(
                 self.inner
                     .directories
@@ -701,34 +706,63 @@ impl Engine {
         } else {
             None
         };
-        lookups::prefetch(&self.inner.store, bm, ev, item, dirs).await
+        let related = related_item_ids(ev, item);
+        lookups::prefetch(&self.inner.store, bm, item_id, related, dirs).await
     }
 
-    async fn apply(
-        &self,
-        ev: &WebhookEvent,
-        event_id: EventId,
-        follow_up: Option<&FollowUp>,
-    ) -> Result<Applied, ApplyError> {
+    /// Applies a follow-up: reads the item, plans with core's [`follow_up_plan`], applies the
+    /// update. It never plans a create and never stores another follow-up; on an item that has no
+    /// record yet it waits ([`ApplyError::WaitingForRecord`], transient and bounded).
+    async fn apply_follow_up(&self, fu: &FollowUp) -> Result<Applied, ApplyError> {
+        let mapping = self.mapping();
+        let Some(bm) = mapping.board(&fu.board_id) else {
+            return Ok(Applied::Skipped(
+                SkipReason::UnknownBoard {
+                    board_id: fu.board_id.clone(),
+                }
+                .to_string(),
+            ));
+        };
+        let Some(item) = self.fetch_item(&fu.board_id, &fu.item_id).await? else {
+            return Ok(Applied::Skipped(format!(
+                "item {} no longer exists on Monday; nothing to apply",
+                fu.item_id
+            )));
+        };
+        let users = fu.needs_user_directory(&mapping);
+        let l = self
+            .lookups(bm, Some(&fu.item_id), None, Some(&item), users)
+            .await?;
+        match follow_up_plan(fu, &mapping, &item, &l).map_err(ApplyError::Plan)? {
+            FollowUpOutcome::Ready(plan) => self.execute(Some(&item), plan).await,
+            FollowUpOutcome::WaitForRecord {
+                item_id, column_id, ..
+            } => Err(ApplyError::WaitingForRecord {
+                column: column_id,
+                item_id,
+            }),
+        }
+    }
+
+    /// Applies a Monday event (a root event: the follow-ups of the columns its plan defers are
+    /// stored under its id).
+    async fn apply(&self, ev: &WebhookEvent, event_id: EventId) -> Result<Applied, ApplyError> {
         let mapping = self.mapping();
         let Some(board_id) = ev.board_id.clone() else {
             return Err(ApplyError::Payload("the event has no boardId".into()));
         };
         let Some(bm) = mapping.board(&board_id) else {
-            return Ok(Applied::Skipped(format!(
-                "board {board_id} is not in the mapping (unknown board)"
-            )));
+            return Ok(Applied::Skipped(
+                SkipReason::UnknownBoard { board_id }.to_string(),
+            ));
         };
         let item_id = ev.item().map(str::to_string);
         let today = Utc::now().date_naive();
-        let mutable_event = matches!(
-            ev.event_type.as_str(),
-            "create_pulse" | "update_column_value" | "update_name"
-        ) && ev.parent_item_id.is_none();
+        let mutable_event = ev.event_type.changes_item() && ev.parent_item_id.is_none();
+        let users = needs_user_directory(bm, ev);
         let mut item: Option<Item> = None;
         let mut fetched = false;
-        // A follow-up always reads the item: it applies the column's *current* value.
-        if (self.inner.config.fresh_reads || follow_up.is_some()) && mutable_event {
+        if self.inner.config.fresh_reads && mutable_event {
             if let Some(id) = &item_id {
                 item = self.fetch_item(&board_id, id).await?;
                 fetched = true;
@@ -739,15 +773,9 @@ impl Engine {
                 }
             }
         }
-        let mut l = self.lookups(bm, ev, item.as_ref()).await?;
-        if let (Some(fu), Some(it), Some(id)) = (follow_up, item.as_ref(), item_id.as_deref()) {
-            if let Some(sf_id) = l.salesforce_id_for_item(id) {
-                let plan = follow_up_plan(bm, fu, it, &l, sf_id)?;
-                return self.execute(item.as_ref(), plan).await;
-            }
-            // Not linked (the create it follows failed): a plain column change, which creates
-            // or links the record like any change on an unlinked item.
-        }
+        let mut l = self
+            .lookups(bm, item_id.as_deref(), Some(ev), item.as_ref(), users)
+            .await?;
         let mut outcome = plan(
             ev,
             item.as_ref(),
@@ -772,7 +800,9 @@ impl Engine {
                     "item {need_id} no longer exists on Monday; nothing to apply"
                 )));
             };
-            l = self.lookups(bm, ev, item.as_ref()).await?;
+            l = self
+                .lookups(bm, item_id.as_deref(), Some(ev), item.as_ref(), users)
+                .await?;
             outcome = plan(
                 ev,
                 item.as_ref(),
@@ -789,15 +819,15 @@ impl Engine {
                 )))
             }
         };
-        if let Some(item) = &item {
-            freshen(&mut plan, bm, ev, item, &l)?;
+        if let Some(fresh) = &item {
+            freshen(&mut plan, ev, bm, fresh, &l).map_err(ApplyError::Plan)?;
         }
         let deferred = std::mem::take(&mut plan.deferred);
         if let Some(id) = &item_id {
             // Stored *before* the create is applied, so a crash or failure in between cannot lose
-            // them (idempotent: one follow-up per event and column).
-            for d in &deferred {
-                self.enqueue_follow_up(event_id, &board_id, id, d).await?;
+            // them (idempotent: one follow-up per root event and column).
+            for fu in FollowUp::for_deferred(event_id.0, &board_id, id, &deferred) {
+                self.store_follow_up(&fu).await?;
             }
         }
         let applied = self.execute(item.as_ref(), plan).await?;
@@ -813,46 +843,66 @@ impl Engine {
         })
     }
 
-    /// Stores the follow-up event of a deferred column: an `update_column_value` of `column`
-    /// marked with [`FOLLOW_UP_KEY`], keyed by `crmsync-deferred:<event>:<column>`.
-    async fn enqueue_follow_up(
-        &self,
-        of_event: EventId,
-        board_id: &str,
-        item_id: &str,
-        d: &DeferredColumn,
-    ) -> Result<(), ApplyError> {
-        let trigger_uuid = format!("{FOLLOW_UP_PREFIX}{of_event}:{}", d.column_id);
-        let payload = json!({
-            "event": {
-                "type": "update_column_value",
-                "boardId": board_id,
-                "pulseId": item_id,
-                "columnId": d.column_id,
-                "triggerUuid": trigger_uuid,
-            },
-            FOLLOW_UP_KEY: {
-                "ofEvent": of_event.0,
-                "column": d.column_id,
-                "reason": d.reason,
-            },
-        });
+    /// Stores a follow-up under its root event's key (a second store of the same key — a retried
+    /// or replayed root — stores nothing).
+    async fn store_follow_up(&self, fu: &FollowUp) -> Result<(), ApplyError> {
         let outcome = self
             .inner
             .store
             .insert_event_if_new(&NewEvent {
-                trigger_uuid,
-                board_id: lookups::parse_id(board_id)?,
-                item_id: lookups::parse_id(item_id)?,
-                event_type: "update_column_value".into(),
-                payload: payload.to_string(),
+                trigger_uuid: fu.key(),
+                board_id: lookups::parse_id(&fu.board_id)?,
+                item_id: lookups::parse_id(&fu.item_id)?,
+                event_type: FOLLOW_UP_EVENT_TYPE.into(),
+                payload: fu.to_payload(),
             })
             .await
             .map_err(ApplyError::Store)?;
-        tracing::warn!(board_id = %board_id, item_id = %item_id, column = %d.column_id,
-            reason = %d.reason, follow_up_event = %outcome.event_id(),
-            "column left out of the create (its linked record or user is not known yet); \
-             a follow-up event applies it once it is");
+        match outcome {
+            InsertOutcome::Inserted(id) => {
+                tracing::warn!(board_id = %fu.board_id, item_id = %fu.item_id, column = %fu.column_id,
+                    reason = %fu.reason, root_event = fu.root_event, follow_up_event = %id,
+                    "column left out of the create (its linked record or user is not known yet); \
+                     a follow-up event applies it once it is");
+            }
+            InsertOutcome::Duplicate(id) => {
+                tracing::debug!(follow_up_event = %id, key = %fu.key(), "follow-up already stored");
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaying a root event re-applies its deferred columns: the open dead letters of its
+    /// follow-ups (same item, key `crmsync-deferred:<root>:…`) are requeued too. They sit behind the
+    /// root in the item's queue, so they run after it.
+    async fn reopen_follow_ups(&self, root: &crmsync_store::Event) -> Result<(), EngineError> {
+        let prefix = FollowUp::key_prefix_of_root(root.id.0);
+        let mut filter = DeadLetterFilter {
+            status: Some(DeadLetterStatus::Open),
+            board_id: Some(root.board_id),
+            before: None,
+            limit: 500,
+        };
+        let mut reopen = Vec::new();
+        loop {
+            let page = self.inner.store.list_dead_letters(&filter).await?;
+            let Some(last) = page.last() else { break };
+            filter.before = Some(last.id);
+            reopen.extend(
+                page.iter()
+                    .filter(|d| d.item_id == root.item_id && d.trigger_uuid.starts_with(&prefix))
+                    .map(|d| d.id),
+            );
+        }
+        for dl in reopen {
+            match self.inner.store.requeue_dead_letter(dl).await {
+                Ok(ev) => tracing::info!(dead_letter_id = %dl, follow_up_event = %ev,
+                    root_event = %root.id, "follow-up re-opened with its root event's replay"),
+                // Replayed concurrently by someone else: it is open again either way.
+                Err(crmsync_store::StoreError::InvalidState { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
         Ok(())
     }
 
@@ -970,7 +1020,7 @@ impl Engine {
                         .map_err(ApplyError::Monday)?;
                     done.push(format!("wrote the Salesforce Id into column {column_id}"));
                 }
-                Operation::Skip { reason } => skipped.push(skip_text(&reason)),
+                Operation::Skip { reason } => skipped.push(reason.to_string()),
             }
         }
         if done.is_empty() {
@@ -1002,25 +1052,6 @@ async fn catch_panic<T>(fut: impl Future<Output = Result<T, ApplyError>>) -> Res
     }
 }
 
-/// Payload key that marks a follow-up event (see the crate docs, "Deferred columns").
-pub const FOLLOW_UP_KEY: &str = "crmsyncFollowUp";
-/// `triggerUuid` prefix of follow-up events.
-pub const FOLLOW_UP_PREFIX: &str = "crmsync-deferred:";
-
-/// The marker of a follow-up event: the column a create left out.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct FollowUp {
-    column: String,
-}
-
-impl FollowUp {
-    fn from_payload(payload: &str) -> Option<FollowUp> {
-        let v: serde_json::Value = serde_json::from_str(payload).ok()?;
-        let column = v.get(FOLLOW_UP_KEY)?.get("column")?.as_str()?.to_string();
-        Some(FollowUp { column })
-    }
-}
-
 enum Unresolved {
     Link,
     User,
@@ -1039,83 +1070,6 @@ fn unresolved(err: &ApplyError) -> Option<Unresolved> {
     }
 }
 
-/// The plan of a follow-up for a linked item: the deferred column's current value, as an update.
-fn follow_up_plan(
-    bm: &BoardMapping,
-    fu: &FollowUp,
-    item: &Item,
-    l: &StaticLookups,
-    sf_id: String,
-) -> Result<Plan, ApplyError> {
-    let Some(cm) = bm.column(&fu.column) else {
-        return Ok(Plan::new(vec![Operation::Skip {
-            reason: SkipReason::UnmappedColumn {
-                column_id: fu.column.clone(),
-            },
-        }]));
-    };
-    let empty = crmsync_core::ColumnValue {
-        id: cm.column.clone(),
-        ..Default::default()
-    };
-    let cv = item.column(&cm.column).unwrap_or(&empty);
-    let fields = match to_salesforce(cm, MondayInput::Column(cv), l)
-        .map_err(|e| ApplyError::Plan(e.into()))?
-    {
-        Converted::Fields(fs) => fs.into_iter().collect(),
-        Converted::NeedsItem(reason) => {
-            return Err(ApplyError::Payload(format!(
-                "column {}: the item snapshot is not enough: {reason}",
-                cm.column
-            )))
-        }
-    };
-    Ok(Plan::new(vec![Operation::Update {
-        object: bm.object.clone(),
-        id: sf_id,
-        fields,
-    }]))
-}
-
-/// Overrides, field by field, an update's values from the event with the item's current values
-/// (see [`EngineConfig::fresh_reads`]). Fields of the update that the changed column or name does
-/// not produce are kept: e.g. the external id (`Monday_Item_Id__c`) that the planner merges into
-/// the same PATCH when an unlinked item whose Id column holds a record id gets linked.
-fn freshen(
-    plan: &mut Plan,
-    bm: &BoardMapping,
-    ev: &WebhookEvent,
-    item: &Item,
-    l: &StaticLookups,
-) -> Result<(), ApplyError> {
-    for op in &mut plan.ops {
-        let Operation::Update { fields, .. } = op else {
-            continue;
-        };
-        match ev.event_type.as_str() {
-            "update_column_value" => {
-                let Some(cm) = ev.column_id.as_deref().and_then(|c| bm.column(c)) else {
-                    continue;
-                };
-                let Some(cv) = item.column(&cm.column) else {
-                    continue;
-                };
-                match to_salesforce(cm, MondayInput::Column(cv), l)
-                    .map_err(|e| ApplyError::Plan(e.into()))?
-                {
-                    Converted::Fields(fs) => fields.extend(fs),
-                    Converted::NeedsItem(_) => {}
-                }
-            }
-            "update_name" => {
-                fields.extend(name_fields(bm, &item.name).map_err(ApplyError::Plan)?);
-            }
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
 fn already_gone(e: &SalesforceError) -> bool {
     match e {
         SalesforceError::Api { status, errors, .. } => {
@@ -1125,42 +1079,6 @@ fn already_gone(e: &SalesforceError) -> bool {
                     .any(|d| d.error_code == "ENTITY_IS_DELETED" || d.error_code == "NOT_FOUND")
         }
         _ => false,
-    }
-}
-
-/// A skip reason in plain words.
-pub fn skip_text(r: &SkipReason) -> String {
-    match r {
-        SkipReason::UnknownBoard { board_id } => {
-            format!("board {board_id} is not in the mapping (unknown board)")
-        }
-        SkipReason::Subitem => "subitems are not synced".into(),
-        SkipReason::UnmappedColumn { column_id } => {
-            format!("column {column_id} is not in the mapping")
-        }
-        SkipReason::ToMondayOnly { column_id } => {
-            format!("column {column_id} only syncs Salesforce -> Monday")
-        }
-        SkipReason::NameNotMapped => "this board does not sync item names".into(),
-        SkipReason::NoChange => {
-            "no change (same value as before, or crmsync's own write-back)".into()
-        }
-        SkipReason::AlreadyLinked { salesforce_id } => {
-            format!("the item is already linked to {salesforce_id}")
-        }
-        SkipReason::NotLinked => "the item has no Salesforce record".into(),
-        SkipReason::PolicyIgnore { event_type } => {
-            format!("the mapping says to ignore {event_type}")
-        }
-        SkipReason::NothingToWrite { column_id } => {
-            format!("column {column_id} was cleared but its field cannot be cleared")
-        }
-        SkipReason::IdColumnCleared => {
-            "the Id column was cleared on Monday; the link is kept".into()
-        }
-        SkipReason::UnsupportedEvent { event_type } => {
-            format!("{event_type} events carry nothing to sync")
-        }
     }
 }
 

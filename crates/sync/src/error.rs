@@ -37,6 +37,15 @@ pub enum ApplyError {
     /// The stored payload cannot be read as a Monday event.
     #[error("unreadable event payload: {0}")]
     Payload(String),
+    /// A follow-up's item has no Salesforce record yet (the create it follows failed or has not
+    /// run): the follow-up waits (transient, bounded) and never creates the record itself.
+    #[error("follow-up of column `{column}`: item {item_id} has no Salesforce record yet (the create it follows has not succeeded); waiting for it")]
+    WaitingForRecord {
+        /// The deferred column.
+        column: String,
+        /// The item.
+        item_id: String,
+    },
     /// Applying the event panicked (a bug in crmsync on unexpected data); the panic message.
     #[error("applying the event panicked (a crmsync bug): {0}")]
     Panicked(String),
@@ -60,6 +69,7 @@ impl ApplyError {
                 }
             },
             ApplyError::Plan(p) if p.is_retryable() => FailureClass::Transient,
+            ApplyError::WaitingForRecord { .. } => FailureClass::Transient,
             ApplyError::Plan(_) | ApplyError::Payload(_) | ApplyError::Panicked(_) => {
                 FailureClass::Permanent
             }
@@ -82,6 +92,7 @@ impl ApplyError {
             ApplyError::Store(_) => "STORE".into(),
             ApplyError::Payload(_) => "PAYLOAD".into(),
             ApplyError::Panicked(_) => "PANIC".into(),
+            ApplyError::WaitingForRecord { .. } => "WAITING_FOR_RECORD".into(),
         }
     }
 
@@ -113,6 +124,11 @@ impl ApplyError {
             })) => {
                 return format!(
                     "Column `{column}` names a Monday user with no active Salesforce user of the same email: add the user to Salesforce (or fix the email on either side), then replay the dead letter with `crmsync dead-letters replay ID` (a column left out of a create is retried by itself for a while first)."
+                )
+            }
+            ApplyError::WaitingForRecord { column, item_id } => {
+                return format!(
+                    "Item {item_id} has no Salesforce record because its create failed, so column `{column}` (left out of that create) cannot be written yet. Fix the create's error and replay the item's other dead letter (`crmsync dead-letters list`, then `crmsync dead-letters replay ID`): replaying it re-opens this follow-up, so it need not be replayed by hand."
                 )
             }
             _ => {}
@@ -182,5 +198,20 @@ mod tests {
             advice.contains("crmsync dead-letters replay ID"),
             "{advice}"
         );
+    }
+
+    #[test]
+    fn a_follow_up_waiting_for_its_items_record_is_transient_and_says_to_replay_the_create() {
+        let e = ApplyError::WaitingForRecord {
+            column: "board_relation_mks98dnn".into(),
+            item_id: "501".into(),
+        };
+        assert_eq!(e.class(), FailureClass::Transient);
+        assert_eq!(e.code(), "WAITING_FOR_RECORD");
+        assert!(e.to_string().contains("no Salesforce record yet"), "{e}");
+        let advice = e.what_to_do();
+        assert!(advice.contains("`board_relation_mks98dnn`"), "{advice}");
+        assert!(advice.contains("Item 501"), "{advice}");
+        assert!(advice.contains("re-opens this follow-up"), "{advice}");
     }
 }

@@ -14,17 +14,19 @@
 //! Deferred columns (nothing is lost): when the planner leaves a column out of a create — a
 //! board_relation to an item that has no Salesforce record yet, or a Monday user without an active
 //! Salesforce user of the same email — the engine stores, *before* applying the create, one
-//! follow-up event per such column: an `update_column_value` of that column on the same item,
-//! keyed `crmsync-deferred:<event id>:<column>` (idempotent: a retried create stores nothing new)
-//! and marked with [`FOLLOW_UP_KEY`] in its payload. It goes through the item's ordinary queue, so
-//! it runs after the create, in order with the item's other events. Processing it reads the item
-//! from Monday and writes the column's *current* value to the linked record. While the related
-//! record or user is still unknown it is a transient failure, retried with the usual backoff
-//! ([`RetrySchedule`], bounded by `max_attempts`); when the attempts run out it becomes a dead
-//! letter with one alert that names the column and what to do ("link the contact's account
-//! first", "add the user to Salesforce"), replayable with `crmsync dead-letters replay`. (Ordinary
-//! column changes that hit an unknown related record are retried the same way; an unknown user
-//! there is a permanent failure, as before.)
+//! follow-up per such column ([`crmsync_core::FollowUp`]), keyed by the **root** event
+//! `crmsync-deferred:<root event id>:<column>` (idempotent: a retried create stores nothing new).
+//! It goes through the item's ordinary queue, so it runs after the create, in order with the
+//! item's other events. Processing it reads the item from Monday and applies
+//! [`crmsync_core::follow_up_plan`]: the column's *current* value, written to the linked record.
+//! A follow-up never plans a create and never stores another follow-up. While the item itself has
+//! no record (its create failed) it waits; while the related record or user is unknown it is a
+//! transient failure too; both are retried with the usual backoff ([`RetrySchedule`], bounded by
+//! `max_attempts`) and then become a dead letter with one alert that names the column and what to
+//! do. Replaying the root event's dead letter ([`Engine::replay_dead_letter`]) re-opens the open
+//! dead letters of its follow-ups, so a replay re-applies the deferred columns. (Ordinary column
+//! changes that hit an unknown related record are retried the same way; an unknown user there is
+//! a permanent failure, as before.)
 //!
 //! Loop prevention: crmsync's own write-back of the Salesforce Id fires an `update_column_value`
 //! webhook on the Id column; the planner sees the Id equal to the stored link and skips it
@@ -39,10 +41,8 @@ mod lookups;
 mod setup;
 
 pub use alerts::{Alert, AlertConfig, AlertKind, Alerter, TelegramConfig};
-pub use engine::{
-    skip_text, Engine, EngineConfig, EventOutcome, Processed, RetrySchedule, FOLLOW_UP_KEY,
-    FOLLOW_UP_PREFIX,
-};
+pub use crmsync_core::{FOLLOW_UP_KEY, FOLLOW_UP_PREFIX};
+pub use engine::{Engine, EngineConfig, EventOutcome, Processed, RetrySchedule};
 pub use error::{ApplyError, EngineError, FailureClass};
 pub use setup::{
     fetch_schema, load_mapping, parse_mapping, read_mapping, required_webhook_events, validate_live,

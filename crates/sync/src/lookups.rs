@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crmsync_core::{BoardMapping, Item, StaticLookups, Transform, WebhookEvent};
+use crmsync_core::{BoardMapping, StaticLookups, Transform};
 use crmsync_monday::MondayClient;
 use crmsync_salesforce::SalesforceClient;
 use crmsync_store::Store;
@@ -90,67 +90,19 @@ impl DirectoryCache {
     }
 }
 
-/// Item ids a board_relation column of the event or snapshot points at.
-fn linked_ids(event: &WebhookEvent, item: Option<&Item>) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    fn walk(v: &Value, out: &mut BTreeSet<String>) {
-        match v {
-            Value::Object(m) => {
-                for (k, v) in m {
-                    if k == "linkedPulseId" {
-                        match v {
-                            Value::Number(n) => {
-                                out.insert(n.to_string());
-                            }
-                            Value::String(s) => {
-                                out.insert(s.clone());
-                            }
-                            _ => {}
-                        }
-                    } else {
-                        walk(v, out);
-                    }
-                }
-            }
-            Value::Array(a) => a.iter().for_each(|v| walk(v, out)),
-            Value::String(s) if s.contains("linkedPulseId") => {
-                if let Ok(inner) = serde_json::from_str::<Value>(s) {
-                    walk(&inner, out);
-                }
-            }
-            _ => {}
-        }
-    }
-    for v in [&event.value, &event.previous_value, &event.column_values]
-        .into_iter()
-        .flatten()
-    {
-        walk(v, &mut out);
-    }
-    if let Some(item) = item {
-        for cv in &item.column_values {
-            if let Some(ids) = &cv.linked_item_ids {
-                out.extend(ids.iter().cloned());
-            }
-            if let Some(v) = &cv.value {
-                walk(v, &mut out);
-            }
-        }
-    }
-    out
-}
-
-/// Builds the lookups for planning one event of board `bm`.
+/// Builds the lookups for planning one event of board `bm` about `item_id`: the item's own link,
+/// the links of the `related` items its board_relation values point at (see
+/// [`crmsync_core::related_item_ids`]), and the user directories when given.
 pub(crate) async fn prefetch(
     store: &Store,
     bm: &BoardMapping,
-    event: &WebhookEvent,
-    item: Option<&Item>,
+    item_id: Option<&str>,
+    related: BTreeSet<String>,
     directories: Option<Directories>,
 ) -> Result<StaticLookups, ApplyError> {
     let mut l = StaticLookups::default();
     let board: i64 = parse_id(&bm.board_id)?;
-    if let Some(item_id) = event.item() {
+    if let Some(item_id) = item_id {
         let iid = parse_id(item_id)?;
         if let Some(link) = store
             .find_link_by_monday(board, iid)
@@ -167,7 +119,7 @@ pub(crate) async fn prefetch(
         .filter_map(|c| c.target_board.as_deref())
         .collect();
     if !targets.is_empty() {
-        for id in linked_ids(event, item) {
+        for id in related {
             let Ok(iid) = id.parse::<i64>() else { continue };
             for t in &targets {
                 let tb = parse_id(t)?;
@@ -193,9 +145,4 @@ pub(crate) fn parse_id(s: &str) -> Result<i64, ApplyError> {
     s.trim()
         .parse::<i64>()
         .map_err(|_| ApplyError::Payload(format!("`{s}` is not a numeric Monday id")))
-}
-
-/// Whether a board maps a people column (then user directories are needed).
-pub(crate) fn needs_users(bm: &BoardMapping) -> bool {
-    bm.columns.iter().any(|c| c.transform == Transform::People)
 }
