@@ -2,11 +2,9 @@
 //! relation column was deferred must not chain follow-ups forever, and replaying its dead letter
 //! must re-apply the deferred column.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crmsync_testkit::*;
 use serde_json::{json, Value};
 
 const RELATION: &str = "board_relation_mks98dnn";
