@@ -40,6 +40,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use crmsync_monday::webhook::{verify_shared_token, AuthError, WebhookVerifier};
+use crmsync_store::{NewRejectedDelivery, RejectReason};
 use crmsync_sync::ingest::{
     challenge_answer, parse_delivery, Ingest, IngestConfig, Parsed, Rejection,
 };
@@ -47,7 +48,9 @@ use crmsync_sync::Engine;
 use secrecy::SecretString;
 use serde_json::json;
 
-pub use status::{DeadLetterRow, FailureRow, LatencyView, StatusCountsView, StatusReport};
+pub use status::{
+    DeadLetterRow, FailureRow, LatencyView, RejectionRow, StatusCountsView, StatusReport,
+};
 
 /// Default request body limit of `POST /webhooks/monday` (Monday's events are a few KiB).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
@@ -327,6 +330,75 @@ impl WebhookError {
     }
 }
 
+impl WebhookError {
+    /// How a refused delivery is recorded (`None`: not the sender's mistake, nothing to record).
+    fn reject_reason(&self) -> Option<RejectReason> {
+        Some(match self {
+            WebhookError::TooLarge(_) => RejectReason::TooLarge,
+            WebhookError::UnreadableBody(_) => RejectReason::MalformedJson,
+            WebhookError::Unauthorized(AuthError::Missing) => RejectReason::Unauthenticated,
+            WebhookError::Unauthorized(_) => RejectReason::BadSignature,
+            WebhookError::Rejected(Rejection::NotJson(_)) => RejectReason::MalformedJson,
+            WebhookError::Rejected(Rejection::NotAWebhook(_)) => RejectReason::NotAWebhook,
+            WebhookError::Rejected(Rejection::InvalidField { .. }) => RejectReason::InvalidField,
+            WebhookError::StoreUnavailable => return None,
+        })
+    }
+}
+
+/// Request headers safe to keep: without `Authorization`, cookies and proxy credentials, plus the
+/// request path with any `?token=` masked (as a `:path` pseudo-header).
+fn recordable_headers(headers: &HeaderMap, uri: &Uri) -> Vec<(String, String)> {
+    let mut out = vec![(
+        ":path".to_owned(),
+        crmsync_redact::mask_url(&uri.to_string()),
+    )];
+    for (k, v) in headers {
+        let name = k.as_str();
+        if matches!(
+            name,
+            "authorization" | "cookie" | "proxy-authorization" | "set-cookie"
+        ) {
+            continue;
+        }
+        out.push((
+            name.to_owned(),
+            String::from_utf8_lossy(v.as_bytes()).into_owned(),
+        ));
+    }
+    out
+}
+
+/// Records a refused delivery (reason, headers without secrets, body) so that every delivery's
+/// outcome is in the store; a store that is down only costs the record (the answer is the same).
+async fn record_rejection(
+    st: &AppState,
+    err: &WebhookError,
+    headers: &HeaderMap,
+    uri: &Uri,
+    body: &[u8],
+) {
+    let Some(reason) = err.reject_reason() else {
+        return;
+    };
+    let body_len = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|n| *n > body.len() as u64);
+    let rejected = NewRejectedDelivery {
+        reason,
+        http_status: err.status().as_u16(),
+        detail: Some(err.to_string()),
+        headers: recordable_headers(headers, uri),
+        body: body.to_vec(),
+        body_len,
+    };
+    if let Err(e) = st.engine.store().record_rejected_delivery(&rejected).await {
+        tracing::warn!(error = %e, reason = reason.as_str(), "could not record a rejected delivery");
+    }
+}
+
 impl IntoResponse for WebhookError {
     fn into_response(self) -> Response {
         error(self.status(), self.to_string())
@@ -340,9 +412,13 @@ async fn monday_webhook(
     uri: Uri,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let bytes = body.as_ref().map(Bytes::clone).unwrap_or_default();
     match receive(&st, &query, &headers, &uri, body).await {
         Ok(r) => r,
-        Err(e) => e.into_response(),
+        Err(e) => {
+            record_rejection(&st, &e, &headers, &uri, &bytes).await;
+            e.into_response()
+        }
     }
 }
 

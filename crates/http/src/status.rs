@@ -117,6 +117,26 @@ pub struct StatusReport {
     pub recent_failures: Vec<FailureRow>,
     /// Most recent open dead letters.
     pub dead_letters: Vec<DeadLetterRow>,
+    /// Deliveries refused in the window (bad signature, malformed, too large, …).
+    pub rejected_deliveries: u64,
+    /// The most recent refused deliveries.
+    pub recent_rejections: Vec<RejectionRow>,
+}
+
+/// A refused webhook delivery.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct RejectionRow {
+    /// Record id.
+    pub id: i64,
+    /// When it arrived.
+    pub received_at: DateTime<Utc>,
+    /// Why: `unauthenticated`, `bad_signature`, `malformed_json`, `not_a_webhook`,
+    /// `invalid_field`, `too_large`.
+    pub reason: String,
+    /// The status answered.
+    pub http_status: u16,
+    /// What exactly was wrong.
+    pub detail: Option<String>,
 }
 
 fn authorized(
@@ -265,6 +285,19 @@ async fn build(st: &AppState) -> Result<StatusReport, crmsync_store::StoreError>
         open_dead_letters: store.open_dead_letter_count().await?,
         recent_failures,
         dead_letters,
+        rejected_deliveries: store.rejected_delivery_count_since(since).await?,
+        recent_rejections: store
+            .list_rejected_deliveries(20)
+            .await?
+            .into_iter()
+            .map(|r| RejectionRow {
+                id: r.id.0,
+                received_at: r.received_at,
+                reason: r.reason.as_str().to_owned(),
+                http_status: r.http_status,
+                detail: r.detail,
+            })
+            .collect(),
     })
 }
 
@@ -371,6 +404,29 @@ pub(crate) fn render(r: &StatusReport) -> String {
         h.push_str("</table>");
     }
     h.push_str(&format!(
+        "<h2>Refused deliveries ({} in {} h)</h2>",
+        r.rejected_deliveries, r.window_hours
+    ));
+    if r.recent_rejections.is_empty() {
+        h.push_str("<p>None.</p>");
+    } else {
+        h.push_str("<p>Requests to the webhook URL that were not valid Monday deliveries (wrong signature, malformed, too large). Many of them usually mean a misconfigured secret or a stranger probing the URL.</p>");
+        h.push_str(
+            "<table><tr><th>#</th><th>When</th><th>Reason</th><th>Answer</th><th>Detail</th></tr>",
+        );
+        for x in &r.recent_rejections {
+            h.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                x.id,
+                x.received_at.format("%Y-%m-%d %H:%M:%S UTC"),
+                esc(&x.reason),
+                x.http_status,
+                esc(x.detail.as_deref().unwrap_or(""))
+            ));
+        }
+        h.push_str("</table>");
+    }
+    h.push_str(&format!(
         "<p><small>Generated {}.</small></p></body></html>",
         r.generated_at.format("%Y-%m-%d %H:%M:%S UTC")
     ));
@@ -411,9 +467,19 @@ mod tests {
                 created_at: Utc::now(),
                 replay_command: "crmsync dead-letters replay 7".into(),
             }],
+            rejected_deliveries: 1,
+            recent_rejections: vec![RejectionRow {
+                id: 3,
+                received_at: Utc::now(),
+                reason: "invalid_field".into(),
+                http_status: 400,
+                detail: Some("boardId \"<b>\" is not a number".into()),
+            }],
         };
         let h = render(&r);
-        assert!(!h.contains("<script>"));
+        assert!(!h.contains("<script>") && !h.contains("<b>"), "{h}");
+        assert!(h.contains("Refused deliveries (1 in 24 h)"), "{h}");
+        assert!(h.contains("invalid_field"), "{h}");
         assert!(h.contains("&lt;script&gt;"));
         assert!(h.contains("crmsync dead-letters replay 7"));
         assert!(h.contains("Attention needed"));

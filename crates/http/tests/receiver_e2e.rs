@@ -206,3 +206,27 @@ async fn shutdown_waits_for_inline_processing_in_flight() {
     assert_eq!(ev.status, crmsync_store::EventStatus::Done, "{ev:?}");
     app.stop().await;
 }
+
+// On PostgreSQL (whose text cannot hold a NUL) a NUL in `triggerUuid` used to be a store error
+// answered 503, which Monday redelivers for 30 minutes; it is the sender's mistake: 400, recorded
+// with its body byte for byte, and nothing in the event log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_nul_in_the_trigger_uuid_is_400_and_recorded_on_postgres() {
+    let app = spawn_app(Db::Postgres).await;
+    let body = r#"{"event":{"type":"create_pulse","boardId":9378000505,"pulseId":5,"triggerUuid":"x\u0000y"}}"#;
+    let r = reqwest::Client::new()
+        .post(&app.webhook_url)
+        .header("Authorization", jwt_for(&app.webhook_url, 300))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let rows = app.store.list_rejected_deliveries(5).await.unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].reason.as_str(), "invalid_field");
+    assert_eq!(rows[0].body_text(), body);
+    assert!(app.store.recent_events(5).await.unwrap().is_empty());
+    app.stop().await;
+}

@@ -580,3 +580,76 @@ async fn events_without_an_item_are_processed_inline_in_queues_of_their_own() {
         "{events:?}"
     );
 }
+
+// Every refused delivery leaves a trace (reason, status, headers without secrets, the body byte
+// for byte), and /status counts and lists them.
+#[tokio::test]
+async fn refused_deliveries_are_recorded_without_secrets_and_shown_on_status() {
+    let (app, e, _d) = app_with(config()).await;
+    let cases: Vec<(String, Option<String>, String, u16, &str)> =
+        vec![
+        ("/webhooks/monday".into(), None, event("t-r1", 1), 401, "unauthenticated"),
+        (
+            "/webhooks/monday?token=wrong-token".into(),
+            None,
+            event("t-r2", 1),
+            401,
+            "bad_signature",
+        ),
+        (
+            "/webhooks/monday".into(),
+            Some(jwt(AUD, 60, SECRET)),
+            "{not json".into(),
+            400,
+            "malformed_json",
+        ),
+        (
+            "/webhooks/monday".into(),
+            Some(jwt(AUD, 60, SECRET)),
+            r#"{"event":{"type":"create_pulse","boardId":1,"pulseId":2,"triggerUuid":"a\u0000b"}}"#
+                .into(),
+            400,
+            "invalid_field",
+        ),
+    ];
+    for (uri, auth, body, status, _) in &cases {
+        let r = app
+            .clone()
+            .oneshot(post(uri, auth.clone(), body.clone()))
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), *status, "{uri} {body}");
+    }
+    let mut rows = e.store().list_rejected_deliveries(10).await.unwrap();
+    rows.reverse();
+    assert_eq!(rows.len(), cases.len(), "{rows:?}");
+    for (row, (_, _, body, status, reason)) in rows.iter().zip(&cases) {
+        assert_eq!(row.reason.as_str(), *reason);
+        assert_eq!(row.http_status, *status);
+        assert_eq!(row.body_text(), body.as_str());
+        assert!(
+            row.headers.iter().all(|(k, _)| k != "authorization"),
+            "{:?}",
+            row.headers
+        );
+        let shown = format!("{:?}", row.headers);
+        assert!(!shown.contains("wrong-token"), "{shown}");
+    }
+    assert!(rows[1]
+        .headers
+        .iter()
+        .any(|(k, v)| k == ":path" && v.contains("token=***")));
+    let status = app
+        .oneshot(
+            Request::get("/status?format=json")
+                .header(header::AUTHORIZATION, "Bearer status-token")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let (code, v) = read(status).await;
+    assert_eq!(code, StatusCode::OK, "{v}");
+    assert_eq!(v["rejected_deliveries"], 4, "{v}");
+    assert_eq!(v["recent_rejections"][0]["reason"], "invalid_field", "{v}");
+}
