@@ -384,7 +384,11 @@ async fn handle(
                 BudgetErrorMode::Status429 => StatusCode::TOO_MANY_REQUESTS,
                 BudgetErrorMode::Status200 => StatusCode::OK,
                 BudgetErrorMode::Alternate => {
-                    if mock.alternate.fetch_add(1, Ordering::SeqCst) % 2 == 0 {
+                    if mock
+                        .alternate
+                        .fetch_add(1, Ordering::SeqCst)
+                        .is_multiple_of(2)
+                    {
                         StatusCode::TOO_MANY_REQUESTS
                     } else {
                         StatusCode::OK
