@@ -36,6 +36,12 @@ pub struct Fault {
     /// Extra response headers.
     #[serde(default)]
     pub headers: Option<IndexMap<String, String>>,
+    /// Apply, then fail: the request is executed for real first (records created or updated,
+    /// API usage counted), then `latencyMs` is waited and the client gets the fault's `status` and
+    /// `body` instead of the real answer (without `status`: the real answer, late). Default
+    /// false: the fault answers before (and instead of) executing the request.
+    #[serde(default)]
+    pub after: bool,
 }
 
 impl Fault {

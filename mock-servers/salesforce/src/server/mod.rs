@@ -154,14 +154,19 @@ async fn handle_any(State(h): State<MockHandle>, req: Request) -> Response {
         return into_response(admin(&h, &req));
     }
 
-    // Faults (latency first, outside the lock).
+    // Faults (latency outside the lock). An `after` fault lets the request apply first.
     let fault = h.take_fault(&req.method, &path);
+    let applied = match &fault {
+        Some(f) if f.after => Some(h.route(&req)),
+        _ => None,
+    };
     if let Some(ms) = fault.as_ref().and_then(|f| f.latency_ms) {
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }
-    let resp = match fault.filter(|f| f.status.is_some()) {
-        Some(f) => h.fault_response(&f, &path),
-        None => h.route(&req),
+    let resp = match (fault.filter(|f| f.status.is_some()), applied) {
+        (Some(f), _) => h.fault_response(&f, &path),
+        (None, Some(real)) => real,
+        (None, None) => h.route(&req),
     };
     h.journal(
         &req.method,
