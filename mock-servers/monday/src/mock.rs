@@ -330,7 +330,7 @@ impl Mock {
             .post(url)
             .timeout(self.config.webhook_timeout)
             .json(&json!({ "challenge": token }));
-        if app_webhook {
+        if app_webhook && self.config.sign_challenge {
             if let Some(secret) = &self.config.signing_secret {
                 let jwt =
                     webhooks::sign_jwt(secret, self.config.account_id, self.user_id_num(), url)
