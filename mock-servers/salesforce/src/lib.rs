@@ -4,7 +4,8 @@
 //! third-party clients (simple-salesforce, jsforce) to work against it unchanged: OAuth 2.0 token
 //! endpoint (client credentials, password, refresh token with optional rotation, JWT bearer),
 //! REST resources for API versions 46.0–66.0 (describe, CRUD, upsert, query/queryAll paging,
-//! sObject Collections, `/composite`, Bulk API 2.0 query jobs), data rules of a real org, daily
+//! sObject Collections including retrieve by ids — `GET ?ids=&fields=` (414 past a 16 KiB URI) and
+//! `POST {"ids","fields"}` (up to 2,000) —, `/composite`, Bulk API 2.0 query jobs), data rules of a real org, daily
 //! API limits and an admin API under `/__mock/` for tests (reset, state dump, request journal,
 //! fault injection, session expiry, limit exhaustion, row locks).
 //!

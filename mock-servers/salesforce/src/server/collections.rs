@@ -9,6 +9,14 @@ use crate::error::ApiError;
 use crate::ids;
 use crate::store::{self, Data};
 
+/// Ids one sObject Collections retrieve may name (documented for `POST`; `GET` reaches the URL
+/// limit first).
+const MAX_RETRIEVE_IDS: usize = 2000;
+
+/// Longest request URI (path and query) served; longer ones get `414 URI Too Long` (the
+/// documented "approximately 800 IDs" of a `GET` retrieve).
+const MAX_URI_BYTES: usize = 16_384;
+
 impl MockHandle {
     pub(super) fn collections(
         &self,
@@ -220,6 +228,10 @@ impl MockHandle {
         ))
     }
 
+    /// sObject Collections retrieve: `GET …/composite/sobjects/{SObject}?ids=…&fields=…` or `POST`
+    /// with `{"ids":[…],"fields":[…]}`. One element per id, in order: the record with
+    /// `attributes` and the requested fields, or `null` for an id that is malformed, of another
+    /// object, unknown or deleted. An unknown field fails the whole call (`INVALID_FIELD`).
     pub(super) fn collections_retrieve(
         &self,
         m: &mut Mutable,
@@ -228,23 +240,72 @@ impl MockHandle {
         o: &str,
     ) -> Result<Resp, ApiError> {
         let obj = self.object(o)?;
-        let list: Vec<&str> = req
-            .param("ids")
-            .unwrap_or("")
-            .split(',')
-            .filter(|s| !s.is_empty())
-            .collect();
-        check_count(list.len())?;
-        let fields_param = req.param("fields").ok_or_else(|| {
-            ApiError::new(
+        let (list, field_names): (Vec<String>, Vec<String>) = if req.method == Method::POST {
+            let body = json_body(req)?;
+            let strings = |key: &str| -> Result<Vec<String>, ApiError> {
+                let missing = || {
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "MISSING_ARGUMENT",
+                        format!("{key} parameter is required"),
+                    )
+                };
+                let not_strings = || {
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "JSON_PARSER_ERROR",
+                        format!("Cannot deserialize {key}: expected an array of strings"),
+                    )
+                };
+                match body.get(key) {
+                    None | Some(Value::Null) => Err(missing()),
+                    Some(Value::Array(a)) => a
+                        .iter()
+                        .map(|v| v.as_str().map(str::to_owned).ok_or_else(not_strings))
+                        .collect(),
+                    Some(_) => Err(not_strings()),
+                }
+            };
+            (strings("ids")?, strings("fields")?)
+        } else {
+            let split = |v: &str| -> Vec<String> {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            };
+            let uri_len = req.path.len()
+                + req
+                    .query
+                    .iter()
+                    .map(|(k, v)| k.len() + v.len() + 2)
+                    .sum::<usize>();
+            if uri_len > MAX_URI_BYTES {
+                // Salesforce's front end refuses the URL before the API sees it (about 800 ids).
+                return Ok(Resp::empty(StatusCode::URI_TOO_LONG));
+            }
+            let fields = req.param("fields").ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "MISSING_ARGUMENT",
+                    "fields parameter is required",
+                )
+            })?;
+            (split(req.param("ids").unwrap_or("")), split(fields))
+        };
+        if list.len() > MAX_RETRIEVE_IDS {
+            return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
-                "MISSING_ARGUMENT",
-                "fields parameter is required",
-            )
-        })?;
+                "EXCEEDED_ID_LIMIT",
+                format!(
+                    "record limit reached. cannot retrieve more than {MAX_RETRIEVE_IDS} records in this call"
+                ),
+            ));
+        }
         let mut fields = Vec::new();
-        for name in fields_param.split(',').map(str::trim) {
-            fields.push(obj.field(name).ok_or_else(|| {
+        for name in &field_names {
+            fields.push(obj.field(name.trim()).ok_or_else(|| {
                 ApiError::new(
                     StatusCode::BAD_REQUEST,
                     "INVALID_FIELD",

@@ -264,7 +264,7 @@ impl MockHandle {
                 _ => Err(method_not_allowed(meth, "GET,HEAD,POST")),
             },
             ["composite", "sobjects"] => self.collections(m, ctx, req, None),
-            ["composite", "sobjects", o] if *meth == Method::GET => {
+            ["composite", "sobjects", o] if *meth == Method::GET || *meth == Method::POST => {
                 self.collections_retrieve(m, ctx, req, o)
             }
             ["composite", "sobjects", o, field] => self.collections(m, ctx, req, Some((o, field))),
