@@ -1,7 +1,8 @@
 //! Runs jsforce (npm, v3) against the built `mock-crm` binary and checks what it saw. jsforce gets
 //! its token through its own login flows at a custom `loginUrl` (OAuth 2.0 password grant via
 //! `conn.login`, client credentials via `conn.authorize`), then creates, reads, updates, upserts,
-//! deletes, pages through a query, uses sObject Collections, and raises its own errors.
+//! deletes, pages through a query, uses sObject Collections (including `retrieve([ids])`), and
+//! raises its own errors.
 //!
 //! Needs `node` (or `CRMSYNC_TEST_NODE`) and `npm ci` in `mock-servers/mock-crm/clients/salesforce-js`
 //! (`cargo xtask test` does it).
@@ -201,6 +202,38 @@ fn jsforce_works_against_the_mock() {
     );
     assert_eq!(r["collections_all_or_none_persisted"], 0);
     assert_eq!(r["collections_update"], json!([true, true]));
+    // retrieve([ids]): sObject Collections retrieve, records in the order of the ids, null for the
+    // deleted lead.
+    let retrieve = &r["collections_retrieve"];
+    let (a, b) = (&retrieve["ids"][0], &retrieve["ids"][1]);
+    assert_eq!(
+        retrieve["allFields"],
+        json!([
+            {"Id": a, "LastName": "Adeyemi", "Title": "Board Member", "Company": "jsforce collections test", "type": "Lead"},
+            {"Id": b, "LastName": "Baptiste", "Title": "Board Member", "Company": "jsforce collections test", "type": "Lead"},
+        ]),
+        "{retrieve}"
+    );
+    let keys = json!(["Id", "LastName", "Title", "attributes"]);
+    assert_eq!(
+        retrieve["someFields"],
+        json!([
+            {"Id": b, "LastName": "Baptiste", "Title": "Board Member", "keys": keys},
+            null,
+            {"Id": a, "LastName": "Adeyemi", "Title": "Board Member", "keys": keys},
+        ]),
+        "{retrieve}"
+    );
+    let requests = retrieve["requests"].as_array().unwrap();
+    assert_eq!(requests.len(), 2, "{retrieve}");
+    for line in requests {
+        let line = line.as_str().unwrap();
+        assert!(
+            line.starts_with("POST /services/data/v")
+                && line.ends_with("/composite/sobjects/Lead 200"),
+            "{line}"
+        );
+    }
     assert_eq!(r["collections_delete"], json!([true, true]));
     assert_eq!(r["collections_left"], 0);
 

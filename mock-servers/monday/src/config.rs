@@ -27,6 +27,10 @@ pub struct Config {
     pub token: String,
     /// Signing secret for app-webhook JWTs (`None`: deliveries carry no `Authorization`).
     pub signing_secret: Option<String>,
+    /// Whether the `create_webhook` challenge carries the JWT too (default true). Monday documents
+    /// the JWT for app webhooks' event deliveries, not for the challenge: `false` sends the
+    /// challenge without `Authorization` while event deliveries stay signed.
+    pub sign_challenge: bool,
     /// Complexity budget per window (Monday: 10,000,000 per minute for personal tokens).
     pub budget_points: u64,
     /// Length of the budget and request-limit window (Monday: one minute).
@@ -59,6 +63,7 @@ impl std::fmt::Debug for Config {
                 "signing_secret",
                 &self.signing_secret.as_ref().map(|_| "[redacted]"),
             )
+            .field("sign_challenge", &self.sign_challenge)
             .field("budget_points", &self.budget_points)
             .field("budget_window", &self.budget_window)
             .field("per_query_cap", &self.per_query_cap)
@@ -79,6 +84,7 @@ impl Default for Config {
         Config {
             token: "mock-monday-token".to_string(),
             signing_secret: None,
+            sign_challenge: true,
             budget_points: 10_000_000,
             budget_window: Duration::from_secs(60),
             per_query_cap: 5_000_000,

@@ -56,6 +56,13 @@ pub struct Args {
     /// Signing secret for app-webhook JWTs (HS256, `aud` = webhook URL). Unset: deliveries carry no JWT.
     #[arg(long = "monday-signing-secret", env = "MOCK_MONDAY_SIGNING_SECRET")]
     pub monday_signing_secret: Option<String>,
+    /// Send the `create_webhook` challenge without the JWT (event deliveries stay signed).
+    #[arg(
+        long = "monday-unsigned-challenge",
+        env = "MOCK_MONDAY_UNSIGNED_CHALLENGE",
+        default_value_t = false
+    )]
+    pub monday_unsigned_challenge: bool,
     /// Complexity budget per window (Monday: 10,000,000 per minute).
     #[arg(long = "monday-budget-points", default_value_t = 10_000_000)]
     pub monday_budget_points: u64,
@@ -89,6 +96,7 @@ impl Default for Args {
         Args {
             monday_token: c.token,
             monday_signing_secret: None,
+            monday_unsigned_challenge: !c.sign_challenge,
             monday_budget_points: c.budget_points,
             monday_budget_window_secs: 60.0,
             monday_query_cap: c.per_query_cap,
@@ -120,6 +128,7 @@ impl Args {
         Config {
             token: self.monday_token.clone(),
             signing_secret: self.monday_signing_secret.clone(),
+            sign_challenge: !self.monday_unsigned_challenge,
             budget_points: self.monday_budget_points,
             budget_window: secs(self.monday_budget_window_secs),
             per_query_cap: self.monday_query_cap,
@@ -180,6 +189,12 @@ impl MockMondayBuilder {
     /// The app signing secret (deliveries then carry an HS256 JWT).
     pub fn signing_secret(mut self, secret: impl Into<String>) -> Self {
         self.config.signing_secret = Some(secret.into());
+        self
+    }
+    /// Whether the `create_webhook` challenge carries the JWT (default true); `false` sends it
+    /// unsigned while event deliveries stay signed (Monday documents the JWT only for deliveries).
+    pub fn sign_challenge(mut self, sign: bool) -> Self {
+        self.config.sign_challenge = sign;
         self
     }
     /// Complexity budget points per window and the window length.

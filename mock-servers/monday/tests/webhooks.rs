@@ -544,3 +544,81 @@ async fn delivery_faults_twice_reversed_held_late() {
     assert_eq!(ev[6]["event"]["pulseName"], "Early");
     assert_eq!(ev[7]["event"]["pulseName"], "Late");
 }
+
+/// The `Authorization` of the challenge request and of every event delivery `r` received.
+fn challenge_and_event_auth(r: &Receiver) -> (Option<String>, Vec<Option<String>>) {
+    let auth = |h: &reqwest::header::HeaderMap| {
+        h.get("authorization")
+            .map(|v| v.to_str().unwrap().to_string())
+    };
+    let all = r.all();
+    let challenges: Vec<_> = all
+        .iter()
+        .filter(|(_, b)| b.get("challenge").is_some())
+        .collect();
+    assert_eq!(challenges.len(), 1, "{all:?}");
+    let events = all
+        .iter()
+        .filter(|(_, b)| b.get("event").is_some())
+        .map(|(h, _)| auth(h))
+        .collect();
+    (auth(&challenges[0].0), events)
+}
+
+fn assert_valid_jwt(jwt: &str, url: &str) {
+    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    v.set_audience(&[url]);
+    jsonwebtoken::decode::<JwtClaims>(jwt, &jsonwebtoken::DecodingKey::from_secret(b"s3cret"), &v)
+        .expect("valid JWT");
+}
+
+#[tokio::test]
+async fn app_webhook_challenges_are_signed_by_default() {
+    let m = builder().signing_secret("s3cret").start().await.unwrap();
+    let r = Receiver::start(true).await;
+    subscribe(&m, LEADS, &r.url, "create_item", None).await;
+    m.admin
+        .create_item(LEADS, "Signed challenge", None, json!({}))
+        .await
+        .unwrap();
+    r.wait_events(1).await;
+    let (challenge, events) = challenge_and_event_auth(&r);
+    assert_valid_jwt(&challenge.expect("signed challenge"), &r.url);
+    assert_eq!(events.len(), 1);
+    assert_valid_jwt(events[0].as_deref().expect("signed event"), &r.url);
+}
+
+#[tokio::test]
+async fn sign_challenge_false_sends_the_challenge_unsigned_and_events_signed() {
+    let m = builder()
+        .signing_secret("s3cret")
+        .sign_challenge(false)
+        .start()
+        .await
+        .unwrap();
+    let r = Receiver::start(true).await;
+    subscribe(&m, LEADS, &r.url, "create_item", None).await;
+    m.admin
+        .create_item(LEADS, "Unsigned challenge", None, json!({}))
+        .await
+        .unwrap();
+    r.wait_events(1).await;
+    let (challenge, events) = challenge_and_event_auth(&r);
+    assert_eq!(challenge, None, "the challenge carries no Authorization");
+    assert_eq!(events.len(), 1);
+    assert_valid_jwt(events[0].as_deref().expect("signed event"), &r.url);
+}
+
+#[test]
+fn the_unsigned_challenge_flag_maps_to_sign_challenge_false() {
+    use clap::Parser;
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        monday: mock_monday::Args,
+    }
+    let default = Cli::try_parse_from(["mock"]).unwrap();
+    assert!(default.monday.config().sign_challenge);
+    let unsigned = Cli::try_parse_from(["mock", "--monday-unsigned-challenge"]).unwrap();
+    assert!(!unsigned.monday.config().sign_challenge);
+}

@@ -4,7 +4,8 @@
 //! third-party clients (simple-salesforce, jsforce) to work against it unchanged: OAuth 2.0 token
 //! endpoint (client credentials, password, refresh token with optional rotation, JWT bearer),
 //! REST resources for API versions 46.0–66.0 (describe, CRUD, upsert, query/queryAll paging,
-//! sObject Collections, `/composite`, Bulk API 2.0 query jobs), data rules of a real org, daily
+//! sObject Collections including retrieve by ids — `GET ?ids=&fields=` (414 past a 16 KiB URI) and
+//! `POST {"ids","fields"}` (up to 2,000) —, `/composite`, Bulk API 2.0 query jobs), data rules of a real org, daily
 //! API limits and an admin API under `/__mock/` for tests (reset, state dump, request journal,
 //! fault injection, session expiry, limit exhaustion, row locks).
 //!
@@ -18,7 +19,9 @@
 //! - `GET|DELETE /__mock/requests` — the request journal ([`JournalEntry`]; OAuth secrets redacted).
 //! - `GET|POST|DELETE /__mock/faults` — [`Fault`]s as JSON (one or an array):
 //!   `{"method":"PATCH","path":"/services/data/*/sobjects/Lead/*","status":503,"body":[…],"latencyMs":200,"times":2}`
-//!   or `"probability":0.3`; without `status` only latency is added.
+//!   or `"probability":0.3`; without `status` only latency is added. `"after":true` applies the
+//!   request for real first (records written, usage counted), then waits `latencyMs` and answers
+//!   the fault's `status`/`body` instead of the real answer (no `status`: the real answer, late).
 //! - `POST /__mock/sessions/expire` — every access token now answers `401 INVALID_SESSION_ID`.
 //! - `POST /__mock/limits/exhaust`, `POST /__mock/limits {"used":N,"max":M}` — daily allocation.
 //! - `POST|DELETE /__mock/locks {"ids":[…]}` — writes to those records fail with `UNABLE_TO_LOCK_ROW`.

@@ -963,6 +963,7 @@ async fn admin_faults_journal_limits_locks_reset() {
         times: None,
         probability: Some(1.0),
         headers: None,
+        after: false,
     });
     for _ in 0..2 {
         assert_eq!(
@@ -1124,4 +1125,238 @@ async fn open_paged_lead_query(api: &Api) -> String {
         .as_str()
         .unwrap()
         .to_string()
+}
+
+async fn post_fault(api: &Api, fault: Value) {
+    let resp = api
+        .http
+        .post(format!("{}/__mock/faults", api.mock.base_url))
+        .json(&fault)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+}
+
+async fn leads_named(api: &Api, last_name: &str) -> u64 {
+    let out = api
+        .query(&format!(
+            "SELECT Id FROM Lead WHERE LastName = '{last_name}'"
+        ))
+        .await;
+    assert_eq!(out.status, StatusCode::OK, "{}", out.text);
+    out.body["totalSize"].as_u64().unwrap()
+}
+
+#[tokio::test]
+async fn an_after_fault_creates_the_record_and_answers_the_fault() {
+    let api = start().await;
+    post_fault(
+        &api,
+        json!({"method": "POST", "path": "/services/data/*/sobjects/Lead", "status": 503, "after": true, "times": 1}),
+    )
+    .await;
+    let out = api
+        .call(
+            Method::POST,
+            &format!("{V}/sobjects/Lead"),
+            Some(json!({"LastName": "AfterFault", "Company": "Acme"})),
+        )
+        .await;
+    assert_eq!(out.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(out.body[0]["errorCode"], "SERVER_UNAVAILABLE");
+    assert_eq!(leads_named(&api, "AfterFault").await, 1);
+    // The journal shows what the client saw.
+    let journal = api.mock.handle.requests();
+    let create = journal
+        .iter()
+        .find(|e| e.method == "POST" && e.path.ends_with("/sobjects/Lead"))
+        .unwrap();
+    assert_eq!(create.status, 503);
+    // times: 1 — the next create answers normally, and there are two records.
+    api.create("Lead", json!({"LastName": "AfterFault", "Company": "Acme"}))
+        .await;
+    assert_eq!(leads_named(&api, "AfterFault").await, 2);
+}
+
+#[tokio::test]
+async fn a_fault_without_after_does_not_apply_the_create() {
+    let api = start().await;
+    post_fault(
+        &api,
+        json!({"method": "POST", "path": "/services/data/*/sobjects/Lead", "status": 503, "times": 1}),
+    )
+    .await;
+    let out = api
+        .call(
+            Method::POST,
+            &format!("{V}/sobjects/Lead"),
+            Some(json!({"LastName": "BeforeFault", "Company": "Acme"})),
+        )
+        .await;
+    assert_eq!(out.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(leads_named(&api, "BeforeFault").await, 0);
+}
+
+#[tokio::test]
+async fn an_after_fault_applies_an_update_and_a_latency_only_one_answers_late() {
+    let api = start().await;
+    let id = api
+        .create("Lead", json!({"LastName": "Before", "Company": "Acme"}))
+        .await;
+    post_fault(
+        &api,
+        json!({"method": "PATCH", "path": "/services/data/*/sobjects/Lead/*", "status": 500, "body": [{"errorCode": "UNKNOWN_EXCEPTION", "message": "boom"}], "after": true, "times": 1}),
+    )
+    .await;
+    let out = api
+        .call(
+            Method::PATCH,
+            &format!("{V}/sobjects/Lead/{id}"),
+            Some(json!({"LastName": "Patched"})),
+        )
+        .await;
+    assert_eq!(out.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        out.body,
+        json!([{"errorCode": "UNKNOWN_EXCEPTION", "message": "boom"}])
+    );
+    assert_eq!(
+        api.mock.handle.record("Lead", &id).unwrap()["LastName"],
+        "Patched"
+    );
+    // Without a status, an after fault is the real answer, late: the write is already done
+    // when the delay starts (a client timing out here has lost the answer of a committed write).
+    post_fault(
+        &api,
+        json!({"method": "PATCH", "path": "/services/data/*/sobjects/Lead/*", "latencyMs": 2000, "after": true, "times": 1}),
+    )
+    .await;
+    let patch = api
+        .http
+        .patch(format!("{}{V}/sobjects/Lead/{id}", api.mock.base_url))
+        .bearer_auth(&api.token)
+        .json(&json!({"LastName": "Late"}))
+        .timeout(std::time::Duration::from_millis(300))
+        .send()
+        .await;
+    assert!(patch.unwrap_err().is_timeout());
+    assert_eq!(
+        api.mock.handle.record("Lead", &id).unwrap()["LastName"],
+        "Late"
+    );
+}
+
+const LEAD_A: &str = "00Q5g00000000G9EAI";
+const LEAD_B: &str = "00Q5g00000000GAEAY";
+const LEAD_C: &str = "00Q5g00000000GBEAY";
+const ACCOUNT_A: &str = "0015g00000000G9AAI";
+
+#[tokio::test]
+async fn collections_retrieve_answers_records_in_id_order_and_null_for_missing() {
+    let api = start().await;
+    let out = api
+        .call(Method::DELETE, &format!("{V}/sobjects/Lead/{LEAD_C}"), None)
+        .await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    // B before A (order of the ids), a 15-character id, a deleted lead, an Account id, garbage.
+    let ids = [LEAD_B, &LEAD_A[..15], LEAD_C, ACCOUNT_A, "not-an-id"];
+    let post = api
+        .call(
+            Method::POST,
+            &format!("{V}/composite/sobjects/Lead"),
+            Some(json!({"ids": ids, "fields": ["Id", "lastname", "Company"]})),
+        )
+        .await;
+    insta::assert_json_snapshot!("collections_retrieve", snap(post.status, &post.body));
+    assert_eq!(post.status, StatusCode::OK);
+    let records = post.body.as_array().unwrap();
+    assert_eq!(records.len(), ids.len());
+    assert_eq!(records[0]["Id"], LEAD_B);
+    assert_eq!(records[1]["Id"], LEAD_A);
+    assert_eq!(records[1]["LastName"], "Kim");
+    assert_eq!(
+        records[1]["attributes"],
+        json!({"type": "Lead", "url": format!("{V}/sobjects/Lead/{LEAD_A}")})
+    );
+    assert!(records[2..].iter().all(Value::is_null), "{}", post.body);
+    // GET answers the same.
+    let get = api
+        .call(
+            Method::GET,
+            &format!(
+                "{V}/composite/sobjects/Lead?ids={}&fields=Id,lastname,Company",
+                ids.join(",")
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(get.status, StatusCode::OK);
+    assert_eq!(get.body, post.body);
+}
+
+#[tokio::test]
+async fn collections_retrieve_errors() {
+    let api = start().await;
+    let post = |object: &str, body: Value| {
+        let path = format!("{V}/composite/sobjects/{object}");
+        let api = &api;
+        async move { api.call(Method::POST, &path, Some(body)).await }
+    };
+    // An unknown field fails the whole call, in both forms.
+    let out = post(
+        "Lead",
+        json!({"ids": [LEAD_A], "fields": ["Id", "Nope__c"]}),
+    )
+    .await;
+    assert_eq!(out.status, StatusCode::BAD_REQUEST);
+    assert_eq!(out.body[0]["errorCode"], "INVALID_FIELD");
+    let out = api
+        .call(
+            Method::GET,
+            &format!("{V}/composite/sobjects/Lead?ids={LEAD_A}&fields=Id,Nope__c"),
+            None,
+        )
+        .await;
+    assert_eq!(out.status, StatusCode::BAD_REQUEST);
+    assert_eq!(out.body[0]["errorCode"], "INVALID_FIELD");
+    // An unknown sObject.
+    let out = post("Nope__c", json!({"ids": [LEAD_A], "fields": ["Id"]})).await;
+    assert_eq!(out.status, StatusCode::NOT_FOUND);
+    assert_eq!(out.body[0]["errorCode"], "NOT_FOUND");
+    // ids and fields are required.
+    let out = post("Lead", json!({"ids": [LEAD_A]})).await;
+    assert_eq!(out.status, StatusCode::BAD_REQUEST);
+    assert_eq!(out.body[0]["errorCode"], "MISSING_ARGUMENT");
+    let out = post("Lead", json!({"fields": ["Id"]})).await;
+    assert_eq!(out.status, StatusCode::BAD_REQUEST);
+    assert_eq!(out.body[0]["errorCode"], "MISSING_ARGUMENT");
+    // POST takes up to 2,000 ids.
+    let many: Vec<String> = (0..2000).map(|_| LEAD_A.to_string()).collect();
+    let out = post("Lead", json!({"ids": many, "fields": ["Id"]})).await;
+    assert_eq!(out.status, StatusCode::OK);
+    assert_eq!(out.body.as_array().unwrap().len(), 2000);
+    let too_many: Vec<String> = (0..2001).map(|_| LEAD_A.to_string()).collect();
+    let out = post("Lead", json!({"ids": too_many, "fields": ["Id"]})).await;
+    assert_eq!(out.status, StatusCode::BAD_REQUEST);
+    assert_eq!(out.body[0]["errorCode"], "EXCEEDED_ID_LIMIT");
+    // GET: about 800 ids fit in the URL; 1,000 do not.
+    let ids = |n: usize| vec![LEAD_A; n].join(",");
+    let out = api
+        .call(
+            Method::GET,
+            &format!("{V}/composite/sobjects/Lead?ids={}&fields=Id", ids(800)),
+            None,
+        )
+        .await;
+    assert_eq!(out.status, StatusCode::OK);
+    assert_eq!(out.body.as_array().unwrap().len(), 800);
+    let out = api
+        .call(
+            Method::GET,
+            &format!("{V}/composite/sobjects/Lead?ids={}&fields=Id", ids(1000)),
+            None,
+        )
+        .await;
+    assert_eq!(out.status, StatusCode::URI_TOO_LONG);
 }

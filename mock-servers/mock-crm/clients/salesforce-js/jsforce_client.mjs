@@ -182,6 +182,23 @@ out.collections_all_or_none_persisted = (
 const createdIds = partial.filter((r) => r.success).map((r) => r.id);
 const updated = await Lead.update(createdIds.map((Id) => ({ Id, Title: 'Board Member' })), { allOrNone: true });
 out.collections_update = updated.map((r) => r.success);
+// retrieve([ids]) is sObject Collections retrieve: POST /composite/sobjects/Lead {ids, fields};
+// without `fields` jsforce asks for every field of the describe. A deleted id answers null.
+await admin('DELETE', 'requests');
+const retrievedAll = await Lead.retrieve(createdIds);
+const retrievedSome = await Lead.retrieve([createdIds[1], created.id, createdIds[0]], {
+  fields: ['Id', 'LastName', 'Title'],
+});
+out.collections_retrieve = {
+  ids: createdIds,
+  allFields: retrievedAll.map((r) =>
+    r === null ? null : { Id: r.Id, LastName: r.LastName, Title: r.Title, Company: r.Company, type: r.attributes?.type },
+  ),
+  someFields: retrievedSome.map((r) =>
+    r === null ? null : { Id: r.Id, LastName: r.LastName, Title: r.Title, keys: Object.keys(r).sort() },
+  ),
+  requests: (await journal()).filter((r) => r.includes('/composite/sobjects/')),
+};
 const destroyed = await Lead.destroy(createdIds);
 out.collections_delete = destroyed.map((r) => r.success);
 out.collections_left = (await conn.query(`SELECT COUNT() FROM Lead WHERE Company = '${marker}'`)).totalSize;
