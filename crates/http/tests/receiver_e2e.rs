@@ -230,3 +230,27 @@ async fn a_nul_in_the_trigger_uuid_is_400_and_recorded_on_postgres() {
     assert!(app.store.recent_events(5).await.unwrap().is_empty());
     app.stop().await;
 }
+
+// Monday may send the URL-verification challenge of an app webhook without a JWT: installing the
+// webhooks still works (the challenge is echoed whatever the authentication), and the signed event
+// deliveries that follow are applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn webhooks_install_with_unsigned_challenges_and_signed_events_apply() {
+    let app = spawn_app_with(Options {
+        sign_challenge: false,
+        ..Options::new(Db::Sqlite)
+    })
+    .await;
+    let hooks = app.monday_client.webhooks(LEADS).await.unwrap();
+    assert!(!hooks.is_empty(), "no webhook installed");
+    let item = app
+        .create_item(
+            LEADS,
+            "Unsigned Challenge Org",
+            json!({"text_mkry1xy1": "Unsigned"}),
+        )
+        .await;
+    let lead = app.wait_for_record("Lead", "Company", &item).await;
+    assert_eq!(lead["Company"], "Unsigned Challenge Org");
+    app.stop().await;
+}

@@ -73,6 +73,9 @@ pub struct Options {
     pub inline_budget: Duration,
     /// Inline processing at once (default: the receiver's default).
     pub inline_concurrency: Option<usize>,
+    /// Whether the mock Monday signs the webhook challenge (default `true`; Monday documents the
+    /// JWT only for event deliveries, so `false` is the case to be ready for).
+    pub sign_challenge: bool,
 }
 
 impl Options {
@@ -91,6 +94,7 @@ impl Options {
             engine: EngineConfig::for_tests(),
             inline_budget: Duration::from_secs(2),
             inline_concurrency: None,
+            sign_challenge: true,
         }
     }
 }
@@ -132,6 +136,7 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
     let monday = mock_monday::MockMonday::builder()
         .seed_dir(seed_dir().join("monday"))
         .signing_secret(SIGNING_SECRET)
+        .sign_challenge(opts.sign_challenge)
         .webhook_retries(Duration::from_millis(300), 60)
         .start()
         .await
