@@ -22,6 +22,7 @@ pub mod plan;
 pub mod salesforce;
 pub mod transform;
 pub mod validate;
+pub mod write_back;
 
 pub use error::{Location, MappingError, MappingErrorKind, MappingErrors};
 pub use lookups::{Lookups, StaticLookups};
@@ -46,3 +47,4 @@ pub use transform::{
     to_salesforce, Converted, MondayInput, MondayWrite, Transform, TransformError,
 };
 pub use validate::{validate, Schema};
+pub use write_back::{id_column_repair, id_column_state, IdColumnState};

@@ -17,6 +17,7 @@ use crate::transform::{
     parse_sf_datetime, to_monday, to_salesforce, Converted, MondayInput, MondayWrite, Transform,
     TransformError,
 };
+use crate::write_back::id_column_repair;
 
 /// Salesforce field values by API name.
 pub type Fields = BTreeMap<String, Value>;
@@ -156,7 +157,9 @@ pub enum SkipReason {
         /// Column id.
         column_id: String,
     },
-    /// The Id column was cleared on Monday; the link is kept.
+    /// The Id column was cleared (or overwritten with text that is not a record id) on Monday:
+    /// the link is kept, and the column is rewritten from it when the plan had the item snapshot
+    /// (the write-back rule, [`crate::write_back`]).
     IdColumnCleared,
     /// An event type that carries nothing to sync (`create_update`, `move_pulse_into_group`, ...).
     UnsupportedEvent {
@@ -289,8 +292,9 @@ pub fn plan(
     }
     let item_id = event.item().ok_or_else(|| bad("no pulseId or itemId"))?;
     let linked = ctx.lookups.salesforce_id_for_item(item_id);
+    let still_linked = linked.clone();
     let p = Planner { bm, item_id, ctx };
-    match et {
+    let outcome = match et {
         "create_pulse" => match linked {
             Some(id) => Ok(Plan::skip(SkipReason::AlreadyLinked { salesforce_id: id })),
             None => p.create_or_link(item, "create_pulse has no column values", Changed::Nothing),
@@ -329,6 +333,50 @@ pub fn plan(
                 }],
             })))
         }
+    }?;
+    Ok(with_id_column_repair(
+        outcome,
+        bm,
+        item_id,
+        item,
+        still_linked.as_deref(),
+    ))
+}
+
+/// The write-back rule (see [`crate::write_back`]): a plan that leaves the item linked as it was,
+/// planned with an item snapshot whose Id column is empty or not a record id, also rewrites the
+/// column from the link.
+fn with_id_column_repair(
+    outcome: PlanOutcome,
+    bm: &BoardMapping,
+    item_id: &str,
+    item: Option<&Item>,
+    linked: Option<&str>,
+) -> PlanOutcome {
+    let (PlanOutcome::Ready(mut plan), Some(item), Some(linked)) = (outcome.clone(), item, linked)
+    else {
+        return outcome;
+    };
+    let relinks = plan.ops.iter().any(|op| {
+        matches!(
+            op,
+            Operation::Create { .. }
+                | Operation::Upsert { .. }
+                | Operation::Delete { .. }
+                | Operation::Link { .. }
+                | Operation::Unlink { .. }
+                | Operation::WriteBackSalesforceId { .. }
+        )
+    });
+    if relinks {
+        return outcome;
+    }
+    match id_column_repair(bm, item_id, item, linked) {
+        Some(op) => {
+            plan.ops.push(op);
+            PlanOutcome::Ready(plan)
+        }
+        None => outcome,
     }
 }
 
@@ -567,7 +615,13 @@ impl Planner<'_> {
             })?;
         if column_id == self.bm.salesforce_id_column {
             let id_mapping = ColumnMapping::new(column_id, "Id", Transform::Text);
-            return match self.id_from(&id_mapping, MondayInput::Webhook(event.value.as_ref()))? {
+            let id = match self.id_from(&id_mapping, MondayInput::Webhook(event.value.as_ref())) {
+                // Text that is no record id on a linked item: the link is kept, like a cleared
+                // column (and the column is rewritten, see `with_id_column_repair`).
+                Err(PlanError::InvalidSalesforceId { .. }) if linked.is_some() => None,
+                other => other?,
+            };
+            return match id {
                 None => Ok(Plan::skip(SkipReason::IdColumnCleared)),
                 Some(id) if linked.as_deref() == Some(id.as_str()) => {
                     Ok(Plan::skip(SkipReason::NoChange))
