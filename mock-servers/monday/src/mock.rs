@@ -28,6 +28,16 @@ pub struct CannedResponse {
     /// How many requests get this answer.
     #[serde(default = "one")]
     pub count: u32,
+    /// Only requests whose GraphQL query text contains this string get this answer (e.g.
+    /// `"change_multiple_column_values"`); others pass it by. Absent: the next requests, whatever
+    /// they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_contains: Option<String>,
+    /// Apply, then fail: the request is executed for real first (items created or changed,
+    /// webhooks fired, budget charged), then the client gets this status and body instead of the
+    /// real answer. Default false: the canned answer replaces the request, nothing is executed.
+    #[serde(default)]
+    pub after: bool,
 }
 
 fn one() -> u32 {
@@ -139,15 +149,19 @@ impl Mock {
         *lock(&self.faults) = f;
     }
 
-    /// Takes the next canned response, if any.
-    pub(crate) fn take_canned(&self) -> Option<CannedResponse> {
+    /// Takes the first canned response that applies to a request with this query text, if any.
+    pub(crate) fn take_canned(&self, query: Option<&str>) -> Option<CannedResponse> {
         let mut f = lock(&self.faults);
-        let first = f.fail_next.first_mut()?;
-        let out = first.clone();
-        if first.count <= 1 {
-            f.fail_next.remove(0);
+        let i = f.fail_next.iter().position(|c| match &c.query_contains {
+            Some(needle) => query.is_some_and(|q| q.contains(needle.as_str())),
+            None => true,
+        })?;
+        let chosen = &mut f.fail_next[i];
+        let out = chosen.clone();
+        if chosen.count <= 1 {
+            f.fail_next.remove(i);
         } else {
-            first.count -= 1;
+            chosen.count -= 1;
         }
         Some(out)
     }

@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 
 use crate::complexity::{self, Charge};
 use crate::config::BudgetErrorMode;
-use crate::mock::{Faults, JournalEntry, Mock};
+use crate::mock::{CannedResponse, Faults, JournalEntry, Mock};
 use crate::schema::{ComplexityInfo, MondaySchema, RequestInfo};
 use crate::state::{ApiError, ItemView};
 
@@ -203,11 +203,59 @@ async fn handle(
         retry_after,
         version: version_str.clone(),
     };
-    if let Some(canned) = mock.take_canned() {
+    let canned_answer = |canned: CannedResponse| {
         let status =
             StatusCode::from_u16(canned.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        return answer(status, canned.body, canned.retry_after);
+        answer(status, canned.body, canned.retry_after)
+    };
+    let query_text = parsed_body
+        .as_ref()
+        .and_then(|b| b.get("query"))
+        .and_then(Value::as_str);
+    let canned = mock.take_canned(query_text);
+    if let Some(c) = canned.as_ref().filter(|c| !c.after) {
+        return canned_answer(c.clone());
     }
+    let real = execute(
+        app,
+        parsed_body,
+        raw,
+        request_id,
+        authorized,
+        version_str.clone(),
+        &faults,
+        now_in_flight,
+        entry,
+    )
+    .await;
+    // An `after` canned answer: the request was executed for real, the client gets the fault.
+    match canned {
+        Some(c) => canned_answer(c),
+        None => real,
+    }
+}
+
+/// Everything after the canned-answer check: authentication, version, limits, body, complexity,
+/// execution.
+#[allow(clippy::too_many_arguments)]
+async fn execute(
+    app: &AppState,
+    parsed_body: Option<Value>,
+    raw: &Bytes,
+    request_id: &str,
+    authorized: bool,
+    version_str: String,
+    faults: &Faults,
+    now_in_flight: u64,
+    entry: &mut JournalEntry,
+) -> Answer {
+    let mock = &app.mock;
+    let answer = |status: StatusCode, body: Value, retry_after: Option<u64>| Answer {
+        status,
+        body,
+        retry_after,
+        version: version_str.clone(),
+    };
     if !authorized {
         return answer(
             StatusCode::UNAUTHORIZED,

@@ -1,5 +1,6 @@
 //! Bad input never panics and never yields a 500: arbitrary bodies, queries and variables get
-//! Monday's error shapes. Also the canned-answer fault.
+//! Monday's error shapes. Also the canned-answer fault, targeted (`query_contains`) and "apply, then
+//! fail" (`after`).
 
 mod common;
 
@@ -141,6 +142,8 @@ async fn canned_answers_then_back_to_normal() {
                 body: json!({ "errors": [{ "message": "Service unavailable" }] }),
                 retry_after: Some(2),
                 count: 2,
+                query_contains: None,
+                after: false,
             }],
             ..Default::default()
         })
@@ -164,4 +167,85 @@ async fn canned_answers_then_back_to_normal() {
         vec![503, 503, 200]
     );
     assert!(journal.iter().all(|j| j.authorized));
+}
+
+async fn put_faults_json(m: &mock_monday::RunningMock, faults: Value) {
+    let resp = reqwest::Client::new()
+        .put(format!("{}/__mock/faults", m.base_url))
+        .json(&faults)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+}
+
+/// Items on the accounts board named `name`, through `items_page` with a `name` rule.
+async fn items_named(m: &mock_monday::RunningMock, name: &str) -> usize {
+    let (s, b) = gql(
+        m,
+        "query ($b: [ID!], $n: CompareValue!) { boards(ids: $b) { items_page(limit: 500, query_params: {rules: [{column_id: \"name\", compare_value: $n, operator: any_of}]}) { items { id name } } } }",
+        json!({ "b": [ACCOUNTS], "n": [name] }),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    b["data"]["boards"][0]["items_page"]["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{b}"))
+        .len()
+}
+
+const CREATE: &str =
+    "mutation ($b: ID!, $n: String!) { create_item(board_id: $b, item_name: $n) { id } }";
+
+#[tokio::test]
+async fn an_after_canned_answer_creates_the_item_then_answers_the_fault() {
+    let m = start().await;
+    put_faults_json(
+        &m,
+        json!({ "fail_next": [{
+            "status": 500,
+            "body": { "error_message": "Internal server error", "status_code": 500 },
+            "after": true,
+            "query_contains": "create_item"
+        }] }),
+    )
+    .await;
+    // Other requests pass the canned answer by.
+    let (s, _) = gql(&m, "{ me { id } }", json!({})).await;
+    assert_eq!(s, 200);
+    let (s, b) = gql(&m, CREATE, json!({ "b": ACCOUNTS, "n": "After Fault Inc" })).await;
+    assert_eq!(s, 500);
+    assert_eq!(
+        b,
+        json!({ "error_message": "Internal server error", "status_code": 500 })
+    );
+    assert_eq!(items_named(&m, "After Fault Inc").await, 1);
+    let journal = m.admin.requests().await.unwrap();
+    let create = journal
+        .iter()
+        .find(|j| j.query.as_deref() == Some(CREATE))
+        .unwrap();
+    assert_eq!(create.status, 500);
+    // Used up: the next create answers normally.
+    let (s, b) = gql(&m, CREATE, json!({ "b": ACCOUNTS, "n": "After Fault Inc" })).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(items_named(&m, "After Fault Inc").await, 2);
+}
+
+#[tokio::test]
+async fn a_canned_answer_without_after_does_not_create_the_item() {
+    let m = start().await;
+    put_faults_json(
+        &m,
+        json!({ "fail_next": [{ "status": 500, "body": {}, "query_contains": "create_item" }] }),
+    )
+    .await;
+    let (s, _) = gql(
+        &m,
+        CREATE,
+        json!({ "b": ACCOUNTS, "n": "Before Fault Inc" }),
+    )
+    .await;
+    assert_eq!(s, 500);
+    assert_eq!(items_named(&m, "Before Fault Inc").await, 0);
 }

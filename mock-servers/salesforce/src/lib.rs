@@ -18,7 +18,9 @@
 //! - `GET|DELETE /__mock/requests` — the request journal ([`JournalEntry`]; OAuth secrets redacted).
 //! - `GET|POST|DELETE /__mock/faults` — [`Fault`]s as JSON (one or an array):
 //!   `{"method":"PATCH","path":"/services/data/*/sobjects/Lead/*","status":503,"body":[…],"latencyMs":200,"times":2}`
-//!   or `"probability":0.3`; without `status` only latency is added.
+//!   or `"probability":0.3`; without `status` only latency is added. `"after":true` applies the
+//!   request for real first (records written, usage counted), then waits `latencyMs` and answers
+//!   the fault's `status`/`body` instead of the real answer (no `status`: the real answer, late).
 //! - `POST /__mock/sessions/expire` — every access token now answers `401 INVALID_SESSION_ID`.
 //! - `POST /__mock/limits/exhaust`, `POST /__mock/limits {"used":N,"max":M}` — daily allocation.
 //! - `POST|DELETE /__mock/locks {"ids":[…]}` — writes to those records fail with `UNABLE_TO_LOCK_ROW`.

@@ -963,6 +963,7 @@ async fn admin_faults_journal_limits_locks_reset() {
         times: None,
         probability: Some(1.0),
         headers: None,
+        after: false,
     });
     for _ in 0..2 {
         assert_eq!(
@@ -1124,4 +1125,124 @@ async fn open_paged_lead_query(api: &Api) -> String {
         .as_str()
         .unwrap()
         .to_string()
+}
+
+async fn post_fault(api: &Api, fault: Value) {
+    let resp = api
+        .http
+        .post(format!("{}/__mock/faults", api.mock.base_url))
+        .json(&fault)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+}
+
+async fn leads_named(api: &Api, last_name: &str) -> u64 {
+    let out = api
+        .query(&format!(
+            "SELECT Id FROM Lead WHERE LastName = '{last_name}'"
+        ))
+        .await;
+    assert_eq!(out.status, StatusCode::OK, "{}", out.text);
+    out.body["totalSize"].as_u64().unwrap()
+}
+
+#[tokio::test]
+async fn an_after_fault_creates_the_record_and_answers_the_fault() {
+    let api = start().await;
+    post_fault(
+        &api,
+        json!({"method": "POST", "path": "/services/data/*/sobjects/Lead", "status": 503, "after": true, "times": 1}),
+    )
+    .await;
+    let out = api
+        .call(
+            Method::POST,
+            &format!("{V}/sobjects/Lead"),
+            Some(json!({"LastName": "AfterFault", "Company": "Acme"})),
+        )
+        .await;
+    assert_eq!(out.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(out.body[0]["errorCode"], "SERVER_UNAVAILABLE");
+    assert_eq!(leads_named(&api, "AfterFault").await, 1);
+    // The journal shows what the client saw.
+    let journal = api.mock.handle.requests();
+    let create = journal
+        .iter()
+        .find(|e| e.method == "POST" && e.path.ends_with("/sobjects/Lead"))
+        .unwrap();
+    assert_eq!(create.status, 503);
+    // times: 1 — the next create answers normally, and there are two records.
+    api.create("Lead", json!({"LastName": "AfterFault", "Company": "Acme"}))
+        .await;
+    assert_eq!(leads_named(&api, "AfterFault").await, 2);
+}
+
+#[tokio::test]
+async fn a_fault_without_after_does_not_apply_the_create() {
+    let api = start().await;
+    post_fault(
+        &api,
+        json!({"method": "POST", "path": "/services/data/*/sobjects/Lead", "status": 503, "times": 1}),
+    )
+    .await;
+    let out = api
+        .call(
+            Method::POST,
+            &format!("{V}/sobjects/Lead"),
+            Some(json!({"LastName": "BeforeFault", "Company": "Acme"})),
+        )
+        .await;
+    assert_eq!(out.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(leads_named(&api, "BeforeFault").await, 0);
+}
+
+#[tokio::test]
+async fn an_after_fault_applies_an_update_and_a_latency_only_one_answers_late() {
+    let api = start().await;
+    let id = api
+        .create("Lead", json!({"LastName": "Before", "Company": "Acme"}))
+        .await;
+    post_fault(
+        &api,
+        json!({"method": "PATCH", "path": "/services/data/*/sobjects/Lead/*", "status": 500, "body": [{"errorCode": "UNKNOWN_EXCEPTION", "message": "boom"}], "after": true, "times": 1}),
+    )
+    .await;
+    let out = api
+        .call(
+            Method::PATCH,
+            &format!("{V}/sobjects/Lead/{id}"),
+            Some(json!({"LastName": "Patched"})),
+        )
+        .await;
+    assert_eq!(out.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        out.body,
+        json!([{"errorCode": "UNKNOWN_EXCEPTION", "message": "boom"}])
+    );
+    assert_eq!(
+        api.mock.handle.record("Lead", &id).unwrap()["LastName"],
+        "Patched"
+    );
+    // Without a status, an after fault is the real answer, late: the write is already done
+    // when the delay starts (a client timing out here has lost the answer of a committed write).
+    post_fault(
+        &api,
+        json!({"method": "PATCH", "path": "/services/data/*/sobjects/Lead/*", "latencyMs": 2000, "after": true, "times": 1}),
+    )
+    .await;
+    let patch = api
+        .http
+        .patch(format!("{}{V}/sobjects/Lead/{id}", api.mock.base_url))
+        .bearer_auth(&api.token)
+        .json(&json!({"LastName": "Late"}))
+        .timeout(std::time::Duration::from_millis(300))
+        .send()
+        .await;
+    assert!(patch.unwrap_err().is_timeout());
+    assert_eq!(
+        api.mock.handle.record("Lead", &id).unwrap()["LastName"],
+        "Late"
+    );
 }
