@@ -62,35 +62,8 @@ both_stores!(
             ..Options::new(db)
         })
         .await;
-        // A first lead warms the user directory cache (people columns), so that the faulted
-        // create below makes exactly two Monday requests: the item read and the write-back.
-        synced_lead(&app, "Westbank Food Pantry").await;
-        // The upsert takes 1.5 s: time to arm the Monday fault after the engine's item read, so that
-        // the next Monday request — the write-back — gets it.
-        app.salesforce.handle.add_fault(
-            serde_json::from_value(json!({"method": "PATCH",
-                "path": "/services/data/*/sobjects/Lead/Monday_Item_Id__c/*",
-                "latencyMs": 1500, "times": 1}))
-            .unwrap(),
-        );
-        let item = app
-            .create_item(
-                LEADS,
-                "Eastside Literacy Project",
-                json!({"text_mkry1xy1": "Nwosu"}),
-            )
-            .await;
-        // Wait for the engine's read of the item (the only Monday API request naming it so far).
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let reqs = app.monday.admin.requests().await.unwrap();
-            if reqs.iter().any(|r| r.variables.to_string().contains(&item)) {
-                break;
-            }
-            assert!(tokio::time::Instant::now() < deadline, "no item read");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        // Five 500s: more than the Monday client's retries of one request.
+        // Five 500s on the write-back mutation (other requests pass): more than the Monday
+        // client's retries of one request (4 attempts).
         app.monday
             .admin
             .set_faults(&mock_monday::Faults {
@@ -99,21 +72,28 @@ both_stores!(
                     body: json!({"error_message": "Internal server error"}),
                     retry_after: None,
                     count: 5,
+                    query_contains: Some("change_multiple_column_values".into()),
+                    after: false,
                 }],
                 ..Default::default()
             })
             .await
             .unwrap();
+        let item = app
+            .create_item(
+                LEADS,
+                "Eastside Literacy Project",
+                json!({"text_mkry1xy1": "Nwosu"}),
+            )
+            .await;
         app.settle().await;
         let recs = app.sf.by_item("Lead", "Company", &item).await;
         assert_eq!(recs.len(), 1, "exactly one Lead: {recs:?}");
         let sf_id = recs[0]["Id"].as_str().unwrap().to_string();
         wait_for_id_column(&app, &item, &sf_id).await;
         let reqs = app.monday.admin.requests().await.unwrap();
-        // The fault did hit the write-back, more often than the Monday client retries one
-        // request (4 attempts); the fifth 500 went to whatever came next.
-        let answered_500 = reqs.iter().filter(|r| r.status == 500).count();
-        assert_eq!(answered_500, 5);
+        // The write-back met all five 500s: four through the client's retries inside the create,
+        // the fifth as its own event, until the column held the Id.
         let failed_writes = reqs
             .iter()
             .filter(|r| {
@@ -123,7 +103,36 @@ both_stores!(
                         .is_some_and(|q| q.contains("change_multiple_column_values"))
             })
             .count();
-        assert!(failed_writes >= 4, "{failed_writes} failed write-backs");
+        assert_eq!(failed_writes, 5);
+        // The create ended done at its first attempt; the write-back became its own event, keyed
+        // by the link (whose one attempt met the fifth 500 and the client's retry).
+        let events = app.store.recent_events(100).await.unwrap();
+        let of_item: Vec<_> = events
+            .iter()
+            .filter(|e| e.item_id.to_string() == item)
+            .collect();
+        let create = of_item
+            .iter()
+            .find(|e| e.event_type == "create_pulse")
+            .expect("the create event");
+        assert_eq!(
+            (create.status, create.attempts),
+            (crmsync_store::EventStatus::Done, 0),
+            "{create:?}"
+        );
+        let write_back = of_item
+            .iter()
+            .find(|e| e.event_type == "crmsync_write_back")
+            .expect("a write-back event");
+        assert_eq!(
+            write_back.trigger_uuid,
+            format!("crmsync-write-back:{LEADS}:{item}:{sf_id}")
+        );
+        assert_eq!(
+            (write_back.status, write_back.attempts),
+            (crmsync_store::EventStatus::Done, 0),
+            "{write_back:?}"
+        );
         let link = app
             .store
             .find_link_by_monday(LEADS.parse().unwrap(), item.parse().unwrap())
