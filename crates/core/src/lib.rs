@@ -36,7 +36,7 @@ pub use monday::{
 pub use phone::{calling_code, country_for_e164, normalize_phone, PhoneError};
 pub use plan::{
     item_name_from_record, name_fields, plan, plan_item, same_salesforce_value, DeferredColumn,
-    Fields, ItemOperation, NewLabel, Operation, Plan, PlanContext, PlanError, PlanOutcome,
+    Fields, FindBy, ItemOperation, NewLabel, Operation, Plan, PlanContext, PlanError, PlanOutcome,
     RecordRef, SkipReason,
 };
 pub use salesforce::{
@@ -46,5 +46,5 @@ pub use transform::{
     country_code_for, country_name, format_sf_datetime, parse_sf_datetime, to_monday,
     to_salesforce, Converted, MondayInput, MondayWrite, Transform, TransformError,
 };
-pub use validate::{validate, Schema};
+pub use validate::{validate, validate_realtime, Schema};
 pub use write_back::{id_column_repair, id_column_state, IdColumnState};

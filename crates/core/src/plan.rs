@@ -51,6 +51,10 @@ pub enum Operation {
         object: String,
         /// Fields (including `RecordTypeId` when configured).
         fields: Fields,
+        /// The board's `item_id_field` and the item id: before creating, look for a record holding
+        /// it (created by an earlier attempt whose answer was lost) and take that one instead.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        find_by: Option<FindBy>,
     },
     /// `PATCH /sobjects/<object>/<external_id_field>/<external_id>`: create or update by external id.
     Upsert {
@@ -113,6 +117,15 @@ pub enum Operation {
         /// Why.
         reason: SkipReason,
     },
+}
+
+/// A field and the value that identify the record of an item (see [`Operation::Create`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FindBy {
+    /// Field (`item_id_field`).
+    pub field: String,
+    /// Value (the Monday item id).
+    pub value: String,
 }
 
 /// Why an event needs no Salesforce call.
@@ -545,10 +558,21 @@ impl Planner<'_> {
                     fields,
                 }
             }
-            None => Operation::Create {
-                object: self.bm.object.clone(),
-                fields,
-            },
+            None => {
+                let find_by = self.bm.item_id_field.as_ref().map(|f| {
+                    fields.retain(|k, _| !k.eq_ignore_ascii_case(f));
+                    fields.insert(f.clone(), Value::String(self.item_id.to_string()));
+                    FindBy {
+                        field: f.clone(),
+                        value: self.item_id.to_string(),
+                    }
+                });
+                Operation::Create {
+                    object: self.bm.object.clone(),
+                    fields,
+                    find_by,
+                }
+            }
         };
         Ok(PlanOutcome::Ready(Plan {
             deferred,

@@ -7,11 +7,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use crmsync_core::{
     id_column_repair, id_column_state, name_fields, plan, to_salesforce, BoardMapping, Converted,
-    DeferredColumn, Item, Lookups, Mapping, MondayInput, Operation, Plan, PlanContext, PlanError,
-    PlanOutcome, RecordRef, SkipReason, StaticLookups, TransformError, WebhookDelivery,
+    DeferredColumn, FindBy, Item, Lookups, Mapping, MondayInput, Operation, Plan, PlanContext,
+    PlanError, PlanOutcome, RecordRef, SkipReason, StaticLookups, TransformError, WebhookDelivery,
     WebhookEvent,
 };
 use crmsync_monday::{ChangeColumnValues, MondayClient};
+use crmsync_salesforce::soql::{Cond, Order, Soql};
 use crmsync_salesforce::{SalesforceClient, SalesforceError};
 use crmsync_store::{ClaimedEvent, DeadLetterId, EventId, Link, NewEvent, Store};
 use rand::Rng;
@@ -826,6 +827,31 @@ impl Engine {
         Ok(())
     }
 
+    /// The oldest record of `object` whose `find_by.field` holds `find_by.value`, if any.
+    async fn find_record(
+        &self,
+        object: &str,
+        find_by: Option<&FindBy>,
+    ) -> Result<Option<String>, ApplyError> {
+        use futures::StreamExt;
+        let Some(fb) = find_by else {
+            return Ok(None);
+        };
+        let soql = Soql::from(object)
+            .select(["Id"])
+            .filter(Cond::eq(fb.field.as_str(), fb.value.as_str()))
+            .order_by("CreatedDate", Order::Asc)
+            .limit(1)
+            .build()
+            .map_err(|e| ApplyError::Payload(format!("finding {object} by {}: {e}", fb.field)))?;
+        let mut rows = self.inner.salesforce.query::<serde_json::Value>(soql);
+        match rows.next().await {
+            Some(Ok(r)) => Ok(r.get("Id").and_then(|v| v.as_str()).map(str::to_string)),
+            Some(Err(e)) => Err(ApplyError::Salesforce(e)),
+            None => Ok(None),
+        }
+    }
+
     /// Writes `sf_id` into the item's Id column.
     async fn write_id_column(
         &self,
@@ -938,7 +964,20 @@ impl Engine {
         };
         for op in plan.ops {
             match op {
-                Operation::Create { object, fields } => {
+                Operation::Create {
+                    object,
+                    fields,
+                    find_by,
+                } => {
+                    // Reconcile before creating: an earlier attempt may have created the record
+                    // and lost the answer (timeout, crash before the link was stored).
+                    if let Some(found) = self.find_record(&object, find_by.as_ref()).await? {
+                        done.push(format!(
+                            "found {object} {found} (created by an earlier attempt)"
+                        ));
+                        created = Some(found);
+                        continue;
+                    }
                     let id = sf
                         .create(&object, &fields)
                         .await
