@@ -255,4 +255,29 @@ pub enum MappingErrorKind {
         /// Field.
         field: String,
     },
+    /// A board with neither `external_id_field` nor `item_id_field`: a create whose answer is
+    /// lost (timeout, crash) would be sent again and duplicate the record.
+    #[error(
+        "board {board} ({object}): creates are not idempotent, a create whose answer is lost would be sent again and duplicate the record. \
+         Add to {object} in Salesforce a Text(40) field holding the Monday item id (Setup > Object Manager > {object} > Fields & Relationships > New, \
+         e.g. Monday_Item_Id__c), ideally marked External ID and Unique, and set `external_id_field = \"Monday_Item_Id__c\"` \
+         (or, when it cannot be an External ID, `item_id_field = \"Monday_Item_Id__c\"`)"
+    )]
+    CreateNotIdempotent {
+        /// Board (name or id).
+        board: String,
+        /// Object.
+        object: String,
+    },
+    /// `item_id_field` cannot hold and find the item id (not a text field, not filterable on
+    /// create, ...).
+    #[error("field {object}.{field} cannot be `item_id_field`: {reason}")]
+    BadItemIdField {
+        /// Object.
+        object: String,
+        /// Field.
+        field: String,
+        /// Why.
+        reason: String,
+    },
 }

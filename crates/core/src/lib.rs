@@ -24,6 +24,7 @@ pub mod plan;
 pub mod salesforce;
 pub mod transform;
 pub mod validate;
+pub mod write_back;
 
 pub use error::{Location, MappingError, MappingErrorKind, MappingErrors};
 pub use lookups::{Lookups, StaticLookups};
@@ -38,7 +39,7 @@ pub use monday::{
 pub use phone::{calling_code, country_for_e164, normalize_phone, PhoneError};
 pub use plan::{
     follow_up_plan, freshen, item_name_from_record, name_fields, needs_user_directory, plan,
-    plan_item, same_salesforce_value, DeferredColumn, Fields, FollowUp, FollowUpOutcome,
+    plan_item, same_salesforce_value, DeferredColumn, Fields, FindBy, FollowUp, FollowUpOutcome,
     ItemOperation, NewLabel, Operation, Plan, PlanContext, PlanError, PlanOutcome, RecordRef,
     SkipReason, FOLLOW_UP_EVENT_TYPE, FOLLOW_UP_KEY, FOLLOW_UP_PREFIX,
 };
@@ -49,4 +50,5 @@ pub use transform::{
     country_code_for, country_name, format_sf_datetime, parse_sf_datetime, to_monday,
     to_salesforce, Converted, MondayInput, MondayWrite, Transform, TransformError,
 };
-pub use validate::{validate, Schema};
+pub use validate::{validate, validate_realtime, Schema};
+pub use write_back::{id_column_repair, id_column_state, IdColumnState};

@@ -6,7 +6,9 @@
 //! board_id = "9378000036"
 //! object = "Opportunity"
 //! salesforce_id_column = "text_mkry20c9"       # holds the Salesforce Id (loop prevention, write-back)
-//! external_id_field = "Monday_Item_Id__c"      # optional: upsert by Monday item id
+//! external_id_field = "Monday_Item_Id__c"      # upsert by Monday item id (or item_id_field)
+//! # item_id_field = "Monday_Id__c"             # a plain Text field holding the item id instead:
+//! #                                            # a retried create finds the record by it
 //! record_type_id = "0123p000000EILJAA4"        # optional
 //! item_name = { field = "Name" }               # or { split = ["FirstName", "LastName"] }
 //! on_delete = "ignore"                         # "delete" | "ignore" | { set = { StageName = "Closed Lost" } }
@@ -59,6 +61,10 @@ pub struct BoardMapping {
     pub salesforce_id_column: String,
     /// Optional external-id field receiving the Monday item id; creates become upserts on it.
     pub external_id_field: Option<String>,
+    /// A (non external-id) Text field that receives the Monday item id on create, for boards
+    /// without `external_id_field`: before a create the engine looks for a record holding the item
+    /// id there (one left by an earlier attempt whose answer was lost) and links it instead.
+    pub item_id_field: Option<String>,
     /// Record type set on create.
     pub record_type_id: Option<String>,
     /// Where the item name goes.
@@ -106,6 +112,9 @@ impl BoardMapping {
         }
         if let Some(ext) = &self.external_id_field {
             push(ext);
+        }
+        if let Some(f) = &self.item_id_field {
+            push(f);
         }
         out
     }
@@ -294,6 +303,7 @@ pub(crate) struct BoardSpans {
     pub object: Location,
     pub salesforce_id_column: Location,
     pub external_id_field: Location,
+    pub item_id_field: Location,
     pub record_type_id: Location,
     pub item_name: Location,
     pub defaults: BTreeMap<String, Location>,
@@ -328,6 +338,7 @@ struct RawBoard {
     object: Spanned<String>,
     salesforce_id_column: Spanned<String>,
     external_id_field: Option<Spanned<String>>,
+    item_id_field: Option<Spanned<String>>,
     record_type_id: Option<Spanned<String>>,
     item_name: Option<Spanned<RawItemName>>,
     #[serde(default)]
@@ -492,6 +503,9 @@ fn parse_board(ctx: &mut Ctx<'_>, rb: RawBoard, table: Location) -> BoardMapping
     if let Some(e) = &rb.external_id_field {
         spans.external_id_field = ctx.loc(e);
     }
+    if let Some(e) = &rb.item_id_field {
+        spans.item_id_field = ctx.loc(e);
+    }
     if let Some(r) = &rb.record_type_id {
         spans.record_type_id = ctx.loc(r);
     }
@@ -588,6 +602,7 @@ fn parse_board(ctx: &mut Ctx<'_>, rb: RawBoard, table: Location) -> BoardMapping
         object: rb.object.into_inner(),
         salesforce_id_column: rb.salesforce_id_column.into_inner(),
         external_id_field: rb.external_id_field.map(Spanned::into_inner),
+        item_id_field: rb.item_id_field.map(Spanned::into_inner),
         record_type_id: rb.record_type_id.map(Spanned::into_inner),
         item_name,
         defaults,

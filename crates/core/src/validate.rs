@@ -114,6 +114,22 @@ impl Checker<'_> {
 /// needs from the schema (field types and lengths for truncation, status/dropdown labels by id).
 /// On failure returns every problem, each with the file, line and column it comes from.
 pub fn validate(mapping: &Mapping, schema: &Schema) -> Result<Mapping, MappingErrors> {
+    validate_with(mapping, schema, false)
+}
+
+/// [`validate()`] for real-time sync (`crmsync serve`, `crmsync mapping check`): also requires
+/// every board's creates to be idempotent — an `external_id_field` (creates become upserts), or an
+/// `item_id_field` (a retried create first looks for the record holding the item id) — since a
+/// create whose answer is lost (timeout, crash) is otherwise sent again and duplicates the record.
+pub fn validate_realtime(mapping: &Mapping, schema: &Schema) -> Result<Mapping, MappingErrors> {
+    validate_with(mapping, schema, true)
+}
+
+fn validate_with(
+    mapping: &Mapping,
+    schema: &Schema,
+    realtime: bool,
+) -> Result<Mapping, MappingErrors> {
     let mut ck = Checker {
         file: &mapping.file,
         errors: Vec::new(),
@@ -121,6 +137,15 @@ pub fn validate(mapping: &Mapping, schema: &Schema) -> Result<Mapping, MappingEr
     let mut out = mapping.clone();
     for board in &mut out.boards {
         check_board(&mut ck, mapping, board, schema);
+        if realtime && board.external_id_field.is_none() && board.item_id_field.is_none() {
+            ck.err(
+                board.spans.table,
+                MappingErrorKind::CreateNotIdempotent {
+                    board: board.name.clone().unwrap_or_else(|| board.board_id.clone()),
+                    object: board.object.clone(),
+                },
+            );
+        }
     }
     if ck.errors.is_empty() {
         Ok(out)
@@ -206,6 +231,33 @@ fn check_board(ck: &mut Checker<'_>, mapping: &Mapping, bm: &mut BoardMapping, s
                 }
             }
             add_source(ck, ext, sp.external_id_field);
+        }
+        if let Some(f) = &bm.item_id_field {
+            if let Some(fd) = ck.field(d, f, sp.item_id_field) {
+                let reason = if !matches!(fd.field_type.as_str(), "string") {
+                    Some(format!("its type is {}, not Text (string)", fd.field_type))
+                } else if !fd.createable {
+                    Some("it cannot be set on create".to_string())
+                } else if fd.length > 0 && fd.length < 20 {
+                    Some(format!(
+                        "its length {} is too short for a Monday item id",
+                        fd.length
+                    ))
+                } else {
+                    None
+                };
+                if let Some(reason) = reason {
+                    ck.err(
+                        sp.item_id_field,
+                        MappingErrorKind::BadItemIdField {
+                            object: d.name.clone(),
+                            field: fd.name.clone(),
+                            reason,
+                        },
+                    );
+                }
+            }
+            add_source(ck, f, sp.item_id_field);
         }
         if let Some(rt) = &bm.record_type_id {
             let key = |s: &str| s.get(..15).unwrap_or(s).to_string();

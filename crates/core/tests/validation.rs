@@ -44,7 +44,7 @@ fn toml_syntax_error_has_a_line() {
 fn missing_and_unknown_keys() {
     assert_eq!(
         errors("[[board]]\nboard_id = \"100\"\nobjet = \"Lead\"\n"),
-        vec!["mapping.toml:3:1: unknown field `objet`, expected one of `name`, `board_id`, `object`, `salesforce_id_column`, `external_id_field`, `record_type_id`, `item_name`, `defaults`, `on_delete`, `on_archive`, `column`".to_string()]
+        vec!["mapping.toml:3:1: unknown field `objet`, expected one of `name`, `board_id`, `object`, `salesforce_id_column`, `external_id_field`, `item_id_field`, `record_type_id`, `item_name`, `defaults`, `on_delete`, `on_archive`, `column`".to_string()]
     );
 }
 

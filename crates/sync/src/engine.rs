@@ -6,12 +6,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use crmsync_core::{
-    follow_up_plan, freshen, needs_user_directory, plan, related_item_ids, BoardMapping, FollowUp,
-    FollowUpOutcome, Item, Mapping, Operation, Plan, PlanContext, PlanError, PlanOutcome,
-    RecordRef, SkipReason, StaticLookups, TransformError, WebhookDelivery, WebhookEvent,
-    FOLLOW_UP_EVENT_TYPE,
+    follow_up_plan, freshen, id_column_repair, id_column_state, needs_user_directory, plan,
+    related_item_ids, BoardMapping, FindBy, FollowUp, FollowUpOutcome, Item, Mapping, Operation,
+    Plan, PlanContext, PlanError, PlanOutcome, RecordRef, SkipReason, StaticLookups,
+    TransformError, WebhookDelivery, WebhookEvent, FOLLOW_UP_EVENT_TYPE,
 };
 use crmsync_monday::{ChangeColumnValues, MondayClient};
+use crmsync_salesforce::soql::{Cond, Order, Soql};
 use crmsync_salesforce::{SalesforceClient, SalesforceError};
 use crmsync_store::{
     ClaimedEvent, DeadLetterFilter, DeadLetterId, DeadLetterStatus, EventId, InsertOutcome, Link,
@@ -530,10 +531,12 @@ impl Engine {
                 .or_else(|_| serde_json::from_str::<WebhookEvent>(&event.payload))
                 .ok(),
         };
+        let write_back = is_write_back(&event.payload);
         // A panic (a bug on unexpected data) must not kill the worker loop and leave the event to
         // be re-claimed and panic again forever: it is dead-lettered like any permanent failure.
         let result = match (&follow_up, &parsed) {
             (Some(fu), _) => catch_panic(self.apply_follow_up(fu)).await,
+            (None, Some(ev)) if write_back => catch_panic(self.apply_write_back(ev)).await,
             (None, Some(ev)) => catch_panic(self.apply(ev, event.id)).await,
             (None, None) => Err(ApplyError::Payload(
                 "the stored body is not a Monday event".into(),
@@ -906,6 +909,127 @@ impl Engine {
         Ok(())
     }
 
+    /// The oldest record of `object` whose `find_by.field` holds `find_by.value`, if any.
+    async fn find_record(
+        &self,
+        object: &str,
+        find_by: Option<&FindBy>,
+    ) -> Result<Option<String>, ApplyError> {
+        use futures::StreamExt;
+        let Some(fb) = find_by else {
+            return Ok(None);
+        };
+        let soql = Soql::from(object)
+            .select(["Id"])
+            .filter(Cond::eq(fb.field.as_str(), fb.value.as_str()))
+            .order_by("CreatedDate", Order::Asc)
+            .limit(1)
+            .build()
+            .map_err(|e| ApplyError::Payload(format!("finding {object} by {}: {e}", fb.field)))?;
+        let mut rows = self.inner.salesforce.query::<serde_json::Value>(soql);
+        match rows.next().await {
+            Some(Ok(r)) => Ok(r.get("Id").and_then(|v| v.as_str()).map(str::to_string)),
+            Some(Err(e)) => Err(ApplyError::Salesforce(e)),
+            None => Ok(None),
+        }
+    }
+
+    /// Writes `sf_id` into the item's Id column.
+    async fn write_id_column(
+        &self,
+        board_id: &str,
+        item_id: &str,
+        column_id: &str,
+        sf_id: &str,
+    ) -> Result<(), ApplyError> {
+        self.inner
+            .monday
+            .change_multiple_column_values(&ChangeColumnValues {
+                board_id: board_id.to_string(),
+                item_id: item_id.to_string(),
+                column_values: json!({ column_id: sf_id }),
+                create_labels_if_missing: false,
+            })
+            .await
+            .map(|_| ())
+            .map_err(ApplyError::Monday)
+    }
+
+    /// Stores the write-back event of a link whose Id column could not be written after the
+    /// create: keyed `crmsync-write-back:<board>:<item>:<Salesforce Id>` (idempotent: one per
+    /// link), in the item's queue. Returns its id.
+    async fn enqueue_write_back(
+        &self,
+        board_id: &str,
+        item_id: &str,
+        column_id: &str,
+        sf_id: &str,
+    ) -> Result<EventId, ApplyError> {
+        let trigger_uuid = format!("{WRITE_BACK_PREFIX}{board_id}:{item_id}:{sf_id}");
+        let payload = json!({
+            "event": {
+                "type": WRITE_BACK_EVENT_TYPE,
+                "boardId": board_id,
+                "pulseId": item_id,
+                "columnId": column_id,
+                "triggerUuid": trigger_uuid,
+            },
+            WRITE_BACK_KEY: { "salesforceId": sf_id },
+        });
+        let outcome = self
+            .inner
+            .store
+            .insert_event_if_new(&NewEvent {
+                trigger_uuid,
+                board_id: lookups::parse_id(board_id)?,
+                item_id: lookups::parse_id(item_id)?,
+                event_type: WRITE_BACK_EVENT_TYPE.into(),
+                payload: payload.to_string(),
+            })
+            .await
+            .map_err(ApplyError::Store)?;
+        Ok(outcome.event_id())
+    }
+
+    /// Applies a write-back event: reads the item and its link now, and rewrites the Id column
+    /// when the write-back rule says so (`crmsync_core::write_back`). A failure is retried like
+    /// any event (it never stores another write-back event).
+    async fn apply_write_back(&self, ev: &WebhookEvent) -> Result<Applied, ApplyError> {
+        let mapping = self.mapping();
+        let (Some(board_id), Some(item_id)) = (ev.board_id.as_deref(), ev.item()) else {
+            return Err(ApplyError::Payload(
+                "the write-back event has no boardId or pulseId".into(),
+            ));
+        };
+        let Some(bm) = mapping.board(board_id) else {
+            return Ok(Applied::Skipped(format!(
+                "board {board_id} is not in the mapping (unknown board)"
+            )));
+        };
+        let Some(link) = self
+            .inner
+            .store
+            .find_link_by_monday(lookups::parse_id(board_id)?, lookups::parse_id(item_id)?)
+            .await
+            .map_err(ApplyError::Store)?
+        else {
+            return Ok(Applied::Skipped(format!(
+                "item {item_id} is not linked any more; nothing to write back"
+            )));
+        };
+        let Some(item) = self.fetch_item(board_id, item_id).await? else {
+            return Ok(Applied::Skipped(format!(
+                "item {item_id} no longer exists on Monday; nothing to write back"
+            )));
+        };
+        match id_column_repair(bm, item_id, &item, &link.sf_id) {
+            Some(op) => self.execute(Some(&item), Plan::new(vec![op])).await,
+            None => Ok(Applied::Skipped(
+                id_column_state(bm, &item, &link.sf_id).to_string(),
+            )),
+        }
+    }
+
     async fn execute(&self, item: Option<&Item>, plan: Plan) -> Result<Applied, ApplyError> {
         let sf = &self.inner.salesforce;
         let store = &self.inner.store;
@@ -922,7 +1046,20 @@ impl Engine {
         };
         for op in plan.ops {
             match op {
-                Operation::Create { object, fields } => {
+                Operation::Create {
+                    object,
+                    fields,
+                    find_by,
+                } => {
+                    // Reconcile before creating: an earlier attempt may have created the record
+                    // and lost the answer (timeout, crash before the link was stored).
+                    if let Some(found) = self.find_record(&object, find_by.as_ref()).await? {
+                        done.push(format!(
+                            "found {object} {found} (created by an earlier attempt)"
+                        ));
+                        created = Some(found);
+                        continue;
+                    }
                     let id = sf
                         .create(&object, &fields)
                         .await
@@ -999,6 +1136,7 @@ impl Engine {
                     column_id,
                     salesforce_id,
                 } => {
+                    let after_create = salesforce_id == RecordRef::Created;
                     let sf_id = resolve(&salesforce_id, &created)?;
                     let already = item
                         .and_then(|it| it.column(&column_id))
@@ -1008,17 +1146,25 @@ impl Engine {
                     if already {
                         continue;
                     }
-                    self.inner
-                        .monday
-                        .change_multiple_column_values(&ChangeColumnValues {
-                            board_id: b.clone(),
-                            item_id: i.clone(),
-                            column_values: json!({ column_id.clone(): sf_id }),
-                            create_labels_if_missing: false,
-                        })
-                        .await
-                        .map_err(ApplyError::Monday)?;
-                    done.push(format!("wrote the Salesforce Id into column {column_id}"));
+                    match self.write_id_column(&b, &i, &column_id, &sf_id).await {
+                        Ok(()) => {
+                            done.push(format!("wrote the Salesforce Id into column {column_id}"))
+                        }
+                        // The record and the link exist: the write-back becomes its own durable
+                        // step (an event in the item's queue, retried until the column holds
+                        // the id) instead of failing — and later skipping — the create.
+                        Err(ApplyError::Monday(e)) if after_create => {
+                            let ev = self.enqueue_write_back(&b, &i, &column_id, &sf_id).await?;
+                            tracing::warn!(board_id = %b, item_id = %i, salesforce_id = %sf_id,
+                                write_back_event = %ev, error = %e,
+                                "writing the Salesforce Id back failed; a write-back event retries it");
+                            done.push(format!(
+                                "writing the Salesforce Id into column {column_id} failed ({e}); \
+                                 event {ev} retries it"
+                            ));
+                        }
+                        Err(e) => return Err(e),
+                    }
                 }
                 Operation::Skip { reason } => skipped.push(reason.to_string()),
             }
@@ -1050,6 +1196,19 @@ async fn catch_panic<T>(fut: impl Future<Output = Result<T, ApplyError>>) -> Res
             Err(ApplyError::Panicked(message))
         }
     }
+}
+
+/// Payload key that marks a write-back event (see [`Engine`]'s write-back rule).
+pub const WRITE_BACK_KEY: &str = "crmsyncWriteBack";
+/// `triggerUuid` prefix of write-back events.
+pub const WRITE_BACK_PREFIX: &str = "crmsync-write-back:";
+/// Event type of write-back events.
+pub const WRITE_BACK_EVENT_TYPE: &str = "crmsync_write_back";
+
+fn is_write_back(payload: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(payload)
+        .ok()
+        .is_some_and(|v| v.get(WRITE_BACK_KEY).is_some())
 }
 
 enum Unresolved {

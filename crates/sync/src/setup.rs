@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crmsync_core::{validate, Mapping, Schema};
+use crmsync_core::{validate_realtime, Mapping, Schema};
 use crmsync_monday::{MondayClient, WebhookEventType};
 use crmsync_salesforce::SalesforceClient;
 
@@ -71,14 +71,15 @@ pub async fn load_mapping(
     validate_live(&m, salesforce, monday).await
 }
 
-/// Validates a parsed mapping against the live APIs (see [`load_mapping`]).
+/// Validates a parsed mapping against the live APIs for real-time sync (see [`load_mapping`] and
+/// [`crmsync_core::validate_realtime`]: every board's creates must be idempotent).
 pub async fn validate_live(
     mapping: &Mapping,
     salesforce: &SalesforceClient,
     monday: &MondayClient,
 ) -> Result<Mapping, EngineError> {
     let schema = fetch_schema(mapping, salesforce, monday).await?;
-    validate(mapping, &schema).map_err(|e| EngineError::Mapping(e.to_string()))
+    validate_realtime(mapping, &schema).map_err(|e| EngineError::Mapping(e.to_string()))
 }
 
 /// The webhook subscriptions every mapped board needs.

@@ -37,7 +37,7 @@ async fn check() -> Result<()> {
     let schema = crmsync_sync::fetch_schema(&mapping, &sf, &monday)
         .await
         .context("reading the Salesforce describes and Monday boards the mapping refers to")?;
-    match crmsync_core::validate(&mapping, &schema) {
+    match crmsync_core::validate_realtime(&mapping, &schema) {
         Ok(valid) => {
             let mut t = Table::new(&["CHECK", "BOARD", "BOARD ID", "OBJECT", "COLUMNS"]);
             for b in &valid.boards {

@@ -62,6 +62,10 @@ pub enum Operation {
         object: String,
         /// Fields (including `RecordTypeId` when configured).
         fields: Fields,
+        /// The board's `item_id_field` and the item id: before creating, look for a record holding
+        /// it (created by an earlier attempt whose answer was lost) and take that one instead.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        find_by: Option<FindBy>,
     },
     /// `PATCH /sobjects/<object>/<external_id_field>/<external_id>`: create or update by external id.
     Upsert {
@@ -126,6 +130,15 @@ pub enum Operation {
     },
 }
 
+/// A field and the value that identify the record of an item (see [`Operation::Create`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FindBy {
+    /// Field (`item_id_field`).
+    pub field: String,
+    /// Value (the Monday item id).
+    pub value: String,
+}
+
 /// Why an event needs no Salesforce call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "reason", rename_all = "snake_case")]
@@ -168,7 +181,9 @@ pub enum SkipReason {
         /// Column id.
         column_id: String,
     },
-    /// The Id column was cleared on Monday; the link is kept.
+    /// The Id column was cleared (or overwritten with text that is not a record id) on Monday:
+    /// the link is kept, and the column is rewritten from it when the plan had the item snapshot
+    /// (the write-back rule, [`crate::write_back`]).
     IdColumnCleared,
     /// An event type that carries nothing to sync (`create_update`, `move_pulse_into_group`, ...).
     UnsupportedEvent {

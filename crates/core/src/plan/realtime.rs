@@ -6,14 +6,15 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::{
-    DeferredColumn, Fields, Operation, Plan, PlanContext, PlanError, PlanOutcome, RecordRef,
-    SkipReason,
+    DeferredColumn, Fields, FindBy, Operation, Plan, PlanContext, PlanError, PlanOutcome,
+    RecordRef, SkipReason,
 };
 use crate::lookups::Lookups;
 use crate::mapping::{BoardMapping, ColumnMapping, DeletePolicy, ItemNameTarget};
 use crate::monday::{ColumnKind, ColumnValue, EventKind, Item, WebhookEvent};
 use crate::salesforce::is_salesforce_id;
 use crate::transform::{to_salesforce, Converted, MondayInput, Transform, TransformError};
+use crate::write_back::id_column_repair;
 use crate::Mapping;
 
 /// Plan the Salesforce side of a webhook event.
@@ -23,6 +24,66 @@ use crate::Mapping;
 /// its Id column decides between create and link). Loop prevention: an item whose Id column already
 /// holds a Salesforce id is linked, never created.
 pub fn plan(
+    event: &WebhookEvent,
+    item: Option<&Item>,
+    mapping: &Mapping,
+    ctx: &PlanContext<'_>,
+) -> Result<PlanOutcome, PlanError> {
+    let outcome = plan_event(event, item, mapping, ctx)?;
+    // The linked record before this event (the lookups do not change while planning).
+    let bm = event.board_id.as_deref().and_then(|b| mapping.board(b));
+    let (Some(bm), Some(item_id)) = (bm, event.item()) else {
+        return Ok(outcome);
+    };
+    let linked = ctx.lookups.salesforce_id_for_item(item_id);
+    Ok(with_id_column_repair(
+        outcome,
+        bm,
+        item_id,
+        item,
+        linked.as_deref(),
+    ))
+}
+
+/// The write-back rule (see [`crate::write_back`]): a plan that leaves the item linked as it was,
+/// planned with an item snapshot whose Id column is empty or not a record id, also rewrites the
+/// column from the link.
+fn with_id_column_repair(
+    outcome: PlanOutcome,
+    bm: &BoardMapping,
+    item_id: &str,
+    item: Option<&Item>,
+    linked: Option<&str>,
+) -> PlanOutcome {
+    let (PlanOutcome::Ready(mut plan), Some(item), Some(linked)) = (outcome.clone(), item, linked)
+    else {
+        return outcome;
+    };
+    let relinks = plan.ops.iter().any(|op| {
+        matches!(
+            op,
+            Operation::Create { .. }
+                | Operation::Upsert { .. }
+                | Operation::Delete { .. }
+                | Operation::Link { .. }
+                | Operation::Unlink { .. }
+                | Operation::WriteBackSalesforceId { .. }
+        )
+    });
+    if relinks {
+        return outcome;
+    }
+    match id_column_repair(bm, item_id, item, linked) {
+        Some(op) => {
+            plan.ops.push(op);
+            PlanOutcome::Ready(plan)
+        }
+        None => outcome,
+    }
+}
+
+/// [`plan`] before the Id-column repair.
+fn plan_event(
     event: &WebhookEvent,
     item: Option<&Item>,
     mapping: &Mapping,
@@ -310,10 +371,21 @@ impl Planner<'_> {
                     fields,
                 }
             }
-            None => Operation::Create {
-                object: self.bm.object.clone(),
-                fields,
-            },
+            None => {
+                let find_by = self.bm.item_id_field.as_ref().map(|f| {
+                    fields.retain(|k, _| !k.eq_ignore_ascii_case(f));
+                    fields.insert(f.clone(), Value::String(self.item_id.to_string()));
+                    FindBy {
+                        field: f.clone(),
+                        value: self.item_id.to_string(),
+                    }
+                });
+                Operation::Create {
+                    object: self.bm.object.clone(),
+                    fields,
+                    find_by,
+                }
+            }
         };
         Ok(PlanOutcome::Ready(Plan {
             deferred,
@@ -380,7 +452,13 @@ impl Planner<'_> {
             })?;
         if column_id == self.bm.salesforce_id_column {
             let id_mapping = ColumnMapping::new(column_id, "Id", Transform::Text);
-            return match self.id_from(&id_mapping, MondayInput::Webhook(event.value.as_ref()))? {
+            let id = match self.id_from(&id_mapping, MondayInput::Webhook(event.value.as_ref())) {
+                // Text that is no record id on a linked item: the link is kept, like a cleared
+                // column (and the column is rewritten, see `with_id_column_repair`).
+                Err(PlanError::InvalidSalesforceId { .. }) if linked.is_some() => None,
+                other => other?,
+            };
+            return match id {
                 None => Ok(Plan::skip(SkipReason::IdColumnCleared)),
                 Some(id) if linked.as_deref() == Some(id.as_str()) => {
                     Ok(Plan::skip(SkipReason::NoChange))
