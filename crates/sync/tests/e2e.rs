@@ -567,7 +567,8 @@ both_stores!(
             .create_item(ACCOUNTS, "Limit Reached Ltd", json!({}))
             .await;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        while app.engine.paused_until().is_none() || app.telegram.texts().is_empty() {
+        while app.engine.paused_until().await.unwrap().is_none() || app.telegram.texts().is_empty()
+        {
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "engine never paused and alerted"

@@ -230,6 +230,26 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
 }
 
 impl TestApp {
+    /// A second engine on the same store, mapping and clients (another worker process, as far as
+    /// the store can tell), with its own alerter and `config` (give it its own `worker_id`).
+    pub fn second_engine(&self, config: EngineConfig) -> Engine {
+        Engine::new(
+            self.store.clone(),
+            (*self.engine.mapping()).clone(),
+            self.engine.salesforce().clone(),
+            self.engine.monday().clone(),
+            Alerter::new(AlertConfig {
+                telegram: Some(TelegramConfig {
+                    api_url: self.telegram.url.clone(),
+                    bot_token: SecretString::from("123456:test-bot-token"),
+                    chat_id: "4242".into(),
+                }),
+                ..AlertConfig::default()
+            }),
+            config,
+        )
+    }
+
     /// Waits until Monday delivered every webhook and the event log has no open event.
     pub async fn settle(&self) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
