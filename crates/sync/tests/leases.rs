@@ -126,6 +126,12 @@ both_stores!(
                     && op.contains(&format!("update Lead {id}"))),
             "{classes:?}"
         );
+        let status = app.status_json().await;
+        assert!(
+            status["attempts"]["failed"].as_u64() >= Some(1)
+                && status["attempts"]["done"].as_u64() >= Some(3),
+            "{status}"
+        );
         let _ = stop_b.send(());
         worker_b.await.unwrap();
         app.stop().await;

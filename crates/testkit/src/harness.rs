@@ -54,6 +54,8 @@ pub struct TestApp {
     pub telegram: FakeTelegram,
     pub proxy: Option<Proxy>,
     pub db: Db,
+    /// The alert window of the app's alerter (and of [`TestApp::second_engine`]'s).
+    pub alert_window: Duration,
     pg_db: Option<PgDatabase>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     served: Option<JoinHandle<anyhow::Result<()>>>,
@@ -222,6 +224,7 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         telegram,
         proxy,
         db: opts.db,
+        alert_window: opts.alert_window,
         pg_db,
         shutdown: Some(tx),
         served: Some(served),
@@ -231,7 +234,8 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
 
 impl TestApp {
     /// A second engine on the same store, mapping and clients (another worker process, as far as
-    /// the store can tell), with its own alerter and `config` (give it its own `worker_id`).
+    /// the store can tell), with its own alerter (same fake Telegram, same window) and `config`
+    /// (give it its own `worker_id`).
     pub fn second_engine(&self, config: EngineConfig) -> Engine {
         Engine::new(
             self.store.clone(),
@@ -244,6 +248,7 @@ impl TestApp {
                     bot_token: SecretString::from("123456:test-bot-token"),
                     chat_id: "4242".into(),
                 }),
+                window: self.alert_window,
                 ..AlertConfig::default()
             }),
             config,
