@@ -214,10 +214,12 @@ impl ReceiverConfig {
 
 impl ReceiverConfig {
     /// From the process configuration: authentication from the `MONDAY_*` settings (see
-    /// [`WebhookAuth::from_settings`]) and `CRMSYNC_STATUS_TOKEN`; other fields default.
+    /// [`WebhookAuth::from_settings`]), `CRMSYNC_STATUS_TOKEN` and the inline budget
+    /// (`CRMSYNC_INLINE_BUDGET_MS`); other fields default.
     pub fn from_config(config: &crmsync_config::Config, audiences: Vec<String>) -> ReceiverConfig {
         let mut rc = ReceiverConfig::new(WebhookAuth::from_settings(&config.monday, audiences));
         rc.status_token = config.status_token.clone();
+        rc.inline_budget = config.processing.inline_budget;
         rc
     }
 }
