@@ -253,6 +253,9 @@ struct Inner {
     directories: DirectoryCache,
     monitor: Monitor,
     fail_next_iteration: AtomicBool,
+    /// The store pause as last read, and when: claims re-read it once it is older than the poll
+    /// interval, so the claim path costs no extra round trip per event.
+    pause_seen: Mutex<Option<(std::time::Instant, Option<DateTime<Utc>>)>>,
 }
 
 /// The sync engine. Cheap to clone (shared state); share one per process.
@@ -317,6 +320,7 @@ impl Engine {
                 directories: DirectoryCache::new(ttl),
                 monitor: Monitor::default(),
                 fail_next_iteration: AtomicBool::new(false),
+                pause_seen: Mutex::new(None),
             }),
         }
     }
@@ -363,22 +367,38 @@ impl Engine {
     /// End of the current rate-limit pause (the store's [`SALESFORCE_PAUSE`] row, database
     /// clock), if processing is paused — by this engine or any other on the store.
     pub async fn paused_until(&self) -> Result<Option<DateTime<Utc>>, EngineError> {
-        Ok(self
+        let until = self
             .inner
             .store
             .active_pause(SALESFORCE_PAUSE)
             .await?
-            .map(|p| p.until))
+            .map(|p| p.until);
+        self.saw_pause(until);
+        Ok(until)
+    }
+
+    fn saw_pause(&self, until: Option<DateTime<Utc>>) {
+        *lock(&self.inner.pause_seen) = Some((std::time::Instant::now(), until));
     }
 
     /// Resumes processing before the rate-limit pause ends (e.g. after the limit was raised), for
     /// every engine on the store. Returns whether a pause was in force.
     pub async fn resume(&self) -> Result<bool, EngineError> {
-        Ok(self.inner.store.clear_pause(SALESFORCE_PAUSE).await?)
+        let was = self.inner.store.clear_pause(SALESFORCE_PAUSE).await?;
+        self.saw_pause(None);
+        Ok(was)
     }
 
+    /// Whether the store pause is in force, read at most once per poll interval (a pause set by
+    /// another process is honoured within one poll interval; one set here at once).
     async fn is_paused(&self) -> Result<bool, EngineError> {
-        Ok(self.paused_until().await?.is_some())
+        let seen = *lock(&self.inner.pause_seen);
+        match seen {
+            Some((at, until)) if at.elapsed() < self.inner.config.poll_interval => {
+                Ok(until.is_some_and(|t| t > Utc::now()))
+            }
+            _ => Ok(self.paused_until().await?.is_some()),
+        }
     }
 
     /// Liveness of [`Engine::run_worker`]'s loops (for `/healthz`): [`WorkerHealth::NotRunning`]
@@ -805,6 +825,7 @@ impl Engine {
                         // without counting an attempt.
                         store.extend_lease(claim, pause.remaining).await?;
                         let until = pause.until;
+                        self.saw_pause(Some(until));
                         tracing::error!(event_id = %event.id, error = %error, %until,
                             "Salesforce request limit reached; processing paused on every worker");
                         self.alert(event, &err, AlertKind::RateLimited, None).await;

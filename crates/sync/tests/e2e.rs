@@ -542,6 +542,8 @@ both_stores!(unknown_board_is_skipped, |db| async move {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+    // Inline processing or the worker (whichever claims it first) settles it.
+    app.settle().await;
     let ev = app.store.recent_events(10).await.unwrap();
     let e = ev
         .iter()
