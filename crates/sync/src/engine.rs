@@ -95,7 +95,7 @@ pub struct EngineConfig {
     pub lease: Duration,
     /// Longest time one event may take (Monday reads and pacing, Salesforce calls and retries);
     /// then it is abandoned as a transient failure and retried. Shorter than `lease`
-    /// ([`Engine::new`] caps it at three quarters of the lease). Default 45 s
+    /// ([`Engine::new`] replaces one that is not by three quarters of the lease). Default 45 s
     /// (`CRMSYNC_EVENT_DEADLINE_SECS`).
     pub event_deadline: Duration,
     /// Transient-failure schedule.
@@ -299,8 +299,8 @@ impl Engine {
     ) -> Engine {
         let ttl = config.user_cache_ttl;
         let mut config = config;
-        let cap = config.lease.mul_f64(0.75);
-        if config.event_deadline.is_zero() || config.event_deadline > cap {
+        if config.event_deadline.is_zero() || config.event_deadline >= config.lease {
+            let cap = config.lease.mul_f64(0.75);
             tracing::warn!(
                 deadline_ms = config.event_deadline.as_millis() as u64,
                 lease_ms = config.lease.as_millis() as u64,
