@@ -87,6 +87,16 @@ pub fn alerter(config: &Config) -> Alerter {
     Alerter::new(AlertConfig::from_config(config))
 }
 
+/// The engine tuning of the configuration: [`EngineConfig::default`] with the lease and the
+/// per-event deadline from `CRMSYNC_LEASE_SECS` and `CRMSYNC_EVENT_DEADLINE_SECS`.
+pub fn engine_config(config: &Config) -> EngineConfig {
+    EngineConfig {
+        lease: config.processing.lease,
+        event_deadline: config.processing.event_deadline,
+        ..EngineConfig::default()
+    }
+}
+
 /// Store (migrated when `migrate`), both clients, the mapping at `CRMSYNC_MAPPING` validated
 /// against the live APIs, the alerter, and one engine over them.
 pub async fn engine(config: &Config, migrate: bool, engine_config: EngineConfig) -> Result<Engine> {

@@ -37,8 +37,22 @@ pub struct AppOptions {
     /// Apply pending schema migrations while connecting (`crmsync serve` does; a Lambda never
     /// does: `crmsync db migrate` is a deploy step).
     pub migrate: bool,
-    /// Engine tuning.
+    /// Engine tuning ([`AppOptions::for_config`] takes the lease and the event deadline from the
+    /// configuration).
     pub engine: EngineConfig,
+}
+
+impl AppOptions {
+    /// The defaults, with the engine's lease and event deadline from the configuration
+    /// (`CRMSYNC_LEASE_SECS`, `CRMSYNC_EVENT_DEADLINE_SECS`, see [`clients::engine_config`]). The
+    /// inline budget (`CRMSYNC_INLINE_BUDGET_MS`) reaches the receiver through
+    /// [`receiver_config`].
+    pub fn for_config(config: &Config) -> AppOptions {
+        AppOptions {
+            engine: clients::engine_config(config),
+            ..AppOptions::default()
+        }
+    }
 }
 
 impl Default for AppOptions {

@@ -434,11 +434,29 @@ async fn dead_letters_through_the_engine(db: Db) {
         "{show}"
     );
     assert_eq!(v["payload"]["event"]["type"], "create_pulse", "{show}");
+    // The attempt history: one dead attempt, what it called and what Salesforce answered.
+    let attempts = v["attempts"].as_array().expect("attempts");
+    assert_eq!(attempts.len(), 1, "{show}");
+    assert_eq!(attempts[0]["attempt"], 1);
+    assert_eq!(attempts[0]["outcome"], "dead");
+    assert_eq!(attempts[0]["error_class"], "INVALID_EMAIL_ADDRESS");
+    assert_eq!(attempts[0]["http_status"], 400);
+    assert_eq!(
+        attempts[0]["operation"],
+        "create_pulse: upsert Contact by Monday_Item_Id__c"
+    );
     let text = env.run(&["dead-letters", "show", &id]).await;
     text.ok();
     assert!(
         text.stdout.contains("INVALID_EMAIL_ADDRESS")
             && text.stdout.contains("webhook payload as received"),
+        "{text}"
+    );
+    assert!(
+        text.stdout.lines().any(|l| l.contains("#1")
+            && l.contains("dead")
+            && l.contains("HTTP 400")
+            && l.contains("upsert Contact by Monday_Item_Id__c")),
         "{text}"
     );
     let missing = env.run(&["dead-letters", "show", "999999"]).await;

@@ -21,6 +21,9 @@
 //! | `TELEGRAM_BOT_TOKEN`, `TELEGRAM_CHAT_ID` | alerts (both, or neither) | |
 //! | `TELEGRAM_API_URL` | Bot API base URL | `https://api.telegram.org` |
 //! | `CRMSYNC_STATUS_TOKEN` | protects `GET /status` | (status page disabled) |
+//! | `CRMSYNC_LEASE_SECS` | item lease of a worker (renewed while working) | `60` |
+//! | `CRMSYNC_EVENT_DEADLINE_SECS` | longest time one event may take (< lease) | `45` |
+//! | `CRMSYNC_INLINE_BUDGET_MS` | how long a webhook request waits for inline processing (< lease) | `5000` |
 //!
 //! Secrets are [`SecretString`]s: `Debug` prints `[REDACTED]`, and `DATABASE_URL` is shown with its
 //! password masked. Errors name the variable and never contain a secret value.
@@ -30,6 +33,7 @@ mod telemetry;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crmsync_redact::mask_url;
 use secrecy::{ExposeSecret, SecretString};
@@ -180,6 +184,30 @@ pub struct TelegramSettings {
     pub chat_id: String,
 }
 
+/// Timings of event processing (`CRMSYNC_LEASE_SECS`, `CRMSYNC_EVENT_DEADLINE_SECS`,
+/// `CRMSYNC_INLINE_BUDGET_MS`); the deadline and the inline budget are shorter than the lease.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProcessingSettings {
+    /// Item lease of a worker; renewed every third of it while an event is applied, taken over by
+    /// another worker this long after a crash. Default 60 s.
+    pub lease: Duration,
+    /// Longest time one event may take before it is abandoned and retried. Default 45 s.
+    pub event_deadline: Duration,
+    /// How long a webhook request waits for inline processing before answering. Default 5 s
+    /// (Monday times out at 10 s; keep it below a Lambda's timeout).
+    pub inline_budget: Duration,
+}
+
+impl Default for ProcessingSettings {
+    fn default() -> Self {
+        ProcessingSettings {
+            lease: Duration::from_secs(60),
+            event_deadline: Duration::from_secs(45),
+            inline_budget: Duration::from_millis(5000),
+        }
+    }
+}
+
 /// The whole configuration.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -192,6 +220,8 @@ pub struct Config {
     pub telegram: Option<TelegramSettings>,
     /// `None` disables `GET /status`.
     pub status_token: Option<SecretString>,
+    /// Lease, per-event deadline and inline budget.
+    pub processing: ProcessingSettings,
 }
 
 const SALESFORCE_VARS: &[&str] = &[
@@ -224,6 +254,9 @@ pub const VARIABLES: &[&str] = &[
     "TELEGRAM_CHAT_ID",
     "TELEGRAM_API_URL",
     "CRMSYNC_STATUS_TOKEN",
+    "CRMSYNC_LEASE_SECS",
+    "CRMSYNC_EVENT_DEADLINE_SECS",
+    "CRMSYNC_INLINE_BUDGET_MS",
 ];
 
 struct Vars<'a>(&'a HashMap<String, String>);
@@ -322,6 +355,7 @@ impl Config {
             monday: monday_section(&vars)?,
             telegram: telegram_section(&vars)?,
             status_token: vars.secret("CRMSYNC_STATUS_TOKEN"),
+            processing: processing_section(&vars)?,
         })
     }
 
@@ -455,6 +489,67 @@ fn monday_section(vars: &Vars<'_>) -> Result<MondaySettings, ConfigError> {
             .transpose()?,
         signing_secret: vars.secret("MONDAY_SIGNING_SECRET"),
         webhook_token: vars.secret("MONDAY_WEBHOOK_TOKEN"),
+    })
+}
+
+/// A positive whole number of `unit`s (`s` or `ms`) in `var`, or `default`.
+fn positive(
+    vars: &Vars<'_>,
+    var: &'static str,
+    unit: &str,
+    default: u64,
+) -> Result<u64, ConfigError> {
+    let Some(raw) = vars.get(var) else {
+        return Ok(default);
+    };
+    let n: u64 = raw.parse().map_err(|_| ConfigError::Invalid {
+        var,
+        reason: format!("{raw:?} is not a whole number of {unit}"),
+    })?;
+    if n == 0 {
+        return Err(ConfigError::Invalid {
+            var,
+            reason: format!("must be at least 1 {unit}"),
+        });
+    }
+    Ok(n)
+}
+
+fn processing_section(vars: &Vars<'_>) -> Result<ProcessingSettings, ConfigError> {
+    let d = ProcessingSettings::default();
+    let lease_s = positive(vars, "CRMSYNC_LEASE_SECS", "seconds", d.lease.as_secs())?;
+    let deadline_s = positive(
+        vars,
+        "CRMSYNC_EVENT_DEADLINE_SECS",
+        "seconds",
+        // Default: 45 s, or three quarters of a shorter lease.
+        d.event_deadline.as_secs().min(lease_s * 3 / 4).max(1),
+    )?;
+    let budget_ms = positive(
+        vars,
+        "CRMSYNC_INLINE_BUDGET_MS",
+        "milliseconds",
+        u64::try_from(d.inline_budget.as_millis()).unwrap_or(u64::MAX),
+    )?;
+    if deadline_s >= lease_s {
+        return Err(ConfigError::Invalid {
+            var: "CRMSYNC_EVENT_DEADLINE_SECS",
+            reason: format!(
+                "{deadline_s} s must be shorter than CRMSYNC_LEASE_SECS ({lease_s} s), so an event \
+                 ends before another worker could take its item over"
+            ),
+        });
+    }
+    if budget_ms >= lease_s.saturating_mul(1000) {
+        return Err(ConfigError::Invalid {
+            var: "CRMSYNC_INLINE_BUDGET_MS",
+            reason: format!("{budget_ms} ms must be shorter than CRMSYNC_LEASE_SECS ({lease_s} s)"),
+        });
+    }
+    Ok(ProcessingSettings {
+        lease: Duration::from_secs(lease_s),
+        event_deadline: Duration::from_secs(deadline_s),
+        inline_budget: Duration::from_millis(budget_ms),
     })
 }
 

@@ -511,3 +511,65 @@ fn human_format_is_plain_text_and_filtered() {
     let debug = capture(LogFormat::Human, "debug");
     assert!(debug.contains("hidden at info"), "{debug}");
 }
+
+#[test]
+fn processing_timings_have_defaults_parse_and_name_the_variable() {
+    let c = Config::from_map(&HashMap::new()).unwrap();
+    assert_eq!(c.processing.lease, Duration::from_secs(60));
+    assert_eq!(c.processing.event_deadline, Duration::from_secs(45));
+    assert_eq!(c.processing.inline_budget, Duration::from_millis(5000));
+
+    let c = Config::from_map(&env(&[
+        ("CRMSYNC_LEASE_SECS", "900"),
+        ("CRMSYNC_EVENT_DEADLINE_SECS", "600"),
+        ("CRMSYNC_INLINE_BUDGET_MS", "2500"),
+    ]))
+    .unwrap();
+    assert_eq!(c.processing.lease, Duration::from_secs(900));
+    assert_eq!(c.processing.event_deadline, Duration::from_secs(600));
+    assert_eq!(c.processing.inline_budget, Duration::from_millis(2500));
+
+    for (pairs, var, needle) in [
+        (
+            &[("CRMSYNC_LEASE_SECS", "1m")][..],
+            "CRMSYNC_LEASE_SECS",
+            "whole number",
+        ),
+        (
+            &[("CRMSYNC_LEASE_SECS", "0")][..],
+            "CRMSYNC_LEASE_SECS",
+            "at least 1",
+        ),
+        (
+            &[("CRMSYNC_EVENT_DEADLINE_SECS", "-3")][..],
+            "CRMSYNC_EVENT_DEADLINE_SECS",
+            "whole number",
+        ),
+        (
+            &[
+                ("CRMSYNC_LEASE_SECS", "30"),
+                ("CRMSYNC_EVENT_DEADLINE_SECS", "30"),
+            ][..],
+            "CRMSYNC_EVENT_DEADLINE_SECS",
+            "shorter than CRMSYNC_LEASE_SECS (30 s)",
+        ),
+        (
+            &[
+                ("CRMSYNC_LEASE_SECS", "10"),
+                ("CRMSYNC_EVENT_DEADLINE_SECS", "5"),
+                ("CRMSYNC_INLINE_BUDGET_MS", "10000"),
+            ][..],
+            "CRMSYNC_INLINE_BUDGET_MS",
+            "shorter than CRMSYNC_LEASE_SECS (10 s)",
+        ),
+        (
+            &[("CRMSYNC_INLINE_BUDGET_MS", "0")][..],
+            "CRMSYNC_INLINE_BUDGET_MS",
+            "at least 1",
+        ),
+    ] {
+        let e = err(pairs);
+        assert_eq!(var_of(&e), var, "{pairs:?}: {e}");
+        assert!(e.to_string().contains(needle), "{pairs:?}: {e}");
+    }
+}

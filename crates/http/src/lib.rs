@@ -6,7 +6,9 @@
 //!   allowed) (401), challenge echo, malformed JSON (400 with a clear message), durable receipt
 //!   keyed by `triggerUuid` (a duplicate is a no-op that still answers 200), then inline
 //!   processing of the item within [`ReceiverConfig::inline_budget`].
-//! * `GET /healthz` — 200 `{"status":"ok"}` when the store answers, 503 otherwise.
+//! * `GET /healthz` — 200 `{"status":"ok"}` when the store answers and (in a process running the
+//!   worker) every worker loop is alive; 503 otherwise (`{"status":"unhealthy","worker":"…"}` for
+//!   a dead or stalled worker loop).
 //! * `GET /status` — token-protected (`CRMSYNC_STATUS_TOKEN` as `Authorization: Bearer …` or
 //!   `?token=`): an HTML page for people, or JSON (`Accept: application/json` or `?format=json`).
 //!
@@ -44,12 +46,13 @@ use crmsync_store::{NewRejectedDelivery, RejectReason};
 use crmsync_sync::ingest::{
     challenge_answer, parse_delivery, Ingest, IngestConfig, Parsed, Rejection,
 };
-use crmsync_sync::Engine;
+use crmsync_sync::{Engine, WorkerHealth};
 use secrecy::SecretString;
 use serde_json::json;
 
 pub use status::{
-    DeadLetterRow, FailureRow, LatencyView, RejectionRow, StatusCountsView, StatusReport,
+    AttemptsView, DeadLetterRow, FailureRow, LatencyView, RejectionRow, StatusCountsView,
+    StatusReport,
 };
 
 /// Default request body limit of `POST /webhooks/monday` (Monday's events are a few KiB).
@@ -213,10 +216,12 @@ impl ReceiverConfig {
 
 impl ReceiverConfig {
     /// From the process configuration: authentication from the `MONDAY_*` settings (see
-    /// [`WebhookAuth::from_settings`]) and `CRMSYNC_STATUS_TOKEN`; other fields default.
+    /// [`WebhookAuth::from_settings`]), `CRMSYNC_STATUS_TOKEN` and the inline budget
+    /// (`CRMSYNC_INLINE_BUDGET_MS`); other fields default.
     pub fn from_config(config: &crmsync_config::Config, audiences: Vec<String>) -> ReceiverConfig {
         let mut rc = ReceiverConfig::new(WebhookAuth::from_settings(&config.monday, audiences));
         rc.status_token = config.status_token.clone();
+        rc.inline_budget = config.processing.inline_budget;
         rc
     }
 }
@@ -477,23 +482,36 @@ async fn receive(
 }
 
 async fn healthz(State(st): State<AppState>) -> Response {
-    match st.engine.store().ping().await {
-        Ok(()) => (
-            StatusCode::OK,
-            Json(
-                json!({ "status": "ok", "store": "ok", "paused_until": st.engine.paused_until() }),
-            ),
+    if let Err(e) = st.engine.store().ping().await {
+        tracing::error!(error = %e, "health check: store unavailable");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "unavailable", "store": "unreachable" })),
         )
-            .into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "health check: store unavailable");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "status": "unavailable", "store": "unreachable" })),
-            )
-                .into_response()
-        }
+            .into_response();
     }
+    // Only a process that runs the worker reports on it (a receiver without one, like the
+    // Lambda, has nothing to report).
+    if let WorkerHealth::Unhealthy(reason) = st.engine.worker_health() {
+        tracing::error!(worker = %reason, "health check: worker unhealthy");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "unhealthy", "store": "ok", "worker": reason })),
+        )
+            .into_response();
+    }
+    let paused_until = match st.engine.paused_until().await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!(error = %e, "health check: could not read the pause");
+            None
+        }
+    };
+    (
+        StatusCode::OK,
+        Json(json!({ "status": "ok", "store": "ok", "paused_until": paused_until })),
+    )
+        .into_response()
 }
 
 #[cfg(test)]

@@ -98,6 +98,25 @@ pub struct DeadLetterRow {
     pub replay_command: String,
 }
 
+/// Processing attempts by outcome (the store's attempt rows).
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct AttemptsView {
+    /// All attempts.
+    pub total: u64,
+    /// Applied.
+    pub done: u64,
+    /// Skipped.
+    pub skipped: u64,
+    /// Failed transiently (retried).
+    pub failed: u64,
+    /// Failed permanently (dead-lettered).
+    pub dead: u64,
+    /// Stopped by the rate-limit pause.
+    pub paused: u64,
+    /// Abandoned after losing the lease to another worker.
+    pub lease_lost: u64,
+}
+
 /// The whole report (the JSON form of `/status`).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct StatusReport {
@@ -111,6 +130,8 @@ pub struct StatusReport {
     pub latency: Option<LatencyView>,
     /// Set while processing is paused by Salesforce's API limit.
     pub paused_until: Option<DateTime<Utc>>,
+    /// Processing attempts in the window, by outcome (one per try of an event).
+    pub attempts: AttemptsView,
     /// Open dead letters (all time).
     pub open_dead_letters: u64,
     /// Most recent failures.
@@ -281,7 +302,22 @@ async fn build(st: &AppState) -> Result<StatusReport, crmsync_store::StoreError>
             dead: c.dead,
         },
         latency,
-        paused_until: st.engine.paused_until(),
+        paused_until: store
+            .active_pause(crmsync_sync::SALESFORCE_PAUSE)
+            .await?
+            .map(|p| p.until),
+        attempts: {
+            let a = store.attempt_counts_since(since).await?;
+            AttemptsView {
+                total: a.total(),
+                done: a.done,
+                skipped: a.skipped,
+                failed: a.failed,
+                dead: a.dead,
+                paused: a.paused,
+                lease_lost: a.lease_lost,
+            }
+        },
         open_dead_letters: store.open_dead_letter_count().await?,
         recent_failures,
         dead_letters,
@@ -453,6 +489,7 @@ mod tests {
             },
             latency: None,
             paused_until: None,
+            attempts: AttemptsView::default(),
             open_dead_letters: 1,
             recent_failures: vec![],
             dead_letters: vec![DeadLetterRow {

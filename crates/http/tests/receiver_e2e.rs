@@ -254,3 +254,55 @@ async fn webhooks_install_with_unsigned_challenges_and_signed_events_apply() {
     assert_eq!(lead["Company"], "Unsigned Challenge Org");
     app.stop().await;
 }
+
+async fn healthz(app: &TestApp) -> (u16, serde_json::Value) {
+    let r = reqwest::get(format!("{}/healthz", app.base_url))
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_dead_worker_loop_makes_healthz_unhealthy() {
+    let mut app = spawn_app(Db::Sqlite).await;
+    let (status, body) = healthz(&app).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "ok");
+    app.engine.panic_next_worker_iteration();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let body = loop {
+        let (status, body) = healthz(&app).await;
+        if status == 503 {
+            break body;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still {status}: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(body["status"], "unhealthy", "{body}");
+    let worker = body["worker"].as_str().unwrap();
+    assert!(
+        worker.contains("died") && worker.contains("injected worker failure"),
+        "{worker}"
+    );
+    app.stop_serving().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_receiver_without_a_worker_reports_no_worker_health() {
+    let app = spawn_app_with(Options {
+        worker: false,
+        ..Options::new(Db::Sqlite)
+    })
+    .await;
+    app.engine.panic_next_worker_iteration();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (status, body) = healthz(&app).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.get("worker").is_none(), "{body}");
+    app.stop().await;
+}

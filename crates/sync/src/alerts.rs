@@ -6,6 +6,12 @@
 //! has passed. A storm of N identical failures therefore becomes one message, then one summary
 //! saying "N-1 more". Without Telegram configured, alerts go to the log (at `error` level).
 //!
+//! Once the engine hands the alerter its store ([`Alerter::share_windows_through`], done by
+//! `Engine::new`), the windows are rows of the store ([`Store::alert_window_hit`], database
+//! clock), so N processes send one alert per key and window, and each summary is sent by the one
+//! process whose flush claims it ([`Store::claim_due_alert_summaries`]). Without a store the
+//! windows are kept in this process.
+//!
 //! Messages never contain secrets: the bot token only appears in the request URL, and transport
 //! errors are logged without their URL.
 
@@ -14,6 +20,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crmsync_store::{AlertDecision, Store};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
@@ -91,6 +98,14 @@ pub enum AlertKind {
 }
 
 impl AlertKind {
+    fn slug(self) -> &'static str {
+        match self {
+            AlertKind::DeadLetter => "dead_letter",
+            AlertKind::RateLimited => "rate_limited",
+            AlertKind::RetriesExhausted => "retries_exhausted",
+        }
+    }
+
     fn title(self) -> &'static str {
         match self {
             AlertKind::DeadLetter => "A Monday change could not be copied to Salesforce",
@@ -128,6 +143,16 @@ pub struct Alert {
 impl Alert {
     fn key(&self) -> AlertKey {
         (self.kind, self.board_id.clone(), self.code.clone())
+    }
+
+    /// The key as the store's alert window key: `kind|board|code`.
+    fn store_key(&self) -> String {
+        format!(
+            "{}|{}|{}",
+            self.kind.slug(),
+            self.board_id.as_deref().unwrap_or("-"),
+            self.code
+        )
     }
 
     /// The message text (plain text, no secrets).
@@ -178,6 +203,10 @@ struct Inner {
     http: reqwest::Client,
     state: Mutex<HashMap<AlertKey, KeyState>>,
     sent: Mutex<Vec<String>>,
+    /// Where the windows live once shared (see [`Alerter::share_windows_through`]).
+    store: std::sync::OnceLock<Store>,
+    /// The last alert of each store key seen by this process (for the summary's text).
+    last: Mutex<HashMap<String, Alert>>,
 }
 
 /// Sends alerts (cheap to clone; clones share the deduplication state).
@@ -213,6 +242,8 @@ impl Alerter {
                 http,
                 state: Mutex::new(HashMap::new()),
                 sent: Mutex::new(Vec::new()),
+                store: std::sync::OnceLock::new(),
+                last: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -222,10 +253,29 @@ impl Alerter {
         Alerter::new(AlertConfig::default())
     }
 
+    /// Keeps the deduplication windows in `store` from now on (shared with every process on it).
+    /// The first store given wins; later calls are ignored.
+    pub fn share_windows_through(&self, store: Store) {
+        let _ = self.inner.store.set(store);
+    }
+
     /// Raises an alert: sent now if it is the first of its key in the window, otherwise counted for
     /// the summary that [`Alerter::flush`] sends.
     pub async fn alert(&self, alert: Alert) {
-        self.alert_at(alert, Instant::now()).await
+        let Some(store) = self.inner.store.get() else {
+            return self.alert_at(alert, Instant::now()).await;
+        };
+        let key = alert.store_key();
+        lock(&self.inner.last).insert(key.clone(), alert.clone());
+        match store.alert_window_hit(&key, self.inner.config.window).await {
+            Ok(AlertDecision::Send) => self.send(&alert.text()).await,
+            Ok(AlertDecision::Suppressed { .. }) => {}
+            Err(e) => {
+                // Better a duplicate than a lost alert.
+                tracing::warn!(error = %e, "alert window unavailable; sending the alert anyway");
+                self.send(&alert.text()).await;
+            }
+        }
     }
 
     /// [`Alerter::alert`] at a given instant (tests drive the window without sleeping).
@@ -266,7 +316,29 @@ impl Alerter {
     /// Sends one summary per key whose window has passed with alerts counted but not sent.
     /// Returns how many summaries were sent.
     pub async fn flush(&self) -> usize {
-        self.flush_at(Instant::now()).await
+        let Some(store) = self.inner.store.get() else {
+            return self.flush_at(Instant::now()).await;
+        };
+        let due = match store.claim_due_alert_summaries(50).await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read due alert summaries; retried later");
+                return 0;
+            }
+        };
+        for summary in &due {
+            let what = lock(&self.inner.last)
+                .get(&summary.key)
+                .map(Alert::text)
+                .unwrap_or_else(|| describe_key(&summary.key));
+            let text = format!(
+                "crmsync: {} more alert(s) like this in the last {}:\n{what}",
+                summary.suppressed,
+                human(self.inner.config.window)
+            );
+            self.send(&text).await;
+        }
+        due.len()
     }
 
     /// [`Alerter::flush`] at a given instant.
@@ -330,6 +402,20 @@ impl Alerter {
             }
         }
     }
+}
+
+/// A summary's subject when this process never saw the alert itself (another process did).
+fn describe_key(key: &str) -> String {
+    let mut parts = key.splitn(3, '|');
+    let kind = match parts.next() {
+        Some("dead_letter") => AlertKind::DeadLetter.title(),
+        Some("rate_limited") => AlertKind::RateLimited.title(),
+        Some("retries_exhausted") => AlertKind::RetriesExhausted.title(),
+        _ => "crmsync alert",
+    };
+    let board = parts.next().unwrap_or("-");
+    let code = parts.next().unwrap_or("");
+    format!("⚠️ crmsync: {kind}\nBoard: {board}\nError code: {code}")
 }
 
 fn with_count(text: String, extra: u64) -> String {

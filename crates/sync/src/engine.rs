@@ -1,6 +1,7 @@
 //! The engine: applies stored Monday events to Salesforce, one item at a time.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -15,15 +16,31 @@ use crmsync_monday::{ChangeColumnValues, MondayClient};
 use crmsync_salesforce::soql::{Cond, Order, Soql};
 use crmsync_salesforce::{SalesforceClient, SalesforceError};
 use crmsync_store::{
-    ClaimedEvent, DeadLetterFilter, DeadLetterId, DeadLetterStatus, EventId, InsertOutcome, Link,
-    NewEvent, Store,
+    AttemptOutcome, Claim, ClaimedEvent, DeadLetterFilter, DeadLetterId, DeadLetterStatus, EventId,
+    InsertOutcome, Link, NewAttempt, NewEvent, Store, StoreError,
 };
 use rand::Rng;
 use serde_json::json;
 
 use crate::alerts::{Alert, AlertKind, Alerter};
 use crate::error::{ApplyError, EngineError, FailureClass};
+use crate::health::{Monitor, WorkerHealth};
 use crate::lookups::{self, DirectoryCache};
+
+/// The scope of the store pause set on Salesforce's `REQUEST_LIMIT_EXCEEDED`; every worker on the
+/// store honours it.
+pub const SALESFORCE_PAUSE: &str = "salesforce";
+
+/// The attempt being applied in this task: its claim (the fence checked before every external
+/// write) and the external writes it attempted (the attempt row's `operation`).
+struct AttemptCtx {
+    claim: Claim,
+    writes: Mutex<Vec<String>>,
+}
+
+tokio::task_local! {
+    static ATTEMPT: Arc<AttemptCtx>;
+}
 
 /// Retry schedule of transient failures: exponential backoff with "equal jitter" — the delay before
 /// attempt `n + 1` is uniform in `[c/2, c]` with `c = min(max, base * 2^(n-1))`. After
@@ -74,8 +91,14 @@ impl RetrySchedule {
 pub struct EngineConfig {
     /// Name of this worker in claims (shown in the event log). Default `crmsync-<pid>`.
     pub worker_id: String,
-    /// Item lease per claim; a crashed worker's item is taken over after this. Default 60 s.
+    /// Item lease per claim; a crashed worker's item is taken over after this. While an event is
+    /// applied a heartbeat renews it every `lease / 3`. Default 60 s (`CRMSYNC_LEASE_SECS`).
     pub lease: Duration,
+    /// Longest time one event may take (Monday reads and pacing, Salesforce calls and retries);
+    /// then it is abandoned as a transient failure and retried. Shorter than `lease`
+    /// ([`Engine::new`] replaces one that is not by three quarters of the lease). Default 45 s
+    /// (`CRMSYNC_EVENT_DEADLINE_SECS`).
+    pub event_deadline: Duration,
     /// Transient-failure schedule.
     pub retry: RetrySchedule,
     /// How often an idle worker looks for due events. Default 500 ms.
@@ -100,6 +123,7 @@ impl Default for EngineConfig {
         EngineConfig {
             worker_id: format!("crmsync-{}", std::process::id()),
             lease: Duration::from_secs(60),
+            event_deadline: Duration::from_secs(45),
             retry: RetrySchedule::default(),
             poll_interval: Duration::from_millis(500),
             rate_limit_pause: Duration::from_secs(900),
@@ -111,13 +135,14 @@ impl Default for EngineConfig {
 }
 
 impl EngineConfig {
-    /// Fast settings for tests and the demo: short lease (5 s), quick retries (50 ms … 400 ms, 30
+    /// Fast settings for tests and the demo: short lease (5 s, deadline 4 s), quick retries (50 ms … 400 ms, 30
     /// attempts), 25 ms polling, a 1 s rate-limit pause, 2 worker loops. Tests override single
     /// fields with `..EngineConfig::for_tests()`, so a new field never breaks them.
     pub fn for_tests() -> Self {
         EngineConfig {
             worker_id: "test".into(),
             lease: Duration::from_secs(5),
+            event_deadline: Duration::from_secs(4),
             retry: RetrySchedule {
                 base: Duration::from_millis(50),
                 max: Duration::from_millis(400),
@@ -169,6 +194,12 @@ pub enum EventOutcome {
         /// The error.
         error: String,
     },
+    /// The worker lost the item's lease while applying the event (another worker took it over):
+    /// the event was abandoned without settling it; its new owner applies it.
+    LeaseLost {
+        /// What found the lease lost.
+        error: String,
+    },
 }
 
 impl EventOutcome {
@@ -188,6 +219,7 @@ impl EventOutcome {
             EventOutcome::Retrying { .. } => "retrying",
             EventOutcome::Dead { .. } => "dead",
             EventOutcome::Paused { .. } => "paused",
+            EventOutcome::LeaseLost { .. } => "lease_lost",
         }
     }
 }
@@ -219,19 +251,28 @@ struct Inner {
     monday: MondayClient,
     alerter: Alerter,
     config: EngineConfig,
-    paused_until: Mutex<Option<DateTime<Utc>>>,
     directories: DirectoryCache,
+    monitor: Monitor,
+    fail_next_iteration: AtomicBool,
+    /// The store pause as last read, and when: claims re-read it once it is older than the poll
+    /// interval, so the claim path costs no extra round trip per event.
+    pause_seen: Mutex<Option<(std::time::Instant, Option<DateTime<Utc>>)>>,
 }
 
 /// The sync engine. Cheap to clone (shared state); share one per process.
 ///
 /// Events are claimed per item through the store ([`Store::claim_for_item`] /
 /// [`Store::claim_next`]), so two events of one item are never applied concurrently, across
-/// processes too, and they are applied in order of receipt. Every claim is settled:
-/// `mark_done`, `mark_skipped`, `mark_failed` (transient, with the next attempt scheduled),
-/// `mark_dead` (permanent, dead letter + alert). On `REQUEST_LIMIT_EXCEEDED` the claim's lease is
-/// extended to the end of the pause instead (the event is retried then, no attempt counted) and
-/// the engine claims nothing until the pause ends.
+/// processes too, and they are applied in order of receipt. While an event is applied a heartbeat
+/// renews the lease every `lease / 3`, every external write (Salesforce create, update, upsert,
+/// delete; the Monday write-back) is preceded by the fence ([`Store::check_fence`]), and the event
+/// is bounded by [`EngineConfig::event_deadline`]; a lost lease abandons the event unsettled (its
+/// new owner applies it). Every claim still held is settled: `mark_done`, `mark_skipped`,
+/// `mark_failed_after` (transient, the next attempt scheduled on the database clock), `mark_dead`
+/// (permanent, dead letter + alert). On `REQUEST_LIMIT_EXCEEDED` a store pause
+/// ([`SALESFORCE_PAUSE`]) is set, which every engine on the store honours before claiming, and the
+/// claim's lease is extended to the end of the pause (the event is retried then, no attempt
+/// counted). One attempt row is recorded per attempt ([`Store::record_attempt`]).
 #[derive(Clone)]
 pub struct Engine {
     inner: Arc<Inner>,
@@ -258,6 +299,17 @@ impl Engine {
         config: EngineConfig,
     ) -> Engine {
         let ttl = config.user_cache_ttl;
+        let mut config = config;
+        if config.event_deadline.is_zero() || config.event_deadline >= config.lease {
+            let cap = config.lease.mul_f64(0.75);
+            tracing::warn!(
+                deadline_ms = config.event_deadline.as_millis() as u64,
+                lease_ms = config.lease.as_millis() as u64,
+                "the event deadline must be shorter than the lease; using three quarters of the lease"
+            );
+            config.event_deadline = cap;
+        }
+        alerter.share_windows_through(store.clone());
         Engine {
             inner: Arc::new(Inner {
                 store,
@@ -266,8 +318,10 @@ impl Engine {
                 monday,
                 alerter,
                 config,
-                paused_until: Mutex::new(None),
                 directories: DirectoryCache::new(ttl),
+                monitor: Monitor::default(),
+                fail_next_iteration: AtomicBool::new(false),
+                pause_seen: Mutex::new(None),
             }),
         }
     }
@@ -311,30 +365,58 @@ impl Engine {
         &self.inner.salesforce
     }
 
-    /// End of the current rate-limit pause, if processing is paused.
-    pub fn paused_until(&self) -> Option<DateTime<Utc>> {
-        let mut p = self
+    /// End of the current rate-limit pause (the store's [`SALESFORCE_PAUSE`] row, database
+    /// clock), if processing is paused — by this engine or any other on the store.
+    pub async fn paused_until(&self) -> Result<Option<DateTime<Utc>>, EngineError> {
+        let until = self
             .inner
-            .paused_until
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        match *p {
-            Some(t) if t > Utc::now() => Some(t),
-            Some(_) => {
-                *p = None;
-                None
+            .store
+            .active_pause(SALESFORCE_PAUSE)
+            .await?
+            .map(|p| p.until);
+        self.saw_pause(until);
+        Ok(until)
+    }
+
+    fn saw_pause(&self, until: Option<DateTime<Utc>>) {
+        *lock(&self.inner.pause_seen) = Some((std::time::Instant::now(), until));
+    }
+
+    /// Resumes processing before the rate-limit pause ends (e.g. after the limit was raised), for
+    /// every engine on the store. Returns whether a pause was in force.
+    pub async fn resume(&self) -> Result<bool, EngineError> {
+        let was = self.inner.store.clear_pause(SALESFORCE_PAUSE).await?;
+        self.saw_pause(None);
+        Ok(was)
+    }
+
+    /// Whether the store pause is in force, read at most once per poll interval (a pause set by
+    /// another process is honoured within one poll interval; one set here at once).
+    async fn is_paused(&self) -> Result<bool, EngineError> {
+        let seen = *lock(&self.inner.pause_seen);
+        match seen {
+            Some((at, until)) if at.elapsed() < self.inner.config.poll_interval => {
+                Ok(until.is_some_and(|t| t > Utc::now()))
             }
-            None => None,
+            _ => Ok(self.paused_until().await?.is_some()),
         }
     }
 
-    /// Resumes processing before the rate-limit pause ends (e.g. after the limit was raised).
-    pub fn resume(&self) {
-        *self
-            .inner
-            .paused_until
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = None;
+    /// Liveness of [`Engine::run_worker`]'s loops (for `/healthz`): [`WorkerHealth::NotRunning`]
+    /// when no worker runs in this process; unhealthy when a loop died or has not begun an
+    /// iteration for longer than the event deadline plus five poll intervals plus 30 s (store
+    /// calls and alert sends around an event).
+    pub fn worker_health(&self) -> WorkerHealth {
+        let c = &self.inner.config;
+        self.inner
+            .monitor
+            .health(c.event_deadline + c.poll_interval * 5 + Duration::from_secs(30))
+    }
+
+    /// Makes the next worker loop iteration panic (tests of worker health only).
+    #[doc(hidden)]
+    pub fn panic_next_worker_iteration(&self) {
+        self.inner.fail_next_iteration.store(true, Ordering::SeqCst);
     }
 
     /// Processes the open events of one item, oldest first, until the item has no due event, the
@@ -349,7 +431,7 @@ impl Engine {
         let mut out = Vec::new();
         // Bounded: an item cannot have more open events than this in one call.
         for _ in 0..1000 {
-            if self.paused_until().is_some() {
+            if self.is_paused().await? {
                 break;
             }
             let Some(claimed) = self
@@ -383,7 +465,7 @@ impl Engine {
         let mut out = Vec::new();
         // Bounded: a queue cannot have more open events than this in one call.
         for _ in 0..1000 {
-            if self.paused_until().is_some() {
+            if self.is_paused().await? {
                 break;
             }
             let Some(claimed) = self
@@ -411,7 +493,7 @@ impl Engine {
     /// Claims and processes the next due event of any item; `None` when nothing is due (or while
     /// paused).
     pub async fn process_next(&self) -> Result<Option<Processed>, EngineError> {
-        if self.paused_until().is_some() {
+        if self.is_paused().await? {
             return Ok(None);
         }
         let Some(claimed) = self
@@ -435,38 +517,57 @@ impl Engine {
     }
 
     /// The background worker: [`EngineConfig::concurrency`] loops that claim due events (new ones,
-    /// retries whose time has come, expired leases) until `shutdown` completes, and flush alert
-    /// summaries. Store errors are logged and retried after the poll interval.
+    /// retries whose time has come, expired leases) until `shutdown` completes, and send the alert
+    /// summaries that are due ([`Alerter::flush`]). Store errors are logged and retried after the
+    /// poll interval. A loop that panics is reported by [`Engine::worker_health`] (and so
+    /// `/healthz`) until the worker stops.
     pub async fn run_worker(&self, shutdown: impl Future<Output = ()> + Send) {
+        use futures::FutureExt;
         let (tx, rx) = tokio::sync::watch::channel(false);
+        let n_loops = self.inner.config.concurrency.max(1);
+        self.inner.monitor.start(n_loops);
         let mut loops = Vec::new();
-        for n in 0..self.inner.config.concurrency.max(1) {
+        for n in 0..n_loops {
             let me = self.clone();
             let mut rx = rx.clone();
+            let body = {
+                let me = me.clone();
+                async move {
+                    tracing::debug!(worker = n, "worker loop started");
+                    loop {
+                        if *rx.borrow() {
+                            break;
+                        }
+                        me.inner.monitor.beat(n);
+                        if me.inner.fail_next_iteration.swap(false, Ordering::SeqCst) {
+                            panic!("injected worker failure");
+                        }
+                        let idle = match me.process_next().await {
+                            Ok(Some(_)) => false,
+                            Ok(None) => true,
+                            Err(e) => {
+                                tracing::error!(error = %e, "worker: store error; retrying shortly");
+                                true
+                            }
+                        };
+                        if n == 0 {
+                            me.inner.alerter.flush().await;
+                        }
+                        if idle {
+                            let wait = me.inner.config.poll_interval;
+                            tokio::select! {
+                                _ = tokio::time::sleep(wait) => {}
+                                _ = rx.changed() => {}
+                            }
+                        }
+                    }
+                }
+            };
             loops.push(tokio::spawn(async move {
-                tracing::debug!(worker = n, "worker loop started");
-                loop {
-                    if *rx.borrow() {
-                        break;
-                    }
-                    let idle = match me.process_next().await {
-                        Ok(Some(_)) => false,
-                        Ok(None) => true,
-                        Err(e) => {
-                            tracing::error!(error = %e, "worker: store error; retrying shortly");
-                            true
-                        }
-                    };
-                    if n == 0 {
-                        me.inner.alerter.flush().await;
-                    }
-                    if idle {
-                        let wait = me.inner.config.poll_interval;
-                        tokio::select! {
-                            _ = tokio::time::sleep(wait) => {}
-                            _ = rx.changed() => {}
-                        }
-                    }
+                if let Err(payload) = std::panic::AssertUnwindSafe(body).catch_unwind().await {
+                    let reason = panic_message(payload.as_ref());
+                    tracing::error!(worker = n, panic = %reason, "worker loop died");
+                    me.inner.monitor.died(n, reason);
                 }
             }));
         }
@@ -475,6 +576,7 @@ impl Engine {
         for l in loops {
             let _ = l.await;
         }
+        self.inner.monitor.stop();
     }
 
     /// Replays a dead letter: puts its event back as pending (store, attempts reset), then
@@ -502,7 +604,7 @@ impl Engine {
                 now.status,
                 crmsync_store::EventStatus::Pending | crmsync_store::EventStatus::Processing
             );
-            if settled || tokio::time::Instant::now() >= deadline || self.paused_until().is_some() {
+            if settled || tokio::time::Instant::now() >= deadline || self.is_paused().await? {
                 return Ok(now);
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -517,7 +619,9 @@ impl Engine {
             .ok_or_else(|| EngineError::NotFound(format!("event {id}")))
     }
 
-    /// Applies one claimed event and settles its claim.
+    /// Applies one claimed event — with the lease heartbeat, the fence before every external write
+    /// and the event deadline — settles its claim (unless the lease was lost meanwhile: then the
+    /// event is left to its new owner), and records the attempt.
     pub async fn process_claimed(&self, claimed: ClaimedEvent) -> Result<Processed, EngineError> {
         let ClaimedEvent { event, claim } = claimed;
         let started = std::time::Instant::now();
@@ -532,41 +636,169 @@ impl Engine {
                 .ok(),
         };
         let write_back = is_write_back(&event.payload);
+        let ctx = Arc::new(AttemptCtx {
+            claim: claim.clone(),
+            writes: Mutex::new(Vec::new()),
+        });
         // A panic (a bug on unexpected data) must not kill the worker loop and leave the event to
         // be re-claimed and panic again forever: it is dead-lettered like any permanent failure.
-        let result = match (&follow_up, &parsed) {
-            (Some(fu), _) => catch_panic(self.apply_follow_up(fu)).await,
-            (None, Some(ev)) if write_back => catch_panic(self.apply_write_back(ev)).await,
-            (None, Some(ev)) => catch_panic(self.apply(ev, event.id)).await,
-            (None, None) => Err(ApplyError::Payload(
-                "the stored body is not a Monday event".into(),
-            )),
+        let result = self
+            .guarded(&ctx, async {
+                match (&follow_up, &parsed) {
+                    (Some(fu), _) => self.apply_follow_up(fu).await,
+                    (None, Some(ev)) if write_back => self.apply_write_back(ev).await,
+                    (None, Some(ev)) => self.apply(ev, event.id).await,
+                    (None, None) => Err(ApplyError::Payload(
+                        "the stored body is not a Monday event".into(),
+                    )),
+                }
+            })
+            .await;
+        let failure = result
+            .as_ref()
+            .err()
+            .map(|e| (e.code(), e.to_string(), e.http_status()));
+        let outcome = match self
+            .settle(&event, &claim, follow_up.is_some(), result, started)
+            .await
+        {
+            Ok(o) => o,
+            Err(e) if e.is_lease_lost() => {
+                tracing::warn!(event_id = %event.id, board_id = event.board_id, item_id = event.item_id,
+                    error = %e, "lease lost before the event was settled; its new owner applies it");
+                EventOutcome::LeaseLost {
+                    error: e.to_string(),
+                }
+            }
+            Err(e) => return Err(e.into()),
         };
+        let writes = lock(&ctx.writes).join("; ");
+        let (error_class, error, http_status) = match (&outcome, failure) {
+            (EventOutcome::LeaseLost { error }, None) => {
+                (Some("LEASE_LOST".to_string()), Some(error.clone()), None)
+            }
+            (_, Some((code, text, status))) => (Some(code), Some(text), status),
+            (_, None) => (None, None, None),
+        };
+        let attempt = NewAttempt {
+            event_id: event.id,
+            worker: self.inner.config.worker_id.clone(),
+            operation: if writes.is_empty() {
+                format!("{}: no external write", event.event_type)
+            } else {
+                format!("{}: {writes}", event.event_type)
+            },
+            outcome: match &outcome {
+                EventOutcome::Done { .. } => AttemptOutcome::Done,
+                EventOutcome::Skipped { .. } => AttemptOutcome::Skipped,
+                EventOutcome::Retrying { .. } => AttemptOutcome::Failed,
+                EventOutcome::Dead { .. } => AttemptOutcome::Dead,
+                EventOutcome::Paused { .. } => AttemptOutcome::Paused,
+                EventOutcome::LeaseLost { .. } => AttemptOutcome::LeaseLost,
+            },
+            error_class,
+            error,
+            http_status,
+            elapsed: started.elapsed(),
+        };
+        if let Err(e) = self.inner.store.record_attempt(&attempt).await {
+            // History must never undo processing: the event is settled either way.
+            tracing::warn!(event_id = %event.id, error = %e, "could not record the attempt");
+        }
+        Ok(Processed {
+            event_id: event.id,
+            board_id: event.board_id,
+            item_id: event.item_id,
+            event_type: event.event_type,
+            outcome,
+        })
+    }
+
+    /// Runs `work` as the attempt of `ctx`'s claim: a heartbeat renews the lease every `lease / 3`,
+    /// the fence ([`Engine::fence`]) is available to it, it is bounded by the event deadline, a
+    /// panic becomes [`ApplyError::Panicked`], and it is stopped as soon as the heartbeat finds
+    /// the lease lost.
+    async fn guarded<T>(
+        &self,
+        ctx: &Arc<AttemptCtx>,
+        work: impl Future<Output = Result<T, ApplyError>>,
+    ) -> Result<T, ApplyError> {
+        let (lost_tx, lost_rx) = tokio::sync::oneshot::channel::<String>();
+        let heartbeat = tokio::spawn(heartbeat(
+            self.inner.store.clone(),
+            ctx.claim.clone(),
+            self.inner.config.lease,
+            lost_tx,
+        ));
+        let deadline = self.inner.config.event_deadline;
+        let bounded = ATTEMPT.scope(
+            Arc::clone(ctx),
+            tokio::time::timeout(deadline, catch_panic(work)),
+        );
+        let result = tokio::select! {
+            r = bounded => r.unwrap_or(Err(ApplyError::DeadlineExceeded(deadline))),
+            Ok(why) = lost_rx => Err(ApplyError::LeaseLost(why)),
+        };
+        heartbeat.abort();
+        result
+    }
+
+    /// The fence before an external write (`write` names it for the attempt row, e.g. `upsert Lead
+    /// by Monday_Item_Id__c`): [`ApplyError::LeaseLost`] unless this task's claim still holds its
+    /// item with a live lease on the database clock. Call it right before every Salesforce or
+    /// Monday write. Outside an attempt (no claim in scope) it lets the write through.
+    async fn fence(&self, write: String) -> Result<(), ApplyError> {
+        let Ok(ctx) = ATTEMPT.try_with(Arc::clone) else {
+            return Ok(());
+        };
+        lock(&ctx.writes).push(write);
+        match self.inner.store.check_fence(&ctx.claim).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_lease_lost() => Err(ApplyError::LeaseLost(e.to_string())),
+            Err(e) => Err(ApplyError::Store(e)),
+        }
+    }
+
+    /// Settles the claim after an attempt: done, skipped, failed (retry after a delay on the
+    /// database clock), paused (store pause) or dead. A lost lease settles nothing.
+    async fn settle(
+        &self,
+        event: &crmsync_store::Event,
+        claim: &Claim,
+        is_follow_up: bool,
+        result: Result<Applied, ApplyError>,
+        started: std::time::Instant,
+    ) -> Result<EventOutcome, StoreError> {
         let store = &self.inner.store;
-        let outcome = match result {
+        Ok(match result {
             Ok(Applied::Done(summary)) => {
-                store.mark_done(&claim).await?;
+                store.mark_done(claim).await?;
                 tracing::info!(event_id = %event.id, board_id = event.board_id, item_id = event.item_id,
                     event_type = %event.event_type, elapsed_ms = started.elapsed().as_millis() as u64,
                     %summary, "event applied");
                 EventOutcome::Done { summary }
             }
             Ok(Applied::Skipped(reason)) => {
-                store.mark_skipped(&claim, &reason).await?;
+                store.mark_skipped(claim, &reason).await?;
                 tracing::info!(event_id = %event.id, board_id = event.board_id, item_id = event.item_id,
                     event_type = %event.event_type, outcome = "skipped", %reason, "event skipped");
                 EventOutcome::Skipped { reason }
             }
+            Err(ApplyError::LeaseLost(why)) => {
+                tracing::warn!(event_id = %event.id, board_id = event.board_id, item_id = event.item_id,
+                    error = %why, "lease lost while applying the event; abandoned to its new owner");
+                EventOutcome::LeaseLost { error: why }
+            }
             Err(err) => {
                 let error = err.to_string();
-                let class = match (&follow_up, unresolved(&err)) {
+                let class = match (is_follow_up, unresolved(&err)) {
                     // A deferred column waits for its related record or user: retried (bounded),
                     // then dead-lettered with advice naming the column.
-                    (Some(_), Some(Unresolved::User)) => {
+                    (true, Some(Unresolved::User)) => {
                         self.inner.directories.invalidate();
                         FailureClass::Transient
                     }
-                    (Some(_), Some(Unresolved::Link)) => FailureClass::Transient,
+                    (true, Some(Unresolved::Link)) => FailureClass::Transient,
                     _ => err.class(),
                 };
                 match class {
@@ -575,10 +807,10 @@ impl Engine {
                     {
                         let attempts_after = event.attempts + 1;
                         let delay = self.inner.config.retry.delay(attempts_after);
+                        let attempts = store.mark_failed_after(claim, &error, delay).await?;
                         let next = Utc::now()
                             + chrono::Duration::from_std(delay)
                                 .unwrap_or_else(|_| chrono::Duration::seconds(60));
-                        let attempts = store.mark_failed(&claim, &error, next).await?;
                         tracing::warn!(event_id = %event.id, board_id = event.board_id, item_id = event.item_id,
                             attempts, retry_in_ms = delay.as_millis() as u64, error = %error,
                             "transient failure; will retry");
@@ -589,26 +821,22 @@ impl Engine {
                         }
                     }
                     FailureClass::RateLimited => {
-                        let pause = self.inner.config.rate_limit_pause;
-                        let until = Utc::now()
-                            + chrono::Duration::from_std(pause)
-                                .unwrap_or_else(|_| chrono::Duration::minutes(15));
-                        *self
-                            .inner
-                            .paused_until
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner()) = Some(until);
+                        let pause = store
+                            .set_pause(SALESFORCE_PAUSE, self.inner.config.rate_limit_pause, &error)
+                            .await?;
                         // Keep the claim until the pause ends: the event is taken over then
                         // without counting an attempt.
-                        store.extend_lease(&claim, pause).await?;
+                        store.extend_lease(claim, pause.remaining).await?;
+                        let until = pause.until;
+                        self.saw_pause(Some(until));
                         tracing::error!(event_id = %event.id, error = %error, %until,
-                            "Salesforce request limit reached; processing paused");
-                        self.alert(&event, &err, AlertKind::RateLimited, None).await;
+                            "Salesforce request limit reached; processing paused on every worker");
+                        self.alert(event, &err, AlertKind::RateLimited, None).await;
                         EventOutcome::Paused { until, error }
                     }
                     class => {
                         let body = err.salesforce_body();
-                        let dl = store.mark_dead(&claim, &error, body.as_deref()).await?;
+                        let dl = store.mark_dead(claim, &error, body.as_deref()).await?;
                         let kind = if class == FailureClass::Transient {
                             AlertKind::RetriesExhausted
                         } else {
@@ -616,7 +844,7 @@ impl Engine {
                         };
                         tracing::error!(event_id = %event.id, board_id = event.board_id, item_id = event.item_id,
                             dead_letter_id = %dl, error = %error, "event dead-lettered");
-                        self.alert(&event, &err, kind, Some(dl)).await;
+                        self.alert(event, &err, kind, Some(dl)).await;
                         EventOutcome::Dead {
                             dead_letter_id: dl,
                             error,
@@ -624,13 +852,6 @@ impl Engine {
                     }
                 }
             }
-        };
-        Ok(Processed {
-            event_id: event.id,
-            board_id: event.board_id,
-            item_id: event.item_id,
-            event_type: event.event_type,
-            outcome,
         })
     }
 
@@ -942,6 +1163,8 @@ impl Engine {
         column_id: &str,
         sf_id: &str,
     ) -> Result<(), ApplyError> {
+        self.fence(format!("monday write-back to {column_id}"))
+            .await?;
         self.inner
             .monday
             .change_multiple_column_values(&ChangeColumnValues {
@@ -1060,6 +1283,7 @@ impl Engine {
                         created = Some(found);
                         continue;
                     }
+                    self.fence(format!("create {object}")).await?;
                     let id = sf
                         .create(&object, &fields)
                         .await
@@ -1073,6 +1297,8 @@ impl Engine {
                     external_id,
                     fields,
                 } => {
+                    self.fence(format!("upsert {object} by {external_id_field}"))
+                        .await?;
                     let r = sf
                         .upsert(&object, &external_id_field, &external_id, &fields)
                         .await
@@ -1089,19 +1315,23 @@ impl Engine {
                         skipped.push("nothing to write".into());
                         continue;
                     }
+                    self.fence(format!("update {object} {id}")).await?;
                     sf.update(&object, &id, &fields)
                         .await
                         .map_err(ApplyError::Salesforce)?;
                     let names: Vec<&str> = fields.keys().map(String::as_str).collect();
                     done.push(format!("updated {object} {id} ({})", names.join(", ")));
                 }
-                Operation::Delete { object, id } => match sf.delete(&object, &id).await {
-                    Ok(()) => done.push(format!("deleted {object} {id}")),
-                    Err(e) if already_gone(&e) => {
-                        done.push(format!("{object} {id} was already deleted"))
+                Operation::Delete { object, id } => {
+                    self.fence(format!("delete {object} {id}")).await?;
+                    match sf.delete(&object, &id).await {
+                        Ok(()) => done.push(format!("deleted {object} {id}")),
+                        Err(e) if already_gone(&e) => {
+                            done.push(format!("{object} {id} was already deleted"))
+                        }
+                        Err(e) => return Err(ApplyError::Salesforce(e)),
                     }
-                    Err(e) => return Err(ApplyError::Salesforce(e)),
-                },
+                }
                 Operation::Link {
                     board_id: b,
                     item_id: i,
@@ -1187,11 +1417,7 @@ async fn catch_panic<T>(fut: impl Future<Output = Result<T, ApplyError>>) -> Res
     match std::panic::AssertUnwindSafe(fut).catch_unwind().await {
         Ok(r) => r,
         Err(payload) => {
-            let message = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a panic without a message".into());
+            let message = panic_message(payload.as_ref());
             tracing::error!(panic = %message, "applying an event panicked");
             Err(ApplyError::Panicked(message))
         }
@@ -1209,6 +1435,42 @@ fn is_write_back(payload: &str) -> bool {
     serde_json::from_str::<serde_json::Value>(payload)
         .ok()
         .is_some_and(|v| v.get(WRITE_BACK_KEY).is_some())
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
+}
+
+/// Renews `claim`'s lease every `lease / 3` until aborted; reports a lost lease on `lost` and
+/// stops. A store error is logged and retried at the next beat (the fence catches a lease that
+/// ran out meanwhile).
+async fn heartbeat(
+    store: Store,
+    claim: Claim,
+    lease: Duration,
+    lost: tokio::sync::oneshot::Sender<String>,
+) {
+    let every = (lease / 3).max(Duration::from_millis(10));
+    loop {
+        tokio::time::sleep(every).await;
+        match store.renew_lease(&claim, lease).await {
+            Ok(_) => {}
+            Err(e) if e.is_lease_lost() => {
+                let _ = lost.send(e.to_string());
+                return;
+            }
+            Err(e) => tracing::warn!(event_id = %claim.event_id, error = %e,
+                "could not renew the lease; retrying at the next heartbeat"),
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 enum Unresolved {

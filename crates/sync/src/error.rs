@@ -49,6 +49,13 @@ pub enum ApplyError {
     /// Applying the event panicked (a bug in crmsync on unexpected data); the panic message.
     #[error("applying the event panicked (a crmsync bug): {0}")]
     Panicked(String),
+    /// The worker no longer holds the item's lease (the heartbeat or the fence before an external
+    /// write found it taken over or expired): the event is abandoned, unsettled, to its new owner.
+    #[error("lease lost: {0}")]
+    LeaseLost(String),
+    /// The event took longer than [`crate::EngineConfig::event_deadline`]; retried later.
+    #[error("the event took longer than its deadline of {} ms; retried later", .0.as_millis())]
+    DeadlineExceeded(std::time::Duration),
 }
 
 impl ApplyError {
@@ -69,7 +76,9 @@ impl ApplyError {
                 }
             },
             ApplyError::Plan(p) if p.is_retryable() => FailureClass::Transient,
-            ApplyError::WaitingForRecord { .. } => FailureClass::Transient,
+            ApplyError::WaitingForRecord { .. }
+            | ApplyError::LeaseLost(_)
+            | ApplyError::DeadlineExceeded(_) => FailureClass::Transient,
             ApplyError::Plan(_) | ApplyError::Payload(_) | ApplyError::Panicked(_) => {
                 FailureClass::Permanent
             }
@@ -93,6 +102,18 @@ impl ApplyError {
             ApplyError::Payload(_) => "PAYLOAD".into(),
             ApplyError::Panicked(_) => "PANIC".into(),
             ApplyError::WaitingForRecord { .. } => "WAITING_FOR_RECORD".into(),
+            ApplyError::LeaseLost(_) => "LEASE_LOST".into(),
+            ApplyError::DeadlineExceeded(_) => "DEADLINE".into(),
+        }
+    }
+
+    /// The HTTP status Salesforce or Monday answered, when the failure was such an answer.
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            ApplyError::Salesforce(e) => e.status(),
+            ApplyError::Monday(MondayError::Http { status, .. }) => Some(*status),
+            ApplyError::Monday(MondayError::GraphQl { http_status, .. }) => Some(*http_status),
+            _ => None,
         }
     }
 

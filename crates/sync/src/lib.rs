@@ -8,7 +8,8 @@
 //!   `REQUEST_LIMIT_EXCEEDED`. [`Engine::run_worker`] drains due events in the background;
 //!   [`Engine::replay_dead_letter`] replays one dead letter.
 //! * [`Alerter`] — Telegram alerts, deduplicated and rate-limited (a storm becomes one message and
-//!   one summary with a count); logs only when Telegram is not configured.
+//!   one summary with a count — across every process on the store, whose alert windows are rows);
+//!   logs only when Telegram is not configured.
 //! * [`load_mapping`], [`required_webhook_events`] — setup shared by the app and the tests.
 //!
 //! Deferred columns (nothing is lost): when the planner leaves a column out of a create — a
@@ -36,14 +37,16 @@
 pub mod alerts;
 mod engine;
 mod error;
+mod health;
 pub mod ingest;
 mod lookups;
 mod setup;
 
 pub use alerts::{Alert, AlertConfig, AlertKind, Alerter, TelegramConfig};
 pub use crmsync_core::{FOLLOW_UP_KEY, FOLLOW_UP_PREFIX};
-pub use engine::{Engine, EngineConfig, EventOutcome, Processed, RetrySchedule};
+pub use engine::{Engine, EngineConfig, EventOutcome, Processed, RetrySchedule, SALESFORCE_PAUSE};
 pub use error::{ApplyError, EngineError, FailureClass};
+pub use health::WorkerHealth;
 pub use setup::{
     fetch_schema, load_mapping, parse_mapping, read_mapping, required_webhook_events, validate_live,
 };

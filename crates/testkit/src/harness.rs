@@ -54,6 +54,8 @@ pub struct TestApp {
     pub telegram: FakeTelegram,
     pub proxy: Option<Proxy>,
     pub db: Db,
+    /// The alert window of the app's alerter (and of [`TestApp::second_engine`]'s).
+    pub alert_window: Duration,
     pg_db: Option<PgDatabase>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     served: Option<JoinHandle<anyhow::Result<()>>>,
@@ -227,6 +229,7 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         telegram,
         proxy,
         db: opts.db,
+        alert_window: opts.alert_window,
         pg_db,
         shutdown: Some(tx),
         served: Some(served),
@@ -235,6 +238,28 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
 }
 
 impl TestApp {
+    /// A second engine on the same store, mapping and clients (another worker process, as far as
+    /// the store can tell), with its own alerter (same fake Telegram, same window) and `config`
+    /// (give it its own `worker_id`).
+    pub fn second_engine(&self, config: EngineConfig) -> Engine {
+        Engine::new(
+            self.store.clone(),
+            (*self.engine.mapping()).clone(),
+            self.engine.salesforce().clone(),
+            self.engine.monday().clone(),
+            Alerter::new(AlertConfig {
+                telegram: Some(TelegramConfig {
+                    api_url: self.telegram.url.clone(),
+                    bot_token: SecretString::from("123456:test-bot-token"),
+                    chat_id: "4242".into(),
+                }),
+                window: self.alert_window,
+                ..AlertConfig::default()
+            }),
+            config,
+        )
+    }
+
     /// Waits until Monday delivered every webhook and the event log has no open event.
     pub async fn settle(&self) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);

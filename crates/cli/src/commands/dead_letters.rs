@@ -1,7 +1,9 @@
 //! `crmsync dead-letters list|show|replay`.
 
 use anyhow::{bail, Context, Result};
-use crmsync_store::{DeadLetter, DeadLetterFilter, DeadLetterId, DeadLetterStatus, EventStatus};
+use crmsync_store::{
+    Attempt, DeadLetter, DeadLetterFilter, DeadLetterId, DeadLetterStatus, EventStatus,
+};
 use serde_json::{json, Value};
 
 use crate::cli::DeadLettersCmd;
@@ -76,10 +78,16 @@ pub async fn run(cmd: DeadLettersCmd) -> Result<()> {
                         "dead letter {id} does not exist (see `crmsync dead-letters list --all`)"
                     )
                 })?;
+            let attempts = store
+                .attempts_for_event(d.event_id)
+                .await
+                .with_context(|| format!("reading the attempts of event {}", d.event_id))?;
             if json {
-                crate::outln!("{}", serde_json::to_string_pretty(&to_json(&d, true))?);
+                let mut v = to_json(&d, true);
+                v["attempts"] = attempts.iter().map(attempt_json).collect();
+                crate::outln!("{}", serde_json::to_string_pretty(&v)?);
             } else {
-                crate::out!("{}", show_text(&d));
+                crate::out!("{}", show_text(&d, &attempts));
             }
             store.close().await;
             Ok(())
@@ -146,7 +154,44 @@ fn to_json(d: &DeadLetter, full: bool) -> Value {
     v
 }
 
-fn show_text(d: &DeadLetter) -> String {
+fn attempt_json(a: &Attempt) -> Value {
+    json!({
+        "attempt": a.attempt,
+        "started_at": a.started_at.to_rfc3339(),
+        "finished_at": a.finished_at.to_rfc3339(),
+        "worker": a.worker,
+        "operation": a.operation,
+        "outcome": a.outcome.as_str(),
+        "error_class": a.error_class,
+        "error": a.error,
+        "http_status": a.http_status,
+    })
+}
+
+/// One line per attempt: `#2 2026-… UTC  failed  HTTP 503  DEADLINE  create_pulse: upsert …`.
+fn attempt_line(a: &Attempt) -> String {
+    let mut line = format!(
+        "  #{} {} {:<10}",
+        a.attempt,
+        a.started_at.format("%Y-%m-%d %H:%M:%S"),
+        a.outcome.as_str()
+    );
+    if let Some(s) = a.http_status {
+        line.push_str(&format!(" HTTP {s}"));
+    }
+    if let Some(c) = &a.error_class {
+        line.push_str(&format!(" {c}"));
+    }
+    line.push_str(&format!(
+        " {} ({} ms, {})",
+        a.operation,
+        (a.finished_at - a.started_at).num_milliseconds(),
+        a.worker
+    ));
+    line
+}
+
+fn show_text(d: &DeadLetter, attempts: &[Attempt]) -> String {
     let pretty = |s: &str| {
         serde_json::from_str::<Value>(s)
             .ok()
@@ -176,6 +221,13 @@ fn show_text(d: &DeadLetter) -> String {
         "what to do",
         "fix the cause (often the mapping file), then `crmsync dead-letters replay`".to_owned(),
     );
+    if !attempts.is_empty() {
+        out.push_str("\nattempts (UTC):\n");
+        for a in attempts {
+            out.push_str(&attempt_line(a));
+            out.push('\n');
+        }
+    }
     if let Some(b) = &d.sf_error_body {
         out.push_str("\nSalesforce answered:\n");
         out.push_str(&pretty(b));
@@ -188,7 +240,7 @@ fn show_text(d: &DeadLetter) -> String {
 }
 
 async fn replay(config: crmsync_config::Config, ids: Vec<i64>) -> Result<()> {
-    let engine = context::engine(&config, true, crmsync_sync::EngineConfig::default()).await?;
+    let engine = context::engine(&config, true, context::engine_config(&config)).await?;
     let store = engine.store().clone();
     let ids: Vec<DeadLetterId> = if ids.is_empty() {
         let mut all = Vec::new();
@@ -314,7 +366,7 @@ mod tests {
         assert_eq!(v["payload"]["event"]["type"], "create_pulse");
         assert_eq!(v["salesforce_error"][0]["errorCode"], "X");
         assert!(to_json(&d, false).get("payload").is_none());
-        let text = show_text(&d);
+        let text = show_text(&d, &[]);
         assert!(
             text.contains("\"errorCode\": \"X\"") && text.contains("webhook payload as received")
         );

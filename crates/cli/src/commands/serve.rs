@@ -14,7 +14,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         allow_unauthenticated_webhooks: args.allow_unauthenticated_webhooks,
         pending_policy: PendingPolicy::AckWhenStored,
         migrate: true,
-        ..AppOptions::default()
+        ..AppOptions::for_config(&config)
     };
     let app = App::from_config(&config, options).await?;
 
