@@ -428,33 +428,8 @@ impl Engine {
         item_id: i64,
         until: Option<EventId>,
     ) -> Result<Vec<Processed>, EngineError> {
-        let mut out = Vec::new();
-        // Bounded: an item cannot have more open events than this in one call.
-        for _ in 0..1000 {
-            if self.is_paused().await? {
-                break;
-            }
-            let Some(claimed) = self
-                .inner
-                .store
-                .claim_for_item(
-                    board_id,
-                    item_id,
-                    &self.inner.config.worker_id,
-                    self.inner.config.lease,
-                )
-                .await?
-            else {
-                break;
-            };
-            let p = self.process_claimed(claimed).await?;
-            let stop = !p.outcome.is_final() || Some(p.event_id) == until;
-            out.push(p);
-            if stop {
-                break;
-            }
-        }
-        Ok(out)
+        self.process_queue(Queue::Item { board_id, item_id }, until)
+            .await
     }
 
     /// Processes the open events of the queue that event `event_id` belongs to (its item's, or
@@ -462,26 +437,39 @@ impl Engine {
     /// processed, the queue is held by another worker, or an event stays open. The one entry
     /// point of ingest (HTTP, Lambda, queue consumers, replay).
     pub async fn process_event(&self, event_id: EventId) -> Result<Vec<Processed>, EngineError> {
+        self.process_queue(Queue::OfEvent(event_id), Some(event_id))
+            .await
+    }
+
+    /// The loop of [`Engine::process_item`] and [`Engine::process_event`]: claim the queue's
+    /// oldest open event and process it, until the queue is empty or held, an event stays open,
+    /// processing is paused, or `until` has been processed.
+    async fn process_queue(
+        &self,
+        queue: Queue,
+        until: Option<EventId>,
+    ) -> Result<Vec<Processed>, EngineError> {
+        let (worker, lease) = (&self.inner.config.worker_id, self.inner.config.lease);
+        let store = &self.inner.store;
         let mut out = Vec::new();
         // Bounded: a queue cannot have more open events than this in one call.
         for _ in 0..1000 {
             if self.is_paused().await? {
                 break;
             }
-            let Some(claimed) = self
-                .inner
-                .store
-                .claim_for_event(
-                    event_id,
-                    &self.inner.config.worker_id,
-                    self.inner.config.lease,
-                )
-                .await?
-            else {
+            let claimed = match queue {
+                Queue::Item { board_id, item_id } => {
+                    store
+                        .claim_for_item(board_id, item_id, worker, lease)
+                        .await?
+                }
+                Queue::OfEvent(id) => store.claim_for_event(id, worker, lease).await?,
+            };
+            let Some(claimed) = claimed else {
                 break;
             };
             let p = self.process_claimed(claimed).await?;
-            let stop = !p.outcome.is_final() || p.event_id == event_id;
+            let stop = !p.outcome.is_final() || Some(p.event_id) == until;
             out.push(p);
             if stop {
                 break;
@@ -1409,6 +1397,15 @@ impl Engine {
             Ok(Applied::Done(done.join("; ")))
         }
     }
+}
+
+/// Which queue [`Engine::process_queue`] works through.
+#[derive(Debug, Clone, Copy)]
+enum Queue {
+    /// An item's queue.
+    Item { board_id: i64, item_id: i64 },
+    /// The queue event `.0` belongs to (its item's, or its own without an item id).
+    OfEvent(EventId),
 }
 
 /// Runs `fut`, turning a panic inside it into [`ApplyError::Panicked`] with the panic message.
