@@ -52,11 +52,13 @@ async fn synced_lead(app: &TestApp, name: &str) -> (String, String) {
 both_stores!(
     write_back_failing_after_the_link_is_retried_until_the_id_column_holds_the_id,
     |db| async move {
-        // A lease longer than the Monday client's retries of the write-back (about 5 s), so that
-        // no second worker takes the item over meanwhile (that is the lease rule's business).
+        // A lease and a per-event deadline longer than the Monday client's retries of the
+        // write-back (about 5 s), so that the create is not cut short meanwhile (that is the lease
+        // rule's business, tested in leases.rs).
         let app = spawn_app_with(Options {
             engine: EngineConfig {
                 lease: Duration::from_secs(60),
+                event_deadline: Duration::from_secs(45),
                 ..EngineConfig::for_tests()
             },
             ..Options::new(db)
