@@ -284,7 +284,12 @@ fn describe_change(e: &Event, board: Option<&BoardMapping>) -> (String, Vec<Stri
                     .map(|n| format!(" as “{n}”"))
                     .unwrap_or_default()
             ),
-            board.map(|b| b.salesforce_fields()).unwrap_or_default(),
+            board
+                .map(|b| b.salesforce_fields())
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|f| f != "Id")
+                .collect(),
         ),
         EventKind::UpdateColumnValue => {
             let col = s("columnId").unwrap_or_default();
@@ -436,6 +441,11 @@ async fn history_row(
     };
     let what_happened = match e.status {
         EventStatus::Done if fields.is_empty() => "Copied to Salesforce".to_owned(),
+        EventStatus::Done if fields.len() > 6 => format!(
+            "Copied to Salesforce (the mapped fields: {} and {} more)",
+            fields[..4].join(", "),
+            fields.len() - 4
+        ),
         EventStatus::Done => format!("Copied to Salesforce{}", list(&fields)),
         EventStatus::Skipped => format!(
             "Nothing to copy: {}",
@@ -448,7 +458,13 @@ async fn history_row(
         ),
         EventStatus::Pending => "Waiting to be copied".to_owned(),
         EventStatus::Processing => "Being copied now".to_owned(),
-        EventStatus::Dead => label.to_owned(),
+        EventStatus::Dead => match dl {
+            Some(d) => format!(
+                "Not copied: crmsync stopped trying and kept the change as dead letter {} until it is fixed and replayed",
+                d.id
+            ),
+            None => label.to_owned(),
+        },
     };
     let advice = match e.status {
         EventStatus::Dead => dl.map(advice),
@@ -723,6 +739,13 @@ fn render_item(v: &ItemView) -> String {
             ));
         }
         h.push_str(".</p>");
+        if r.fields.len() > 6 {
+            h.push_str(&format!(
+                "<details><summary>All {} fields</summary><p>{}</p></details>",
+                r.fields.len(),
+                esc(&r.fields.join(", "))
+            ));
+        }
         if let Some(n) = r.next_attempt_at {
             h.push_str(&format!("<p>Next attempt: {}.</p>", time(n)));
         }

@@ -125,7 +125,7 @@ h3{font-size:1.05em;margin:1em 0 .3em}\
 a{color:var(--link)}\
 .table-wrap{overflow-x:auto}\
 table{border-collapse:collapse;width:100%;margin:.3em 0 1em}\
-th,td{text-align:left;vertical-align:top;padding:.4em .6em;border-bottom:1px solid var(--line)}\
+th,td{text-align:left;vertical-align:top;padding:.4em .6em;border-bottom:1px solid var(--line)}td{overflow-wrap:anywhere;min-width:10.5ch}td.num{min-width:0;overflow-wrap:normal}\
 th{background:var(--card);font-weight:600}\
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}\
 .ok{color:var(--ok)}.warn{color:var(--warn)}.bad{color:var(--bad)}.muted{color:var(--muted)}\
@@ -134,7 +134,7 @@ td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}\
 .card{background:var(--card);border-radius:6px;padding:.6em 1em;margin:.6em 0}\
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.3em 1em;margin:.5em 0}\
 dl.facts dt{font-weight:600}dl.facts dd{margin:0;overflow-wrap:anywhere}\
-.badge{display:inline-block;border-radius:999px;padding:0 .6em;font-size:.9em;font-weight:600;border:1px solid}\
+.badge{display:inline-block;white-space:nowrap;border-radius:999px;padding:0 .6em;font-size:.9em;font-weight:600;border:1px solid}\
 .badge.done{color:var(--ok)}.badge.skipped{color:var(--muted)}.badge.retrying,.badge.waiting{color:var(--warn)}.badge.dead{color:var(--bad)}\
 form.search{display:flex;flex-wrap:wrap;gap:.5em;align-items:flex-end;margin:.8em 0}\
 form.search label{display:block;font-weight:600;width:100%}\
@@ -143,7 +143,7 @@ button.primary{font:inherit;padding:.45em 1.1em;border:0;border-radius:4px;backg
 :focus-visible{outline:3px solid #f4b400;outline-offset:2px}\
 code{background:var(--card);padding:0 .25em;border-radius:3px;overflow-wrap:anywhere}\
 pre{background:var(--card);padding:.6em;overflow-x:auto;white-space:pre-wrap;overflow-wrap:anywhere}\
-figure{margin:.5em 0 1em}figure svg{width:100%;height:auto;max-width:46em;display:block}\
+figure{margin:.5em 0 1em}figure svg{width:100%;height:auto;display:block}\
 figcaption{color:var(--muted);font-size:.9em}\
 .legend{display:flex;flex-wrap:wrap;gap:.3em 1.2em;font-size:.9em;margin:.2em 0;padding:0;list-style:none}\
 .legend span.sw{display:inline-block;width:.9em;height:.9em;border-radius:2px;margin-right:.35em;vertical-align:-.1em}\

@@ -280,13 +280,18 @@ fn render_overview(o: &Overview) -> String {
         "<p class=\"banner {}\" role=\"status\"><strong>{banner}</strong></p>",
         if ok { "ok" } else { "bad" }
     ));
-    h.push_str("<h2>Last 24 hours at a glance</h2>");
+    h.push_str("<h2>Changes per hour</h2>");
     h.push_str(&svg::changes_chart(&o.hourly));
     h.push_str(&svg::latency_chart(&o.hourly));
     h.push_str("<h2 id=\"boards\">Boards</h2>");
     h.push_str(&boards_table(&o.boards));
     h.push_str(&runs_section(&o.migration_runs));
-    h.push_str(rest);
+    // the report's own tables scroll sideways on a narrow screen instead of widening the page
+    h.push_str(
+        &rest
+            .replace("<table>", "<div class=\"table-wrap\"><table>")
+            .replace("</table>", "</table></div>"),
+    );
     h.push_str(
         "<p class=\"muted\">This page refreshes itself every minute. The same data as JSON: \
          <code>/status?format=json</code> (with <code>Authorization: Bearer …</code>).</p>",

@@ -89,18 +89,18 @@ const C_DEAD: &str = "#a4161a";
 const C_P95: &str = "#8fb3e8";
 const C_P50: &str = "#0b3d91";
 
-/// A round upper bound for an axis.
-fn nice_max(v: f64) -> f64 {
-    if v <= 0.0 {
-        return 1.0;
-    }
-    let mag = 10f64.powf(v.log10().floor());
-    for m in [1.0, 2.0, 2.5, 5.0, 10.0] {
-        if v <= m * mag {
-            return m * mag;
-        }
-    }
-    10.0 * mag
+/// A round upper bound for an axis with 4 gridlines: 4 × a step of 1, 2, (2.5 from 25 up) or 5
+/// × 10ⁿ, at least `min_step` (whole-number labels stay whole).
+fn nice_max(v: f64, min_step: f64) -> f64 {
+    let raw = (v / 4.0).max(min_step);
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
+        .into_iter()
+        .filter(|m| *m != 2.5 || mag >= 10.0)
+        .map(|m| m * mag)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * mag);
+    4.0 * step
 }
 
 fn frame(s: &mut String, max: f64, label: impl Fn(f64) -> String, buckets: &[HourBucket]) {
@@ -163,7 +163,7 @@ pub(crate) fn changes_chart(buckets: &[HourBucket]) -> String {
         .map(|b| b.done + b.skipped + b.open + b.dead)
         .max()
         .unwrap_or(0);
-    let max = nice_max(peak as f64).max(4.0);
+    let max = nice_max(peak as f64, 1.0);
     let desc = format!(
         "{total} changes in the last 24 hours; busiest hour {peak}. Exact numbers in the table below."
     );
@@ -227,7 +227,7 @@ pub(crate) fn changes_chart(buckets: &[HourBucket]) -> String {
 pub(crate) fn latency_chart(buckets: &[HourBucket]) -> String {
     let peak = buckets.iter().filter_map(|b| b.p95_ms).max().unwrap_or(0);
     let measured = buckets.iter().filter(|b| b.p50_ms.is_some()).count();
-    let max = nice_max(peak as f64).max(100.0);
+    let max = nice_max(peak as f64, 25.0);
     let desc = if measured == 0 {
         "No change was copied in the last 24 hours.".to_owned()
     } else {
@@ -341,5 +341,9 @@ mod tests {
             "{lat}"
         );
         assert!(latency_chart(&buckets(&[], now)).contains("No change copied"));
+        assert_eq!(nice_max(3.0, 1.0), 4.0);
+        assert_eq!(nice_max(9.0, 1.0), 20.0);
+        assert_eq!(nice_max(0.0, 25.0), 100.0);
+        assert_eq!(nice_max(1300.0, 25.0), 2000.0);
     }
 }
