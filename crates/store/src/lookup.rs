@@ -242,6 +242,20 @@ impl Store {
         Ok(out)
     }
 
+    /// Open dead letters per board (boards with none are left out).
+    pub async fn open_dead_letters_by_board(&self) -> Result<Vec<(i64, u64)>> {
+        let rows: Vec<(i64, i64)> = dispatch!(self, p => {
+            sqlx::query_as::<_, (i64, i64)>(
+                "SELECT e.board_id, COUNT(*) FROM dead_letters d JOIN events e ON e.id = d.event_id \
+                 WHERE d.status = 'open' GROUP BY e.board_id ORDER BY e.board_id",
+            )
+            .fetch_all(p)
+            .await
+            .map_err(StoreError::query("open_dead_letters_by_board", "all boards"))?
+        });
+        Ok(rows.into_iter().map(|(b, n)| (b, to_u64(n))).collect())
+    }
+
     /// When a change of each board was last applied to Salesforce (boards never applied are
     /// left out).
     pub async fn last_applied_by_board(&self) -> Result<Vec<(i64, DateTime<Utc>)>> {

@@ -1010,6 +1010,7 @@ async fn status_page_lookups_find_items_and_take_any_text(db: &TestDb) {
         (7, 1, 1)
     );
     assert_eq!((by_board[1].board_id, by_board[1].counts.pending), (8, 1));
+    assert_eq!(s.open_dead_letters_by_board().await.unwrap(), vec![(7, 1)]);
     let applied = s.last_applied_by_board().await.unwrap();
     assert_eq!(applied.iter().map(|(b, _)| *b).collect::<Vec<_>>(), vec![7]);
     assert!(applied[0].1 >= start);
