@@ -129,6 +129,16 @@ both_stores!(
             "{v}"
         );
         assert_eq!(v["results"][0]["salesforce_id"], sf_id.as_str(), "{v}");
+        assert_eq!(v["results"][0]["state"], "in_sync", "{v}");
+        let (_, v) = get_json(&app, "/status/search?q=pat%20o'doe").await;
+        assert_eq!(v["results"][0]["state"], "needs_fix", "{v}");
+        // an exact item id comes first
+        let (_, v) = get_json(&app, &format!("/status/search?q={contact}")).await;
+        assert_eq!(
+            v["results"][0]["item_id"].as_i64().unwrap().to_string(),
+            contact,
+            "{v}"
+        );
 
         // The item page: board, Salesforce record with its Lightning link, history.
         let item_path = format!("/status/items/{LEADS}/{lead}");

@@ -36,6 +36,8 @@ pub(crate) struct SearchHit {
     pub salesforce_id: Option<String>,
     /// Outcome of its latest change (`done`, `skipped`, `retrying`, `waiting`, `dead`).
     pub latest_outcome: Option<String>,
+    /// Where the item stands: `in_sync`, `pending`, `needs_fix`, `not_synced` (as on its page).
+    pub state: String,
     pub last_change_at: Option<DateTime<Utc>>,
     /// The item's page.
     pub page: String,
@@ -76,7 +78,11 @@ pub(crate) async fn search(
     };
     let raw = q.get("q").map(String::as_str).unwrap_or("");
     let truncated = raw.chars().count() > MAX_QUERY_CHARS;
-    let query: String = raw.chars().take(MAX_QUERY_CHARS).collect();
+    let query: String = raw
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_QUERY_CHARS)
+        .collect();
     let query = query.trim().to_owned();
     let results = match find(&st, &query).await {
         Ok(r) => r,
@@ -108,30 +114,31 @@ pub(crate) async fn search(
         ));
     } else {
         h.push_str(&format!(
-            "<p role=\"status\">{} item{} match <strong>{}</strong>:</p>",
+            "<p role=\"status\">{} item{} <strong>{}</strong>:</p>",
             view.results.len(),
-            if view.results.len() == 1 { "" } else { "s" },
+            if view.results.len() == 1 {
+                " matches"
+            } else {
+                "s match"
+            },
             esc(&view.query)
         ));
         h.push_str(
             "<div class=\"table-wrap\"><table><tr><th scope=\"col\">Item</th><th scope=\"col\">Board</th>\
-             <th scope=\"col\">Salesforce</th><th scope=\"col\">Latest change</th></tr>",
+             <th scope=\"col\">Salesforce</th><th scope=\"col\">State, latest change</th></tr>",
         );
         for r in &view.results {
             let label = r
                 .name
                 .clone()
                 .unwrap_or_else(|| format!("Item {}", r.item_id));
-            let state = r
-                .latest_outcome
-                .as_deref()
-                .map(|o| {
-                    format!(
-                        "<span class=\"badge {o}\">{}</span> ",
-                        esc(&outcome_word(o))
-                    )
-                })
-                .unwrap_or_default();
+            let (class, word) = match r.state.as_str() {
+                "in_sync" => ("done", "In Salesforce"),
+                "needs_fix" => ("dead", "Needs a fix"),
+                "pending" => ("waiting", "On its way"),
+                _ => ("skipped", "Not in Salesforce"),
+            };
+            let state = format!("<span class=\"badge {class}\">{word}</span> ");
             h.push_str(&format!(
                 "<tr><th scope=\"row\"><a href=\"{}\">{}</a> <span class=\"muted\">#{}</span></th><td>{}</td><td>{}</td><td>{state}{}</td></tr>",
                 esc(&r.page),
@@ -160,24 +167,16 @@ pub(crate) async fn search(
     )
 }
 
-fn outcome_word(key: &str) -> String {
-    match key {
-        "done" => "Copied",
-        "skipped" => "Nothing to copy",
-        "retrying" => "Retrying",
-        "waiting" => "Waiting",
-        "dead" => "Needs a fix",
-        other => other,
-    }
-    .to_owned()
-}
-
 async fn find(st: &AppState, query: &str) -> Result<Vec<SearchHit>, StoreError> {
     let store = st.engine().store();
     let mut out = Vec::new();
-    for hit in store.search_items(query, SEARCH_LIMIT).await? {
+    let mut hits = store.search_items(query, SEARCH_LIMIT).await?;
+    // An exact item id first (a number also matches other payloads that contain it).
+    hits.sort_by_key(|h| h.item_id.to_string() != query);
+    for hit in hits {
         let events = store.events_for_item(hit.board_id, hit.item_id, 20).await?;
         let link = store.link_of_item(hit.board_id, hit.item_id).await?;
+        let link_known = link.is_some();
         out.push(SearchHit {
             board_id: hit.board_id,
             board_name: board_name(st, hit.board_id),
@@ -186,6 +185,7 @@ async fn find(st: &AppState, query: &str) -> Result<Vec<SearchHit>, StoreError> 
             salesforce_object: link.as_ref().map(|l| l.sf_object.clone()),
             salesforce_id: link.map(|l| l.sf_id),
             latest_outcome: events.first().map(|e| outcome_label(e.status).0.to_owned()),
+            state: item_state(&events, link_known).0.to_owned(),
             last_change_at: hit.last_received_at,
             page: format!("/status/items/{}/{}", hit.board_id, hit.item_id),
         });
@@ -514,6 +514,32 @@ async fn history_row(
     })
 }
 
+/// Where an item stands, from its (newest) events and whether it is linked: a key and a sentence.
+/// A dead event is one whose dead letter is open (a replay puts the event back to pending).
+fn item_state(events: &[Event], linked: bool) -> (&'static str, &'static str) {
+    if events.iter().any(|e| e.status == EventStatus::Dead) {
+        (
+            "needs_fix",
+            "A change of this item could not be copied to Salesforce and needs a fix (see below).",
+        )
+    } else if events.iter().any(|e| e.status.is_open()) {
+        (
+            "pending",
+            "A change of this item is on its way to Salesforce (waiting or being retried).",
+        )
+    } else if linked {
+        (
+            "in_sync",
+            "Every change crmsync received for this item has been copied to Salesforce or deliberately skipped.",
+        )
+    } else {
+        (
+            "not_synced",
+            "This item has no Salesforce record: its changes were skipped (see why below).",
+        )
+    }
+}
+
 /// A path id: digits only, else `None` (the page answers 404).
 pub(crate) fn parse_id(s: &str) -> Option<i64> {
     (!s.is_empty() && s.len() <= 19 && s.bytes().all(|b| b.is_ascii_digit()))
@@ -606,32 +632,7 @@ async fn item_view(
         }),
         None => None,
     };
-    let open_dead = events.iter().any(|e| e.status == EventStatus::Dead)
-        && dls
-            .iter()
-            .any(|d| d.status == crmsync_store::DeadLetterStatus::Open);
-    let open = events.iter().any(|e| e.status.is_open());
-    let (state, summary) = if open_dead {
-        (
-            "needs_fix",
-            "A change of this item could not be copied to Salesforce and needs a fix (see below).",
-        )
-    } else if open {
-        (
-            "pending",
-            "A change of this item is on its way to Salesforce (waiting or being retried).",
-        )
-    } else if salesforce.is_some() {
-        (
-            "in_sync",
-            "Every change crmsync received for this item has been copied to Salesforce or deliberately skipped.",
-        )
-    } else {
-        (
-            "not_synced",
-            "This item has no Salesforce record: its changes were skipped (see why below).",
-        )
-    };
+    let (state, summary) = item_state(&events, salesforce.is_some());
     Ok(Some(ItemView {
         board_id,
         board_name: board_name(st, board_id),
@@ -718,12 +719,14 @@ fn render_item(v: &ItemView) -> String {
     if v.history.is_empty() {
         h.push_str("<p>No change received yet (the item is known from its link only).</p>");
     }
-    h.push_str("<ol class=\"history\" reversed style=\"padding-left:1.2em\">");
-    for r in &v.history {
+    h.push_str("<ol class=\"history\" style=\"padding-left:1.2em\">");
+    let n = v.history.len();
+    for (i, r) in v.history.iter().enumerate() {
         let (_, label) = outcome_word_pair(&r.outcome);
         h.push_str(&format!(
-            "<li class=\"card\" id=\"event-{}\"><h3>{} <span class=\"badge {}\">{}</span></h3>\
+            "<li class=\"card\" value=\"{}\" id=\"event-{}\"><h3>{} <span class=\"badge {}\">{}</span></h3>\
              <p class=\"muted\">Received {}</p><p>{}",
+            n - i,
             r.event_id,
             esc(&r.change),
             esc(&r.outcome),
@@ -739,7 +742,7 @@ fn render_item(v: &ItemView) -> String {
             ));
         }
         h.push_str(".</p>");
-        if r.fields.len() > 6 {
+        if r.outcome == "done" && r.fields.len() > 6 {
             h.push_str(&format!(
                 "<details><summary>All {} fields</summary><p>{}</p></details>",
                 r.fields.len(),

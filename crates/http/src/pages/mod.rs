@@ -40,7 +40,7 @@ pub(crate) fn routes() -> Router<AppState> {
             get(auth::sign_in_form).post(auth::sign_in),
         )
         .route("/status/sign-out", axum::routing::post(auth::sign_out))
-        .fallback(not_found_fallback)
+        .route("/status/{*rest}", get(not_found_fallback))
 }
 
 async fn not_found_fallback(headers: HeaderMap) -> Response {

@@ -6,7 +6,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use chrono::{DateTime, Duration, Utc};
-use crmsync_store::{DeadLetterFilter, DeadLetterStatus, MigrationRun, StatusCounts};
+use crmsync_store::{MigrationRun, StatusCounts};
 use serde::Serialize;
 
 use super::svg::{self, HourBucket};
@@ -109,13 +109,7 @@ async fn gather(st: &AppState) -> Result<Overview, crmsync_store::StoreError> {
     let since = now - Duration::hours(24);
     let by_board = store.event_counts_by_board_since(since).await?;
     let applied = store.last_applied_by_board().await?;
-    let open_dl = store
-        .list_dead_letters(&DeadLetterFilter {
-            status: Some(DeadLetterStatus::Open),
-            limit: 10_000,
-            ..DeadLetterFilter::default()
-        })
-        .await?;
+    let open_dl = store.open_dead_letters_by_board().await?;
     let mapping = st.engine().mapping();
     let boards = mapping
         .boards
@@ -131,7 +125,10 @@ async fn gather(st: &AppState) -> Result<Overview, crmsync_store::StoreError> {
                     .find(|c| c.board_id == id)
                     .map(|c| CountsView::from(c.counts))
                     .unwrap_or_default(),
-                open_dead_letters: open_dl.iter().filter(|d| d.board_id == id).count() as u64,
+                open_dead_letters: open_dl
+                    .iter()
+                    .find(|(b, _)| *b == id)
+                    .map_or(0, |(_, n)| *n),
                 last_applied_at: applied.iter().find(|(b, _)| *b == id).map(|(_, t)| *t),
             }
         })

@@ -78,14 +78,19 @@ try {
   await page.getByLabel(/Find an item/).fill(scenario.synced.search);
   await Promise.all([page.waitForNavigation(), page.getByLabel(/Find an item/).press('Enter')]);
   check('search page lists the item', await page.getByRole('link', { name: scenario.synced.name }).count() === 1, await page.content());
+  check('search result says the item is in Salesforce', (await page.locator('table').textContent()).includes('In Salesforce'));
   await shot('search');
   await Promise.all([page.waitForNavigation(), page.getByRole('link', { name: scenario.synced.name }).click()]);
   check('item page heading', (await page.getByRole('heading', { level: 1 }).textContent()) === scenario.synced.name);
   const sfHref = await page.locator('#salesforce-link').getAttribute('href');
   check('Salesforce Lightning link', sfHref === scenario.synced.lightning, `${sfHref} != ${scenario.synced.lightning}`);
-  const history = await page.locator('ol.history li').allTextContents();
+  const history = await page.locator('ol.history > li').allTextContents();
   check('history shows the create copied to Salesforce', history.some((h) => h.includes('Item created') && h.includes('Copied to Salesforce')), history.join('\n'));
   await shot('item');
+  // a smaller picture of the same page for the README (docs/status-item.jpg)
+  await page.setViewportSize({ width: 1000, height: 800 });
+  await page.screenshot({ path: path.join(shots, 'item-readme.jpg'), type: 'jpeg', quality: 80, fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 900 });
   // the same page on a phone
   const phone = await context.newPage();
   await phone.setViewportSize({ width: 390, height: 844 });
