@@ -1,8 +1,9 @@
 //! The status pages in a real browser: Debian's `chromium` driven by `playwright-core` (npm)
 //! through `tests/browser/status_pages.mjs`, against the whole app on a socket (test kit, mocks).
 //! It signs in (a wrong token first), searches for a synced item, opens it (history, Salesforce
-//! link), opens a dead-lettered item (error and advice), a board, a 404, odd searches, and signs
-//! out. Screenshots of each page go to `target/status-screens/`.
+//! link), opens a dead-lettered item (error and advice), a board, a 404, odd searches, signs
+//! out, and signs in and reads the item page once more with JavaScript off. Screenshots of each
+//! page go to `target/status-screens/`.
 //!
 //! Needs `CRMSYNC_TEST_NODE`, `CRMSYNC_TEST_CHROMIUM` and `npm ci` in `tests/browser`: `cargo
 //! xtask test` sets all three up. Without them this test fails (it does not skip).
@@ -71,7 +72,8 @@ async fn status_pages_work_in_chromium() {
         .and_then(|b| b.name.clone())
         .unwrap();
     let scenario = json!({
-        "synced": {"search": "harbor", "name": "Harbor Arts", "lightning": lightning},
+        "synced": {"search": "harbor", "name": "Harbor Arts", "lightning": lightning,
+                   "page": format!("/status/items/{LEADS}/{lead}")},
         "dead": {"search": "Pat Doe", "name": "Pat Doe", "board": contacts},
     });
     let dir = tempfile::tempdir().unwrap();
@@ -114,6 +116,7 @@ async fn status_pages_work_in_chromium() {
         "dead-letter",
         "board",
         "not-found",
+        "item-no-javascript",
     ] {
         assert!(
             screens.join(format!("{name}.png")).is_file(),

@@ -132,6 +132,30 @@ try {
   resp = await page.goto(`${base}/status`);
   check('signed out: sign-in again', resp.status() === 401, resp.status());
 
+  // 9. Without JavaScript: sign in with the form, read the item page (times stay in UTC).
+  const itemUrl = scenario.synced.page;
+  const plain = await chromium.launch({
+    executablePath, headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  try {
+    const ctx = await plain.newContext({ javaScriptEnabled: false, viewport: { width: 1280, height: 900 } });
+    const p2 = await ctx.newPage();
+    p2.on('framenavigated', (f) => { if (f === p2.mainFrame()) visited.push(f.url()); });
+    resp = await p2.goto(`${base}${itemUrl}`);
+    check('no-JS: item page asks to sign in', resp.status() === 401, resp.status());
+    await p2.getByLabel('Status token').fill(token);
+    await Promise.all([p2.waitForNavigation(), p2.getByRole('button', { name: 'Sign in' }).click()]);
+    check('no-JS: signed in, back on the item page', new URL(p2.url()).pathname === itemUrl, p2.url());
+    check('no-JS: item heading', (await p2.getByRole('heading', { level: 1 }).textContent()) === scenario.synced.name);
+    const t = await p2.locator('time[datetime]').first().textContent();
+    check('no-JS: times stay in UTC', t.endsWith('UTC'), t);
+    await shot('item-no-javascript', p2);
+  } finally {
+    await plain.close();
+  }
+
   check('the token never appeared in a URL', !visited.some((u) => u.includes(token)), visited.join('\n'));
   check('no request left the server', external.length === 0, external.join('\n'));
   result = { ok: true, checks: checks.length, screenshots: fs.readdirSync(shots).sort() };
