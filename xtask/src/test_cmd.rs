@@ -14,6 +14,10 @@ use crate::proc::{self, Mode};
 const PY_TOOLS: &[&str] = &["check-jsonschema==0.39.0", "zizmor==1.32.0"];
 /// Third-party client scripts used by conformance tests live in `<dir>/<client>/`.
 const CLIENTS_DIR: &str = "mock-servers/mock-crm/clients";
+/// The status pages' browser test (`crates/http/tests/status_browser.rs`): playwright-core.
+const BROWSER_DIR: &str = "crates/http/tests/browser";
+/// Debian's chromium, installed with apt-get when missing.
+const CHROMIUM: &str = "/usr/bin/chromium";
 /// Built and linted by CI, but has no tests and needs a Docker daemon: not part of the run.
 const EXCLUDED: &str = "xtask-pg-container";
 
@@ -25,7 +29,9 @@ Runs the whole suite, as `.ci/run` and CI do:
   2. removes throwaway clusters left by dead xtask runs (target/xtask-pg-<pid>/);
   3. creates target/xtask/venv (python3 -m venv) with check-jsonschema and zizmor, plus every
      mock-servers/mock-crm/clients/*/requirements.txt; runs `npm ci` (or `npm install`) in every
-     client directory with a package.json;
+     client directory with a package.json and in crates/http/tests/browser (playwright-core);
+     finds chromium for the browser tests: CRMSYNC_TEST_CHROMIUM if set, else /usr/bin/chromium,
+     else (Debian, as root) `apt-get update` + `apt-get install -y chromium`;
   4. checks .github/workflows/*.yml offline: check-jsonschema (vendor.github-workflows) and
      `zizmor --offline`;
   5. builds all test targets (with SQLX_OFFLINE=true);
@@ -34,8 +40,8 @@ Runs the whole suite, as `.ci/run` and CI do:
        `docker info` succeeds, a throwaway cluster from the installed server binaries (initdb,
        pg_ctl) in target/xtask-pg-<pid>/ on a free port (run as user postgres under root);
   7. runs the doctests, then every test of the workspace (cargo nextest when installed, else
-     cargo test) with DATABASE_URL, INSTA_UPDATE=no, CI=true, CRMSYNC_TEST_PYTHON and
-     CRMSYNC_TEST_NODE set;
+     cargo test) with DATABASE_URL, INSTA_UPDATE=no, CI=true, CRMSYNC_TEST_PYTHON,
+     CRMSYNC_TEST_NODE and CRMSYNC_TEST_CHROMIUM set (screenshots: target/status-screens/);
   8. stops and deletes what it started, also when tests fail or on Ctrl-C / SIGTERM.
 
 Arguments after `--` go to the test runner; `-p/--package` replaces `--workspace`, e.g.
@@ -92,11 +98,13 @@ fn run_phases(paths: &Paths, forwarded: &[String], timer: &mut Timer) -> Result<
     let python = timer.phase("python tools (target/xtask/venv)", || ensure_venv(paths))?;
     timer.phase("workflow checks", || check_workflows(paths, &python))?;
     timer.phase("node clients", || install_node_clients(paths))?;
+    let chromium = timer.phase("chromium (browser tests)", ensure_chromium)?;
 
     let runner = Runner::detect();
     let env = TestEnv {
         python: Some(python),
         node: proc::which("node"),
+        chromium: Some(chromium),
     };
     timer.phase("build tests", || {
         proc::run(
@@ -254,6 +262,7 @@ fn cargo() -> Command {
 struct TestEnv {
     python: Option<PathBuf>,
     node: Option<PathBuf>,
+    chromium: Option<PathBuf>,
 }
 
 impl TestEnv {
@@ -267,6 +276,9 @@ impl TestEnv {
         }
         if let Some(n) = &self.node {
             cmd.env("CRMSYNC_TEST_NODE", n);
+        }
+        if let Some(c) = &self.chromium {
+            cmd.env("CRMSYNC_TEST_CHROMIUM", c);
         }
     }
 }
@@ -336,10 +348,12 @@ fn ensure_venv(paths: &Paths) -> Result<PathBuf> {
     Ok(python)
 }
 
-/// `npm ci` (or `npm install` without a lock file) in every client directory with a package.json.
+/// `npm ci` (or `npm install` without a lock file) in every client directory with a package.json,
+/// and in the browser tests' directory.
 fn install_node_clients(paths: &Paths) -> Result<()> {
     let dirs: Vec<PathBuf> = client_dirs(paths)?
         .into_iter()
+        .chain([paths.root.join(BROWSER_DIR)])
         .filter(|d| d.join("package.json").is_file() || d.join("package-lock.json").is_file())
         .collect();
     if dirs.is_empty() {
@@ -362,6 +376,68 @@ fn install_node_clients(paths: &Paths) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// The chromium the browser tests drive: `CRMSYNC_TEST_CHROMIUM` when set, else Debian's
+/// `/usr/bin/chromium`, installed (as root, on Debian) with `apt-get update` and `apt-get install -y
+/// chromium` when missing; elsewhere an installed Google Chrome or `chromium-browser`. Says what
+/// it does.
+fn ensure_chromium() -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os("CRMSYNC_TEST_CHROMIUM").filter(|p| !p.is_empty()) {
+        let p = PathBuf::from(p);
+        if !p.is_file() {
+            bail!("CRMSYNC_TEST_CHROMIUM={} does not exist", p.display());
+        }
+        eprintln!("xtask: chromium: {} (CRMSYNC_TEST_CHROMIUM)", p.display());
+        return Ok(p);
+    }
+    let chromium = PathBuf::from(CHROMIUM);
+    if chromium.is_file() {
+        eprintln!("xtask: chromium: {CHROMIUM} is installed");
+        return Ok(chromium);
+    }
+    let apt = proc::which("apt-get");
+    // Debian proper (Ubuntu's `chromium` is a snap wrapper that does not work in CI containers).
+    let is_debian = fs::read_to_string("/etc/os-release")
+        .is_ok_and(|t| t.lines().any(|l| l.trim() == "ID=debian"));
+    if !is_debian {
+        // e.g. GitHub's ubuntu-latest runners, which come with Google Chrome
+        if let Some(p) = ["google-chrome", "google-chrome-stable", "chromium-browser"]
+            .iter()
+            .find_map(|n| proc::which(n))
+        {
+            eprintln!(
+                "xtask: chromium: {} (not Debian: using this browser)",
+                p.display()
+            );
+            return Ok(p);
+        }
+    }
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    let (Some(apt), true, true) = (apt, is_debian, root) else {
+        bail!(
+            "chromium is needed for the status pages' browser test and {CHROMIUM} is missing: \
+             install Debian's `chromium` package (`apt-get install chromium`, as root), or set \
+             CRMSYNC_TEST_CHROMIUM to a Chromium or Chrome binary"
+        );
+    };
+    eprintln!("xtask: chromium: {CHROMIUM} is missing; installing Debian's `chromium` package:");
+    eprintln!("xtask:   apt-get update");
+    proc::run(Command::new(&apt).arg("update"), "apt-get update")?;
+    eprintln!("xtask:   apt-get install -y chromium");
+    proc::run(
+        Command::new(&apt)
+            .args(["install", "-y", "chromium"])
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+        "apt-get install -y chromium",
+    )?;
+    if !chromium.is_file() {
+        bail!("apt-get installed `chromium`, but {CHROMIUM} is still missing");
+    }
+    Ok(chromium)
 }
 
 /// check-jsonschema (GitHub's workflow schema, vendored in the wheel) and zizmor, both offline.

@@ -9,8 +9,10 @@
 //! * `GET /healthz` — 200 `{"status":"ok"}` when the store answers and (in a process running the
 //!   worker) every worker loop is alive; 503 otherwise (`{"status":"unhealthy","worker":"…"}` for
 //!   a dead or stalled worker loop).
-//! * `GET /status` — token-protected (`CRMSYNC_STATUS_TOKEN` as `Authorization: Bearer …` or
-//!   `?token=`): an HTML page for people, or JSON (`Accept: application/json` or `?format=json`).
+//! * `GET /status`, `/status/search`, `/status/items/{board}/{item}`, `/status/boards/{board}` —
+//!   the status pages behind `CRMSYNC_STATUS_TOKEN` (a sign-in form that sets a session cookie, or
+//!   `Authorization: Bearer …` for scripts): HTML for people, JSON for machines
+//!   (`Accept: application/json` or `?format=json`). See the `pages` module.
 //!
 //! ## When does the receiver answer 200? (nothing is lost)
 //! The event is stored **before** any answer. If the store is down the answer is 503 and Monday
@@ -27,6 +29,7 @@
 //! Either way a duplicate delivery never applies an event twice: the event log has one row per
 //! `triggerUuid`, and per-item claims settle each row once.
 
+mod pages;
 mod status;
 
 use std::collections::HashMap;
@@ -289,7 +292,7 @@ impl AppState {
     }
 }
 
-/// The router: `POST /webhooks/monday`, `GET /healthz`, `GET /status`.
+/// The router: `POST /webhooks/monday`, `GET /healthz`, the status pages under `/status`.
 pub fn router(state: AppState) -> Router {
     let limit = state.config.max_body_bytes;
     Router::new()
@@ -298,7 +301,7 @@ pub fn router(state: AppState) -> Router {
             post(monday_webhook).layer(DefaultBodyLimit::max(limit)),
         )
         .route("/healthz", get(healthz))
-        .route("/status", get(status::status))
+        .merge(pages::routes())
         .with_state(state)
 }
 

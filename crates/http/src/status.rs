@@ -1,18 +1,11 @@
-//! `GET /status`: what crmsync did in the last 24 hours, for people (HTML) and machines (JSON).
+//! The `GET /status` report: what crmsync did in the last 24 hours (its JSON is the overview's,
+//! its HTML sections are part of the overview page in [`crate::pages`]).
 
-use std::collections::HashMap;
-
-use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
-use axum::Json;
 use chrono::{DateTime, Duration, Utc};
 use crmsync_store::{DeadLetterFilter, DeadLetterStatus, EventStatus};
-use secrecy::ExposeSecret;
 use serde::Serialize;
-use subtle::ConstantTimeEq;
 
-use crate::{error, AppState};
+use crate::AppState;
 
 /// Counts of events received in the window, by current outcome.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -160,71 +153,8 @@ pub struct RejectionRow {
     pub detail: Option<String>,
 }
 
-fn authorized(
-    st: &AppState,
-    headers: &HeaderMap,
-    q: &HashMap<String, String>,
-) -> Result<(), Box<Response>> {
-    let Some(expected) = &st.config.status_token else {
-        return Err(Box::new(error(
-            StatusCode::NOT_FOUND,
-            "the status page is disabled: set CRMSYNC_STATUS_TOKEN",
-        )));
-    };
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.get(..7)
-                .filter(|p| p.eq_ignore_ascii_case("bearer "))
-                .map(|_| v[7..].trim())
-        });
-    let presented = bearer.or(q.get("token").map(String::as_str));
-    let ok = presented.is_some_and(|p| {
-        let e = expected.expose_secret().as_bytes();
-        !e.is_empty() && bool::from(e.ct_eq(p.as_bytes()))
-    });
-    if ok {
-        Ok(())
-    } else {
-        Err(Box::new(error(
-            StatusCode::UNAUTHORIZED,
-            "a valid status token is required (Authorization: Bearer TOKEN or ?token=TOKEN)",
-        )))
-    }
-}
-
-pub(crate) async fn status(
-    State(st): State<AppState>,
-    Query(q): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(r) = authorized(&st, &headers, &q) {
-        return *r;
-    }
-    let json = q.get("format").is_some_and(|f| f == "json")
-        || headers
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|a| a.contains("application/json"));
-    let report = match build(&st).await {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::error!(error = %e, "status: store unavailable");
-            return error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the event store is unavailable; try again shortly",
-            );
-        }
-    };
-    if json {
-        Json(report).into_response()
-    } else {
-        Html(render(&report)).into_response()
-    }
-}
-
-async fn build(st: &AppState) -> Result<StatusReport, crmsync_store::StoreError> {
+/// Gathers the report (the overview page in [`crate::pages`] renders and serves it).
+pub(crate) async fn build(st: &AppState) -> Result<StatusReport, crmsync_store::StoreError> {
     let store = st.engine.store();
     let since = Utc::now() - Duration::hours(24);
     let c = store.event_counts_since(since).await?;
@@ -352,14 +282,11 @@ fn board(name: &Option<String>, id: i64) -> String {
     }
 }
 
-/// The HTML page.
+/// The report's sections as HTML (health, counts, failures, dead letters, refused deliveries);
+/// the overview page puts them in its layout.
 pub(crate) fn render(r: &StatusReport) -> String {
     let c = &r.counts;
-    let mut h = String::from(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>crmsync status</title>\
-         <style>body{font-family:sans-serif;max-width:60em;margin:2em auto}td,th{padding:.3em .6em;text-align:left;border-bottom:1px solid #ddd}.bad{color:#b00}</style>\
-         </head><body><h1>crmsync: Monday → Salesforce sync</h1>",
-    );
+    let mut h = String::new();
     let health = if c.dead == 0 && r.open_dead_letters == 0 && r.paused_until.is_none() {
         "Everything is working: every change made on Monday in the last 24 hours has been copied to Salesforce or deliberately skipped.".to_string()
     } else {
@@ -463,8 +390,8 @@ pub(crate) fn render(r: &StatusReport) -> String {
         h.push_str("</table>");
     }
     h.push_str(&format!(
-        "<p><small>Generated {}.</small></p></body></html>",
-        r.generated_at.format("%Y-%m-%d %H:%M:%S UTC")
+        "<p><small>Generated {}.</small></p>",
+        crate::pages::time(r.generated_at)
     ));
     h
 }

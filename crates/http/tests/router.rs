@@ -473,10 +473,22 @@ async fn status_needs_the_token_and_serves_html_and_json() {
     assert_eq!(v["counts"]["received"], 1, "{v}");
     assert_eq!(v["counts"]["skipped"], 1, "{v}");
     assert_eq!(v["window_hours"], 24);
+    // The old `?token=` still serves scripts; a browser is moved to the same page without it,
+    // with a session cookie (the token leaves the address bar).
     let r = app
+        .clone()
         .oneshot(get("/status?token=status-token", None, Some("text/html")))
         .await
         .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()[header::LOCATION], "/status");
+    let cookie = r.headers()[header::SET_COOKIE].to_str().unwrap();
+    assert!(!cookie.contains("status-token"), "{cookie}");
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let mut req = get("/status", None, Some("text/html"));
+    req.headers_mut()
+        .insert(header::COOKIE, cookie.parse().unwrap());
+    let r = app.oneshot(req).await.unwrap();
     let (status, v) = read(r).await;
     assert_eq!(status, StatusCode::OK);
     let html = v.as_str().unwrap();

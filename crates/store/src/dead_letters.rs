@@ -6,14 +6,14 @@ use crate::{
     DeadLetterStatus, EventId, Store,
 };
 
-const DL_SELECT: &str =
+pub(crate) const DL_SELECT: &str =
     "SELECT d.id, d.event_id, e.trigger_uuid, e.board_id, e.item_id, e.event_type, \
         d.payload, d.error, d.sf_error_body, d.status, d.replay_count, d.created_at, d.updated_at, \
         d.replayed_at \
      FROM dead_letters d JOIN events e ON e.id = d.event_id";
 
 #[derive(sqlx::FromRow)]
-struct RawDeadLetter {
+pub(crate) struct RawDeadLetter {
     id: i64,
     event_id: i64,
     trigger_uuid: String,
@@ -31,7 +31,7 @@ struct RawDeadLetter {
 }
 
 impl RawDeadLetter {
-    fn into_dead_letter(self) -> Result<DeadLetter> {
+    pub(crate) fn into_dead_letter(self) -> Result<DeadLetter> {
         Ok(DeadLetter {
             id: DeadLetterId(self.id),
             event_id: EventId(self.event_id),

@@ -52,6 +52,7 @@ mod error;
 mod events;
 mod history;
 mod links;
+mod lookup;
 mod migration;
 mod shared;
 mod status;
@@ -70,6 +71,7 @@ use sqlx::{ConnectOptions, Connection};
 
 pub use error::{Result, StoreError};
 pub use history::{ATTEMPT_ERROR_CAP, REJECTED_BODY_CAP};
+pub use lookup::{BoardCounts, EventTiming, ItemHit};
 pub use types::*;
 
 /// Tuning for [`Store::connect_with`].

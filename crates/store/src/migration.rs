@@ -6,11 +6,12 @@ use crate::{
     MigrationRun, MigrationStage, RunCounts, RunId, RunOutcome, Store,
 };
 
-const RUN_COLS: &str = "id, stage, plan_hash, outcome, started_at, finished_at, records_read, \
+pub(crate) const RUN_COLS: &str =
+    "id, stage, plan_hash, outcome, started_at, finished_at, records_read, \
      items_created, items_updated, records_skipped, records_failed";
 
 #[derive(sqlx::FromRow)]
-struct RawRun {
+pub(crate) struct RawRun {
     id: i64,
     stage: String,
     plan_hash: String,
@@ -25,7 +26,7 @@ struct RawRun {
 }
 
 impl RawRun {
-    fn into_run(self) -> Result<MigrationRun> {
+    pub(crate) fn into_run(self) -> Result<MigrationRun> {
         Ok(MigrationRun {
             id: RunId(self.id),
             stage: self.stage.parse()?,

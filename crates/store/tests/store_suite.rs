@@ -66,6 +66,7 @@ suite!(
     a_closed_window_keeps_its_summary_when_a_new_window_opens,
     attempts_are_rows_numbered_per_event,
     rejected_deliveries_keep_headers_and_body_bytes,
+    status_page_lookups_find_items_and_take_any_text,
 );
 
 const LONG: Duration = Duration::from_secs(60);
@@ -893,6 +894,152 @@ async fn status_queries(db: &TestDb) {
         .await
         .unwrap()
         .is_none());
+}
+
+async fn status_page_lookups_find_items_and_take_any_text(db: &TestDb) {
+    let s = &db.store;
+    let start = Utc::now() - chrono::Duration::seconds(1);
+    let harbor = r#"{"event":{"type":"create_pulse","pulseId":501,"pulseName":"Harbor \"Arts\" 50%","columnValues":{"email":{"text":"ops@harbor.example"}}}}"#;
+    s.insert_event_if_new(&new_event("lk1", 7, 501, harbor))
+        .await
+        .unwrap();
+    s.insert_event_if_new(&new_event(
+        "lk2",
+        7,
+        501,
+        r#"{"event":{"type":"update_name"}}"#,
+    ))
+    .await
+    .unwrap();
+    s.insert_event_if_new(&new_event(
+        "lk3",
+        8,
+        502,
+        r#"{"event":{"pulseName":"Other_Co"}}"#,
+    ))
+    .await
+    .unwrap();
+    s.upsert_link(&link(7, 501, "Lead", "00Q000000000001AAA"))
+        .await
+        .unwrap();
+    s.upsert_link(&link(9, 777, "Account", "001000000000002AAA"))
+        .await
+        .unwrap();
+    let c = s.claim_next("w", LONG).await.unwrap().unwrap();
+    s.mark_done(&c.claim).await.unwrap();
+    let c = s.claim_next("w", LONG).await.unwrap().unwrap();
+    s.mark_dead(&c.claim, "INVALID_EMAIL_ADDRESS: Email", Some("[]"))
+        .await
+        .unwrap();
+
+    let found = |hits: Vec<crmsync_store::ItemHit>| -> Vec<(i64, i64)> {
+        hits.into_iter().map(|h| (h.board_id, h.item_id)).collect()
+    };
+    // by name (case-insensitive, with quotes as typed), email, item id, both Salesforce Id forms
+    assert_eq!(
+        found(s.search_items("harbor \"arts\"", 10).await.unwrap()),
+        vec![(7, 501)]
+    );
+    assert_eq!(
+        found(s.search_items("OPS@harbor", 10).await.unwrap()),
+        vec![(7, 501)]
+    );
+    assert_eq!(
+        found(s.search_items(" 501 ", 10).await.unwrap()),
+        vec![(7, 501)]
+    );
+    assert_eq!(
+        found(s.search_items("00Q000000000001AAA", 10).await.unwrap()),
+        vec![(7, 501)]
+    );
+    assert_eq!(
+        found(s.search_items("00Q000000000001", 10).await.unwrap()),
+        vec![(7, 501)]
+    );
+    // an item known only by its link
+    let only_link = s.search_items("001000000000002AAA", 10).await.unwrap();
+    assert_eq!(found(only_link.clone()), vec![(9, 777)]);
+    assert_eq!(only_link[0].events, 0);
+    // LIKE wildcards are literal; odd input is just no match
+    assert_eq!(
+        found(s.search_items("50%", 10).await.unwrap()),
+        vec![(7, 501)]
+    );
+    assert!(s.search_items("100%", 10).await.unwrap().is_empty());
+    assert_eq!(
+        found(s.search_items("other_co", 10).await.unwrap()),
+        vec![(8, 502)]
+    );
+    assert!(s.search_items("other%co", 10).await.unwrap().is_empty());
+    for odd in [
+        "",
+        "   ",
+        "'; DROP TABLE events; --",
+        "a\0b",
+        "\\",
+        "\u{fffd}\u{1F600}",
+        &"x".repeat(5000),
+    ] {
+        assert!(s.search_items(odd, 10).await.unwrap().is_empty(), "{odd:?}");
+    }
+
+    let history = s.events_for_item(7, 501, 10).await.unwrap();
+    assert_eq!(
+        history
+            .iter()
+            .map(|e| (e.trigger_uuid.as_str(), e.status))
+            .collect::<Vec<_>>(),
+        vec![("lk2", EventStatus::Dead), ("lk1", EventStatus::Done)]
+    );
+    let dls = s.dead_letters_for_item(7, 501).await.unwrap();
+    assert_eq!(dls.len(), 1);
+    assert_eq!(dls[0].error, "INVALID_EMAIL_ADDRESS: Email");
+    assert!(s.dead_letters_for_item(8, 502).await.unwrap().is_empty());
+    assert_eq!(s.boards_of_item(501).await.unwrap(), vec![7]);
+    assert_eq!(s.boards_of_item(777).await.unwrap(), vec![9]);
+    assert!(s.boards_of_item(123).await.unwrap().is_empty());
+
+    let by_board = s.event_counts_by_board_since(start).await.unwrap();
+    assert_eq!(by_board.len(), 2);
+    assert_eq!(
+        (
+            by_board[0].board_id,
+            by_board[0].counts.done,
+            by_board[0].counts.dead
+        ),
+        (7, 1, 1)
+    );
+    assert_eq!((by_board[1].board_id, by_board[1].counts.pending), (8, 1));
+    assert_eq!(s.open_dead_letters_by_board().await.unwrap(), vec![(7, 1)]);
+    let applied = s.last_applied_by_board().await.unwrap();
+    assert_eq!(applied.iter().map(|(b, _)| *b).collect::<Vec<_>>(), vec![7]);
+    assert!(applied[0].1 >= start);
+
+    let timings = s.event_timings_since(start, 100).await.unwrap();
+    assert_eq!(timings.len(), 3);
+    assert!(timings.iter().all(|t| t.received_at >= start));
+    assert_eq!(
+        timings.iter().filter(|t| t.processed_at.is_some()).count(),
+        2
+    );
+    assert_eq!(s.event_timings_since(start, 1).await.unwrap().len(), 1);
+
+    assert!(s.list_runs(10).await.unwrap().is_empty());
+    let r1 = s
+        .start_run(MigrationStage::Rehearsal, "hash-1")
+        .await
+        .unwrap();
+    let r2 = s
+        .start_run(MigrationStage::Production, "hash-1")
+        .await
+        .unwrap();
+    s.checkpoint(r1, "Account", "001000000000002AAA", 777)
+        .await
+        .unwrap();
+    let runs = s.list_runs(10).await.unwrap();
+    assert_eq!(runs.iter().map(|r| r.id).collect::<Vec<_>>(), vec![r2, r1]);
+    assert_eq!(s.checkpoint_count(r1).await.unwrap(), 1);
+    assert_eq!(s.checkpoint_count(r2).await.unwrap(), 0);
 }
 
 // ---- connection failures (backend-specific, not part of the generic suite) ----
