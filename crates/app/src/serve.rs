@@ -9,14 +9,18 @@ use tokio::net::TcpListener;
 
 use crate::App;
 
+/// Time for an event that reached its deadline to settle, and for the store to close.
+const SETTLE_MARGIN: Duration = Duration::from_secs(5);
+
 /// How [`serve`] runs.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
     /// Run the engine's background worker next to the receiver (default). Off in tests that drive
     /// processing themselves.
     pub worker: bool,
-    /// How long shutdown waits for in-flight requests, and then for the worker, before giving
-    /// up (claims left behind expire with their lease). Default 30 s.
+    /// How long shutdown waits for in-flight requests, and then for inline processing and the
+    /// worker — at least the engine's per-event deadline plus a few seconds — before giving up
+    /// (claims left behind expire with their lease; the store is then left open). Default 30 s.
     pub drain_timeout: Duration,
     /// Close the store once everything stopped (default). The test harness keeps it open to read
     /// the final state.
@@ -84,25 +88,36 @@ pub async fn serve(
             }
         },
     };
-    // Inline processing runs in tasks of its own (never cancelled half-way): wait for them before
-    // the store closes.
-    if !ingest.drain(options.drain_timeout).await {
+    // An event in progress ends within the engine's per-event deadline, and then settles: wait at
+    // least that long for inline processing (tasks of its own, never cancelled half-way) and for
+    // the worker, so that nothing applied to Salesforce is left unsettled by a closed store.
+    let work_timeout = options
+        .drain_timeout
+        .max(app.engine.config().event_deadline + SETTLE_MARGIN);
+    let mut all_stopped = true;
+    if !ingest.drain(work_timeout).await {
+        all_stopped = false;
         tracing::warn!(
             in_flight = ingest.in_flight(),
             "inline processing did not finish in time; its claims expire with their lease"
         );
     }
     if let Some(worker) = worker {
-        if tokio::time::timeout(options.drain_timeout, worker)
-            .await
-            .is_err()
-        {
+        if tokio::time::timeout(work_timeout, worker).await.is_err() {
+            all_stopped = false;
             tracing::warn!("the worker did not stop in time; its claims expire with their lease");
         }
     }
     app.engine.alerter().flush().await;
-    if options.close_store {
-        app.engine.store().close().await;
+    // Closing waits for every connection to come back: only when nothing runs any more, and
+    // bounded (a connection stuck on a half-open socket must not hold up the exit).
+    if options.close_store
+        && all_stopped
+        && tokio::time::timeout(SETTLE_MARGIN, app.engine.store().close())
+            .await
+            .is_err()
+    {
+        tracing::warn!("closing the store's connections timed out; exiting anyway");
     }
     match served {
         Ok(Ok(())) => Ok(()),

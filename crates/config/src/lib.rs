@@ -515,9 +515,19 @@ fn positive(
     Ok(n)
 }
 
+/// The longest item lease accepted (`CRMSYNC_LEASE_SECS`): one day.
+pub const MAX_LEASE_SECS: u64 = 24 * 3600;
+
 fn processing_section(vars: &Vars<'_>) -> Result<ProcessingSettings, ConfigError> {
     let d = ProcessingSettings::default();
     let lease_s = positive(vars, "CRMSYNC_LEASE_SECS", "seconds", d.lease.as_secs())?;
+    // A lease longer than a day is a typo, and would overflow the clocks it is added to.
+    if lease_s > MAX_LEASE_SECS {
+        return Err(ConfigError::Invalid {
+            var: "CRMSYNC_LEASE_SECS",
+            reason: format!("{lease_s} s is more than a day ({MAX_LEASE_SECS} s)"),
+        });
+    }
     let deadline_s = positive(
         vars,
         "CRMSYNC_EVENT_DEADLINE_SECS",

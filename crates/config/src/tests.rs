@@ -541,6 +541,11 @@ fn processing_timings_have_defaults_parse_and_name_the_variable() {
             "at least 1",
         ),
         (
+            &[("CRMSYNC_LEASE_SECS", "18446744073709551615")][..],
+            "CRMSYNC_LEASE_SECS",
+            "more than a day",
+        ),
+        (
             &[("CRMSYNC_EVENT_DEADLINE_SECS", "-3")][..],
             "CRMSYNC_EVENT_DEADLINE_SECS",
             "whole number",

@@ -47,7 +47,7 @@ use axum::{Json, Router};
 use crmsync_monday::webhook::{verify_shared_token, AuthError, WebhookVerifier};
 use crmsync_store::{NewRejectedDelivery, RejectReason};
 use crmsync_sync::ingest::{
-    challenge_answer, parse_delivery, Ingest, IngestConfig, Parsed, Rejection,
+    challenge_answer, parse_delivery, Ingest, IngestConfig, IngestError, Parsed, Rejection,
 };
 use crmsync_sync::{Engine, WorkerHealth};
 use secrecy::SecretString;
@@ -354,6 +354,11 @@ impl WebhookError {
     }
 }
 
+/// How much of an unauthenticated request's body is kept with its record.
+const UNAUTHENTICATED_BODY_KEPT: usize = 4 * 1024;
+/// Longest wait for the store to record a refused delivery.
+const RECORD_TIMEOUT: Duration = Duration::from_millis(500);
+
 /// Request headers safe to keep: without `Authorization`, cookies and proxy credentials, plus the
 /// request path with any `?token=` masked (as a `:path` pseudo-header).
 fn recordable_headers(headers: &HeaderMap, uri: &Uri) -> Vec<(String, String)> {
@@ -365,14 +370,20 @@ fn recordable_headers(headers: &HeaderMap, uri: &Uri) -> Vec<(String, String)> {
         let name = k.as_str();
         if matches!(
             name,
-            "authorization" | "cookie" | "proxy-authorization" | "set-cookie"
+            "authorization"
+                | "cookie"
+                | "proxy-authorization"
+                | "set-cookie"
+                | "x-api-key"
+                | "x-auth-token"
+                | "x-amz-security-token"
         ) {
             continue;
         }
-        out.push((
-            name.to_owned(),
-            String::from_utf8_lossy(v.as_bytes()).into_owned(),
-        ));
+        // Proxies repeat the URL (`x-original-uri`, `x-forwarded-uri`, `referer`, …): every value
+        // goes through the same masking as the path.
+        let value = String::from_utf8_lossy(v.as_bytes());
+        out.push((name.to_owned(), crmsync_redact::mask_url(&value)));
     }
     out
 }
@@ -394,16 +405,31 @@ async fn record_rejection(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
         .filter(|n| *n > body.len() as u64);
+    // A stranger hammering the URL must not fill the store or hold its connections: the body of
+    // an unauthenticated request is kept only in part, and recording is bounded in time.
+    let keep = match err {
+        WebhookError::Unauthorized(_) => body.len().min(UNAUTHENTICATED_BODY_KEPT),
+        _ => body.len(),
+    };
+    let body_len = body_len.or((keep < body.len()).then_some(body.len() as u64));
     let rejected = NewRejectedDelivery {
         reason,
         http_status: err.status().as_u16(),
         detail: Some(err.to_string()),
         headers: recordable_headers(headers, uri),
-        body: body.to_vec(),
+        body: body[..keep].to_vec(),
         body_len,
     };
-    if let Err(e) = st.engine.store().record_rejected_delivery(&rejected).await {
-        tracing::warn!(error = %e, reason = reason.as_str(), "could not record a rejected delivery");
+    let store = st.engine.store();
+    match tokio::time::timeout(RECORD_TIMEOUT, store.record_rejected_delivery(&rejected)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, reason = reason.as_str(), "could not record a rejected delivery")
+        }
+        Err(_) => tracing::warn!(
+            reason = reason.as_str(),
+            "recording a rejected delivery timed out; the answer is unchanged"
+        ),
     }
 }
 
@@ -467,10 +493,16 @@ async fn receive(
         tracing::warn!(reason = r.code(), error = %r, "webhook rejected: malformed delivery");
         WebhookError::Rejected(r)
     })?;
-    let stored = st.ingest.store(&new).await.map_err(|e| {
-        tracing::error!(error = %e, trigger_uuid = %new.trigger_uuid,
-            "could not store the webhook; answering 503 so Monday redelivers");
-        WebhookError::StoreUnavailable
+    let stored = st.ingest.store(&new).await.map_err(|e| match e {
+        IngestError::Rejected(r) => {
+            tracing::warn!(reason = r.code(), error = %r, "webhook rejected by the store");
+            WebhookError::Rejected(r)
+        }
+        IngestError::StoreUnavailable(_) => {
+            tracing::error!(error = %e, trigger_uuid = %new.trigger_uuid,
+                "could not store the webhook; answering 503 so Monday redelivers");
+            WebhookError::StoreUnavailable
+        }
     })?;
     let receipt = st.ingest.process_inline(&stored).await;
     let body = json!({

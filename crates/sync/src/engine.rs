@@ -522,6 +522,7 @@ impl Engine {
                 let me = me.clone();
                 async move {
                     tracing::debug!(worker = n, "worker loop started");
+                    let mut last_prune: Option<tokio::time::Instant> = None;
                     loop {
                         if *rx.borrow() {
                             break;
@@ -540,6 +541,10 @@ impl Engine {
                         };
                         if n == 0 {
                             me.inner.alerter.flush().await;
+                            if last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
+                                last_prune = Some(tokio::time::Instant::now());
+                                me.prune_rejected_deliveries().await;
+                            }
                         }
                         if idle {
                             let wait = me.inner.config.poll_interval;
@@ -565,6 +570,23 @@ impl Engine {
             let _ = l.await;
         }
         self.inner.monitor.stop();
+    }
+
+    /// Deletes refused-delivery records older than [`REJECTED_DELIVERY_RETENTION`] (the worker
+    /// does it hourly), so a stranger probing the webhook URL cannot grow the store for good.
+    pub async fn prune_rejected_deliveries(&self) {
+        let keep = chrono::Duration::from_std(REJECTED_DELIVERY_RETENTION)
+            .unwrap_or_else(|_| chrono::Duration::days(30));
+        match self
+            .inner
+            .store
+            .prune_rejected_deliveries(Utc::now() - keep)
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "old refused-delivery records deleted"),
+            Err(e) => tracing::warn!(error = %e, "could not delete old refused-delivery records"),
+        }
     }
 
     /// Replays a dead letter: puts its event back as pending (store, attempts reset), then
@@ -712,12 +734,14 @@ impl Engine {
         work: impl Future<Output = Result<T, ApplyError>>,
     ) -> Result<T, ApplyError> {
         let (lost_tx, lost_rx) = tokio::sync::oneshot::channel::<String>();
-        let heartbeat = tokio::spawn(heartbeat(
+        // Stopped when this future ends or is dropped (a caller's timeout, a cancelled request):
+        // a heartbeat outliving its attempt would hold the item's lease for good.
+        let _heartbeat = AbortOnDrop(tokio::spawn(heartbeat(
             self.inner.store.clone(),
             ctx.claim.clone(),
             self.inner.config.lease,
             lost_tx,
-        ));
+        )));
         let deadline = self.inner.config.event_deadline;
         let bounded = ATTEMPT.scope(
             Arc::clone(ctx),
@@ -727,7 +751,6 @@ impl Engine {
             r = bounded => r.unwrap_or(Err(ApplyError::DeadlineExceeded(deadline))),
             Ok(why) = lost_rx => Err(ApplyError::LeaseLost(why)),
         };
-        heartbeat.abort();
         result
     }
 
@@ -946,13 +969,23 @@ impl Engine {
             .lookups(bm, Some(&fu.item_id), None, Some(&item), users)
             .await?;
         match follow_up_plan(fu, &mapping, &item, &l).map_err(ApplyError::Plan)? {
-            FollowUpOutcome::Ready(plan) => self.execute(Some(&item), plan).await,
+            FollowUpOutcome::Ready(plan) => self.execute(Some(&item), plan, true).await,
             FollowUpOutcome::WaitForRecord {
                 item_id, column_id, ..
-            } => Err(ApplyError::WaitingForRecord {
-                column: column_id,
-                item_id,
-            }),
+            } => {
+                let root = self
+                    .inner
+                    .store
+                    .get_event(EventId(fu.root_event))
+                    .await
+                    .map_err(ApplyError::Store)?;
+                let root_dead = root.is_some_and(|r| r.status == crmsync_store::EventStatus::Dead);
+                Err(ApplyError::WaitingForRecord {
+                    column: column_id,
+                    item_id,
+                    root_dead,
+                })
+            }
         }
     }
 
@@ -1042,7 +1075,7 @@ impl Engine {
                 self.store_follow_up(&fu).await?;
             }
         }
-        let applied = self.execute(item.as_ref(), plan).await?;
+        let applied = self.execute(item.as_ref(), plan, true).await?;
         Ok(match applied {
             Applied::Done(summary) if !deferred.is_empty() => {
                 let cols: Vec<&str> = deferred.iter().map(|d| d.column_id.as_str()).collect();
@@ -1234,14 +1267,23 @@ impl Engine {
             )));
         };
         match id_column_repair(bm, item_id, &item, &link.sf_id) {
-            Some(op) => self.execute(Some(&item), Plan::new(vec![op])).await,
+            Some(op) => self.execute(Some(&item), Plan::new(vec![op]), false).await,
             None => Ok(Applied::Skipped(
                 id_column_state(bm, &item, &link.sf_id).to_string(),
             )),
         }
     }
 
-    async fn execute(&self, item: Option<&Item>, plan: Plan) -> Result<Applied, ApplyError> {
+    /// Applies a plan's operations in order. With `defer_write_back`, a Monday error while writing
+    /// the Salesforce Id into the item (after a create, or an Id-column repair) does not fail the
+    /// event: the write-back becomes its own event (false inside a write-back event itself, so it
+    /// never stores another).
+    async fn execute(
+        &self,
+        item: Option<&Item>,
+        plan: Plan,
+        defer_write_back: bool,
+    ) -> Result<Applied, ApplyError> {
         let sf = &self.inner.salesforce;
         let store = &self.inner.store;
         let mut created: Option<String> = None;
@@ -1327,6 +1369,9 @@ impl Engine {
                     salesforce_id,
                 } => {
                     let sf_id = resolve(&salesforce_id, &created)?;
+                    // Links are shared state too: a worker that lost the item must not relink it
+                    // after its new owner did.
+                    self.fence(format!("link item {i} to {sf_id}")).await?;
                     store
                         .upsert_link(&Link {
                             monday_board_id: lookups::parse_id(&b)?,
@@ -1342,6 +1387,7 @@ impl Engine {
                     board_id: b,
                     item_id: i,
                 } => {
+                    self.fence(format!("unlink item {i}")).await?;
                     store
                         .delete_link_by_monday(lookups::parse_id(&b)?, lookups::parse_id(&i)?)
                         .await
@@ -1354,7 +1400,6 @@ impl Engine {
                     column_id,
                     salesforce_id,
                 } => {
-                    let after_create = salesforce_id == RecordRef::Created;
                     let sf_id = resolve(&salesforce_id, &created)?;
                     let already = item
                         .and_then(|it| it.column(&column_id))
@@ -1370,8 +1415,10 @@ impl Engine {
                         }
                         // The record and the link exist: the write-back becomes its own durable
                         // step (an event in the item's queue, retried until the column holds
-                        // the id) instead of failing — and later skipping — the create.
-                        Err(ApplyError::Monday(e)) if after_create => {
+                        // the id) instead of failing — and later skipping — the create, or
+                        // failing (and re-sending the Salesforce write of) an event whose plan
+                        // only repairs the Id column on the side.
+                        Err(ApplyError::Monday(e)) if defer_write_back => {
                             let ev = self.enqueue_write_back(&b, &i, &column_id, &sf_id).await?;
                             tracing::warn!(board_id = %b, item_id = %i, salesforce_id = %sf_id,
                                 write_back_event = %ev, error = %e,
@@ -1396,6 +1443,20 @@ impl Engine {
         } else {
             Ok(Applied::Done(done.join("; ")))
         }
+    }
+}
+
+/// How often the worker deletes old refused-delivery records.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+/// How long refused-delivery records are kept.
+pub const REJECTED_DELIVERY_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// Aborts the task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

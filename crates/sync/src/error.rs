@@ -39,12 +39,17 @@ pub enum ApplyError {
     Payload(String),
     /// A follow-up's item has no Salesforce record yet (the create it follows failed or has not
     /// run): the follow-up waits (transient, bounded) and never creates the record itself.
-    #[error("follow-up of column `{column}`: item {item_id} has no Salesforce record yet (the create it follows has not succeeded); waiting for it")]
+    /// Once the root event (the create) is itself dead, waiting is pointless (it would only
+    /// hold up the item's later events): the follow-up fails permanently at once, and replaying
+    /// the root's dead letter re-opens it.
+    #[error("follow-up of column `{column}`: item {item_id} has no Salesforce record yet (the create it follows {})", if *.root_dead { "failed and is a dead letter" } else { "has not succeeded; waiting for it" })]
     WaitingForRecord {
         /// The deferred column.
         column: String,
         /// The item.
         item_id: String,
+        /// Whether the root event is dead-lettered.
+        root_dead: bool,
     },
     /// Applying the event panicked (a bug in crmsync on unexpected data); the panic message.
     #[error("applying the event panicked (a crmsync bug): {0}")]
@@ -76,6 +81,9 @@ impl ApplyError {
                 }
             },
             ApplyError::Plan(p) if p.is_retryable() => FailureClass::Transient,
+            ApplyError::WaitingForRecord {
+                root_dead: true, ..
+            } => FailureClass::Permanent,
             ApplyError::WaitingForRecord { .. }
             | ApplyError::LeaseLost(_)
             | ApplyError::DeadlineExceeded(_) => FailureClass::Transient,
@@ -147,7 +155,9 @@ impl ApplyError {
                     "Column `{column}` names a Monday user with no active Salesforce user of the same email: add the user to Salesforce (or fix the email on either side), then replay the dead letter with `crmsync dead-letters replay ID` (a column left out of a create is retried by itself for a while first)."
                 )
             }
-            ApplyError::WaitingForRecord { column, item_id } => {
+            ApplyError::WaitingForRecord {
+                column, item_id, ..
+            } => {
                 return format!(
                     "Item {item_id} has no Salesforce record because its create failed, so column `{column}` (left out of that create) cannot be written yet. Fix the create's error and replay the item's other dead letter (`crmsync dead-letters list`, then `crmsync dead-letters replay ID`): replaying it re-opens this follow-up, so it need not be replayed by hand."
                 )
@@ -226,6 +236,7 @@ mod tests {
         let e = ApplyError::WaitingForRecord {
             column: "board_relation_mks98dnn".into(),
             item_id: "501".into(),
+            root_dead: false,
         };
         assert_eq!(e.class(), FailureClass::Transient);
         assert_eq!(e.code(), "WAITING_FOR_RECORD");
@@ -234,5 +245,14 @@ mod tests {
         assert!(advice.contains("`board_relation_mks98dnn`"), "{advice}");
         assert!(advice.contains("Item 501"), "{advice}");
         assert!(advice.contains("re-opens this follow-up"), "{advice}");
+        // Once the create it follows is a dead letter, waiting stops: a permanent failure.
+        let dead = ApplyError::WaitingForRecord {
+            column: "board_relation_mks98dnn".into(),
+            item_id: "501".into(),
+            root_dead: true,
+        };
+        assert_eq!(dead.class(), FailureClass::Permanent);
+        assert!(dead.to_string().contains("is a dead letter"), "{dead}");
+        assert!(dead.what_to_do().contains("re-opens this follow-up"));
     }
 }

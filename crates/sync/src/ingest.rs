@@ -278,6 +278,13 @@ impl Ingest {
                 .await
             {
                 Ok(Ok(o)) => o,
+                // Data the store cannot hold is the sender's mistake (4xx), not an outage.
+                Ok(Err(e)) if e.is_invalid_input() => {
+                    return Err(IngestError::Rejected(Rejection::InvalidField {
+                        field: "event",
+                        problem: format!("cannot be stored: {e}"),
+                    }))
+                }
                 Ok(Err(e)) => return Err(store_error(e)),
                 Err(_) => {
                     return Err(IngestError::StoreUnavailable(format!(

@@ -286,3 +286,64 @@ async fn replaying_the_create_before_the_account_is_synced_re_applies_the_deferr
     }
     app.stop().await;
 }
+
+// Once the create a follow-up waits for is itself a dead letter, the follow-up stops waiting (it
+// would only hold up the item's later events — a user's fix among them — for the whole retry
+// schedule): it is dead-lettered at once, and replaying the root re-opens it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_follow_up_of_a_dead_create_stops_waiting_at_once() {
+    let mut opts = Options::new(Db::Sqlite);
+    // A schedule that would keep a waiting follow-up retrying for far longer than this test.
+    opts.retry = crmsync_sync::RetrySchedule {
+        base: Duration::from_millis(100),
+        max: Duration::from_millis(200),
+        max_attempts: 10_000,
+    };
+    let app = spawn_app_with(opts).await;
+    app.drop_create_webhook(ACCOUNTS).await;
+    let acct = app
+        .create_item(ACCOUNTS, "Riverbend Seed Bank", json!({}))
+        .await;
+    mock_faults(
+        &app,
+        reqwest::Method::POST,
+        Some(json!({
+            "method": "PATCH",
+            "path": "/services/data/*/sobjects/Contact/*",
+            "status": 400,
+            "body": [{"errorCode": "REQUIRED_FIELD_MISSING", "message": "Required fields are missing: [Department]", "fields": ["Department"]}],
+        })),
+    )
+    .await;
+    let contact = app
+        .create_item(
+            CONTACTS,
+            "Ines Farah",
+            json!({RELATION: {"item_ids": [acct.parse::<i64>().unwrap()]}}),
+        )
+        .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let events = events_of(&app, &contact).await;
+        let fu = events
+            .iter()
+            .find(|e| e.trigger_uuid.starts_with(FOLLOW_UP_PREFIX));
+        if let Some(fu) = fu.filter(|f| f.status == crmsync_store::EventStatus::Dead) {
+            assert!(fu.attempts <= 3, "it stopped waiting soon: {fu:#?}");
+            assert!(
+                fu.last_error
+                    .as_deref()
+                    .unwrap_or_default()
+                    .contains("is a dead letter"),
+                "{fu:#?}"
+            );
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the follow-up still waits behind a dead create: {events:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    app.stop().await;
+}

@@ -238,3 +238,106 @@ both_stores!(
         app.stop().await;
     }
 );
+
+// A repair that Monday refuses for a while (5xx beyond the client's retries) does not fail the
+// ordinary edit that carried it: the edit is applied once and settled done, and the repair becomes
+// a write-back event of its own (before, the whole event failed and re-sent its Salesforce PATCH).
+both_stores!(
+    a_failing_repair_does_not_fail_or_repeat_the_edit_that_carried_it,
+    |db| async move {
+        let app = spawn_app_with(Options {
+            engine: EngineConfig {
+                lease: Duration::from_secs(60),
+                event_deadline: Duration::from_secs(45),
+                ..EngineConfig::for_tests()
+            },
+            ..Options::new(db)
+        })
+        .await;
+        let (item, sf_id) = synced_lead(&app, "Harborview Food Pantry").await;
+        // Empty the Id column unseen (the column-change webhook removed meanwhile).
+        let hooks = app.monday_client.webhooks(LEADS).await.unwrap();
+        let hook = hooks
+            .iter()
+            .find(|w| w.event.as_deref() == Some("change_column_value"))
+            .unwrap();
+        app.monday_client.delete_webhook(&hook.id).await.unwrap();
+        app.monday
+            .admin
+            .change_column_value(&item, LEAD_ID_COLUMN, json!(""))
+            .await
+            .unwrap();
+        app.monday_client
+            .create_webhook(
+                LEADS,
+                &app.webhook_url,
+                &crmsync_monday::WebhookEventType::ChangeColumnValue,
+                None,
+            )
+            .await
+            .unwrap();
+        app.monday
+            .admin
+            .set_faults(&mock_monday::Faults {
+                fail_next: vec![mock_monday::CannedResponse {
+                    status: 500,
+                    body: json!({"error_message": "Internal server error"}),
+                    retry_after: None,
+                    count: 5,
+                    query_contains: Some("change_multiple_column_values".into()),
+                    after: false,
+                }],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let patches_before = app
+            .salesforce
+            .handle
+            .requests()
+            .iter()
+            .filter(|r| r.method == "PATCH")
+            .count();
+        app.monday
+            .admin
+            .change_column_value(&item, "text_mksf27hv", json!("Treasurer"))
+            .await
+            .unwrap();
+        app.settle().await;
+        wait_for_id_column(&app, &item, &sf_id).await;
+        assert_eq!(
+            app.sf.record("Lead", &sf_id).await.unwrap()["Title"],
+            "Treasurer"
+        );
+        let patches = app
+            .salesforce
+            .handle
+            .requests()
+            .iter()
+            .filter(|r| r.method == "PATCH")
+            .count()
+            - patches_before;
+        assert_eq!(patches, 1, "the edit's PATCH was sent once");
+        let events = app.store.recent_events(100).await.unwrap();
+        let edit = events
+            .iter()
+            .find(|e| {
+                e.item_id.to_string() == item
+                    && e.event_type == "update_column_value"
+                    && e.payload.contains("text_mksf27hv")
+            })
+            .expect("the edit's event");
+        assert_eq!(
+            (edit.status, edit.attempts),
+            (crmsync_store::EventStatus::Done, 0),
+            "{edit:?}"
+        );
+        assert!(
+            events
+                .iter()
+                .any(|e| e.item_id.to_string() == item && e.event_type == "crmsync_write_back"),
+            "the repair became a write-back event"
+        );
+        app.stop().await;
+    }
+);
