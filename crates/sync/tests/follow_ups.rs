@@ -54,6 +54,38 @@ async fn dead_letters_of(app: &TestApp, item: &str) -> Vec<crmsync_store::DeadLe
         .collect()
 }
 
+/// An account item that is not in Salesforce (its create webhook is removed), every Contact create
+/// failing permanently (400 `REQUIRED_FIELD_MISSING`), and a contact item related to the account:
+/// its create dead-letters and its relation column is deferred to a follow-up. Returns both item
+/// ids.
+async fn contact_whose_create_fails(
+    app: &TestApp,
+    account_name: &str,
+    contact_name: &str,
+) -> (String, String) {
+    app.drop_create_webhook(ACCOUNTS).await;
+    let acct = app.create_item(ACCOUNTS, account_name, json!({})).await;
+    mock_faults(
+        app,
+        reqwest::Method::POST,
+        Some(json!({
+            "method": "PATCH",
+            "path": "/services/data/*/sobjects/Contact/*",
+            "status": 400,
+            "body": [{"errorCode": "REQUIRED_FIELD_MISSING", "message": "Required fields are missing: [Department]", "fields": ["Department"]}],
+        })),
+    )
+    .await;
+    let contact = app
+        .create_item(
+            CONTACTS,
+            contact_name,
+            json!({RELATION: {"item_ids": [acct.parse::<i64>().unwrap()]}}),
+        )
+        .await;
+    (acct, contact)
+}
+
 // A Contact create fails permanently (400 REQUIRED_FIELD_MISSING) after its Account relation was
 // deferred (the account is not in Salesforce yet). The root event dead-letters; its one follow-up
 // waits for the contact's record instead of re-trying the create (before the fix it re-tried the
@@ -70,29 +102,9 @@ async fn a_permanently_failing_create_stores_one_follow_up_and_its_replay_sets_t
         max_attempts: 5,
     };
     let app = spawn_app_with(opts).await;
-    app.drop_create_webhook(ACCOUNTS).await;
-    let acct = app
-        .create_item(ACCOUNTS, "Piedmont Tool Library", json!({}))
-        .await;
-    mock_faults(
-        &app,
-        reqwest::Method::POST,
-        Some(json!({
-            "method": "PATCH",
-            "path": "/services/data/*/sobjects/Contact/*",
-            "status": 400,
-            "body": [{"errorCode": "REQUIRED_FIELD_MISSING", "message": "Required fields are missing: [Department]", "fields": ["Department"]}],
-        })),
-    )
-    .await;
     let writes_before = salesforce_writes(&app);
-    let contact = app
-        .create_item(
-            CONTACTS,
-            "Rosa Delgado",
-            json!({RELATION: {"item_ids": [acct.parse::<i64>().unwrap()]}}),
-        )
-        .await;
+    let (acct, contact) =
+        contact_whose_create_fails(&app, "Piedmont Tool Library", "Rosa Delgado").await;
     // The worker runs for a few seconds.
     tokio::time::sleep(Duration::from_secs(4)).await;
 
@@ -203,28 +215,7 @@ async fn replaying_the_create_before_the_account_is_synced_re_applies_the_deferr
         max_attempts: 5,
     };
     let app = spawn_app_with(opts).await;
-    app.drop_create_webhook(ACCOUNTS).await;
-    let acct = app
-        .create_item(ACCOUNTS, "Cape Fear Fridge", json!({}))
-        .await;
-    mock_faults(
-        &app,
-        reqwest::Method::POST,
-        Some(json!({
-            "method": "PATCH",
-            "path": "/services/data/*/sobjects/Contact/*",
-            "status": 400,
-            "body": [{"errorCode": "REQUIRED_FIELD_MISSING", "message": "Required fields are missing: [Department]", "fields": ["Department"]}],
-        })),
-    )
-    .await;
-    let contact = app
-        .create_item(
-            CONTACTS,
-            "Tomas Reyes",
-            json!({RELATION: {"item_ids": [acct.parse::<i64>().unwrap()]}}),
-        )
-        .await;
+    let (acct, contact) = contact_whose_create_fails(&app, "Cape Fear Fridge", "Tomas Reyes").await;
     // Wait until both the root and its follow-up are dead.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let dls = loop {
@@ -300,28 +291,8 @@ async fn a_follow_up_of_a_dead_create_stops_waiting_at_once() {
         max_attempts: 10_000,
     };
     let app = spawn_app_with(opts).await;
-    app.drop_create_webhook(ACCOUNTS).await;
-    let acct = app
-        .create_item(ACCOUNTS, "Riverbend Seed Bank", json!({}))
-        .await;
-    mock_faults(
-        &app,
-        reqwest::Method::POST,
-        Some(json!({
-            "method": "PATCH",
-            "path": "/services/data/*/sobjects/Contact/*",
-            "status": 400,
-            "body": [{"errorCode": "REQUIRED_FIELD_MISSING", "message": "Required fields are missing: [Department]", "fields": ["Department"]}],
-        })),
-    )
-    .await;
-    let contact = app
-        .create_item(
-            CONTACTS,
-            "Ines Farah",
-            json!({RELATION: {"item_ids": [acct.parse::<i64>().unwrap()]}}),
-        )
-        .await;
+    let (_acct, contact) =
+        contact_whose_create_fails(&app, "Riverbend Seed Bank", "Ines Farah").await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     loop {
         let events = events_of(&app, &contact).await;

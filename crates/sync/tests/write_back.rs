@@ -37,6 +37,57 @@ async fn wait_for_id_column(app: &TestApp, item: &str, want: &str) {
 }
 
 /// Creates a lead item and waits until it is synced; returns (item id, Salesforce Id).
+/// The next `n` `change_multiple_column_values` requests (the Salesforce Id write-back) get a
+/// Monday 500; other requests pass.
+async fn fail_write_backs(app: &TestApp, n: u32) {
+    app.monday
+        .admin
+        .set_faults(&mock_monday::Faults {
+            fail_next: vec![mock_monday::CannedResponse {
+                status: 500,
+                body: json!({"error_message": "Internal server error"}),
+                retry_after: None,
+                count: n,
+                query_contains: Some("change_multiple_column_values".into()),
+                after: false,
+            }],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+}
+
+/// Empties the item's Id column while crmsync hears nothing of it (as after a write-back that
+/// never happened): the column-change webhook is removed meanwhile, then subscribed again.
+async fn empty_id_column_unseen(app: &TestApp, item: &str) {
+    let hooks = app.monday_client.webhooks(LEADS).await.unwrap();
+    let column_hooks: Vec<_> = hooks
+        .iter()
+        .filter(|w| w.event.as_deref() == Some("change_column_value"))
+        .collect();
+    assert_eq!(column_hooks.len(), 1, "{hooks:?}");
+    app.monday_client
+        .delete_webhook(&column_hooks[0].id)
+        .await
+        .unwrap();
+    app.monday
+        .admin
+        .change_column_value(item, LEAD_ID_COLUMN, json!(""))
+        .await
+        .unwrap();
+    app.monday_client
+        .create_webhook(
+            LEADS,
+            &app.webhook_url,
+            &crmsync_monday::WebhookEventType::ChangeColumnValue,
+            None,
+        )
+        .await
+        .unwrap();
+    let view = app.monday.admin.item(item).await.unwrap();
+    assert_eq!(text_of(&view, LEAD_ID_COLUMN), None, "emptied unseen");
+}
+
 async fn synced_lead(app: &TestApp, name: &str) -> (String, String) {
     let item = app
         .create_item(LEADS, name, json!({"text_mkry1xy1": "Okafor"}))
@@ -66,21 +117,7 @@ both_stores!(
         .await;
         // Five 500s on the write-back mutation (other requests pass): more than the Monday
         // client's retries of one request (4 attempts).
-        app.monday
-            .admin
-            .set_faults(&mock_monday::Faults {
-                fail_next: vec![mock_monday::CannedResponse {
-                    status: 500,
-                    body: json!({"error_message": "Internal server error"}),
-                    retry_after: None,
-                    count: 5,
-                    query_contains: Some("change_multiple_column_values".into()),
-                    after: false,
-                }],
-                ..Default::default()
-            })
-            .await
-            .unwrap();
+        fail_write_backs(&app, 5).await;
         let item = app
             .create_item(
                 LEADS,
@@ -195,34 +232,7 @@ both_stores!(
     |db| async move {
         let app = spawn_app(db).await;
         let (item, sf_id) = synced_lead(&app, "Millbrook Seniors Network").await;
-        // The column is emptied while crmsync hears nothing of it (as after a write-back that never
-        // happened): the column-change webhook is removed meanwhile, then subscribed again.
-        let hooks = app.monday_client.webhooks(LEADS).await.unwrap();
-        let column_hooks: Vec<_> = hooks
-            .iter()
-            .filter(|w| w.event.as_deref() == Some("change_column_value"))
-            .collect();
-        assert_eq!(column_hooks.len(), 1, "{hooks:?}");
-        app.monday_client
-            .delete_webhook(&column_hooks[0].id)
-            .await
-            .unwrap();
-        app.monday
-            .admin
-            .change_column_value(&item, LEAD_ID_COLUMN, json!(""))
-            .await
-            .unwrap();
-        app.monday_client
-            .create_webhook(
-                LEADS,
-                &app.webhook_url,
-                &crmsync_monday::WebhookEventType::ChangeColumnValue,
-                None,
-            )
-            .await
-            .unwrap();
-        let view = app.monday.admin.item(&item).await.unwrap();
-        assert_eq!(text_of(&view, LEAD_ID_COLUMN), None, "emptied unseen");
+        empty_id_column_unseen(&app, &item).await;
         // The next ordinary edit of the item finds it linked with an empty Id column.
         app.monday
             .admin
@@ -255,42 +265,8 @@ both_stores!(
         })
         .await;
         let (item, sf_id) = synced_lead(&app, "Harborview Food Pantry").await;
-        // Empty the Id column unseen (the column-change webhook removed meanwhile).
-        let hooks = app.monday_client.webhooks(LEADS).await.unwrap();
-        let hook = hooks
-            .iter()
-            .find(|w| w.event.as_deref() == Some("change_column_value"))
-            .unwrap();
-        app.monday_client.delete_webhook(&hook.id).await.unwrap();
-        app.monday
-            .admin
-            .change_column_value(&item, LEAD_ID_COLUMN, json!(""))
-            .await
-            .unwrap();
-        app.monday_client
-            .create_webhook(
-                LEADS,
-                &app.webhook_url,
-                &crmsync_monday::WebhookEventType::ChangeColumnValue,
-                None,
-            )
-            .await
-            .unwrap();
-        app.monday
-            .admin
-            .set_faults(&mock_monday::Faults {
-                fail_next: vec![mock_monday::CannedResponse {
-                    status: 500,
-                    body: json!({"error_message": "Internal server error"}),
-                    retry_after: None,
-                    count: 5,
-                    query_contains: Some("change_multiple_column_values".into()),
-                    after: false,
-                }],
-                ..Default::default()
-            })
-            .await
-            .unwrap();
+        empty_id_column_unseen(&app, &item).await;
+        fail_write_backs(&app, 5).await;
         let patches_before = app
             .salesforce
             .handle
