@@ -44,11 +44,11 @@ use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use crmsync_monday::webhook::{verify_shared_token, AuthError, WebhookVerifier};
-use crmsync_store::{NewRejectedDelivery, RejectReason};
-use crmsync_sync::ingest::{
-    challenge_answer, parse_delivery, Ingest, IngestConfig, IngestError, Parsed, Rejection,
+use crmsync_monday::webhook::{
+    challenge_response, verify_shared_token, AuthError, WebhookVerifier,
 };
+use crmsync_store::{NewRejectedDelivery, RejectReason};
+use crmsync_sync::ingest::{parse_delivery, Ingest, IngestConfig, IngestError, Parsed, Rejection};
 use crmsync_sync::{Engine, WorkerHealth};
 use secrecy::SecretString;
 use serde_json::json;
@@ -477,7 +477,7 @@ async fn receive(
     let parsed = match parse_delivery(&bytes) {
         Ok(Parsed::Challenge(c)) => {
             tracing::info!("answered Monday's webhook challenge");
-            return Ok((StatusCode::OK, Json(challenge_answer(&c))).into_response());
+            return Ok((StatusCode::OK, Json(challenge_response(&c))).into_response());
         }
         Ok(Parsed::Event(new)) => Ok(new),
         Err(r) => Err(r),

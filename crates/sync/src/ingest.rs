@@ -19,7 +19,6 @@ use std::time::Duration;
 
 use crmsync_monday::webhook::{parse_body, WebhookBody, WebhookParseError};
 use crmsync_store::{EventId, EventStatus, InsertOutcome, NewEvent, StoreError};
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
@@ -122,7 +121,7 @@ pub enum Inline {
     Deferred,
 }
 
-/// The receipt of one delivery after [`Ingest::receive`].
+/// The receipt of one stored delivery after [`Ingest::process_inline`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Receipt {
     /// The stored event.
@@ -143,15 +142,6 @@ impl Receipt {
     pub fn status_label(&self) -> &'static str {
         self.status.map(|s| s.as_str()).unwrap_or("stored")
     }
-}
-
-/// The outcome of [`Ingest::receive`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Received {
-    /// A challenge to echo.
-    Challenge(String),
-    /// A stored event.
-    Event(Receipt),
 }
 
 /// Parses a delivery body: a challenge, or the event to store. Pure.
@@ -355,17 +345,6 @@ impl Ingest {
         }
     }
 
-    /// The whole path for one delivery body: parse, store, process inline.
-    pub async fn receive(&self, body: &[u8]) -> Result<Received, IngestError> {
-        match parse_delivery(body)? {
-            Parsed::Challenge(c) => Ok(Received::Challenge(c)),
-            Parsed::Event(new) => {
-                let stored = self.store(&new).await?;
-                Ok(Received::Event(self.process_inline(&stored).await))
-            }
-        }
-    }
-
     /// Inline tasks still running.
     pub fn in_flight(&self) -> usize {
         self.config.inline_concurrency - self.permits.available_permits()
@@ -388,11 +367,6 @@ impl Ingest {
 
 fn store_error(e: StoreError) -> IngestError {
     IngestError::StoreUnavailable(e.to_string())
-}
-
-/// The challenge answer body.
-pub fn challenge_answer(challenge: &str) -> Value {
-    crmsync_monday::webhook::challenge_response(challenge)
 }
 
 #[cfg(test)]
