@@ -4,7 +4,10 @@
 //! parsing and the JSON of `cargo metadata` (see `json`) are by hand.
 
 mod db_cmd;
+mod deploy_cmd;
+mod elf;
 mod json;
+mod lambda_cmd;
 mod pg;
 mod proc;
 mod test_cmd;
@@ -22,6 +25,12 @@ Commands:
   tidy                      the dependency rules (ARCHITECTURE.md, API boundaries) on
                             `cargo metadata`; also the first step of `test`
   db up|down|url            a long-lived local PostgreSQL for development
+  lambda build [--arm64]    the Lambda artifact target/lambda/crmsync/bootstrap.zip (glibc <= 2.34)
+  lambda test               the built zip against the Runtime API emulator; records it as tested
+  deploy --function NAME [--alias live]
+                            deploy the tested zip: update code, publish a version, move the alias
+  rollback --function NAME [--alias live]
+                            move the alias back to the version it pointed at before
   help [<command>]          this help, or a command's help (also `<command> --help`)
 
 PostgreSQL, first that applies: DATABASE_URL if set; a testcontainers `postgres` container when a
@@ -66,6 +75,8 @@ fn real_main() -> Result<()> {
                 Some("test") => print!("{}", test_cmd::HELP),
                 Some("db") => print!("{}", db_cmd::HELP),
                 Some("tidy") => print!("{}", tidy::HELP),
+                Some("lambda") => print!("{}", lambda_cmd::HELP),
+                Some("deploy" | "rollback") => print!("{}", deploy_cmd::HELP),
                 Some("demo") => print!("{DEMO_HELP}"),
                 Some(other) => bail!("unknown command {other:?}\n\n{HELP}"),
                 None => print!("{HELP}"),
@@ -88,6 +99,20 @@ fn real_main() -> Result<()> {
             test_cmd::run(&paths, forwarded)
         }
         "db" => db_cmd::run(&paths, rest),
+        "lambda" if wants_help(rest) => {
+            print!("{}", lambda_cmd::HELP);
+            Ok(())
+        }
+        "lambda" => lambda_cmd::run(&paths, rest),
+        "deploy" | "rollback" if wants_help(rest) => {
+            print!("{}", deploy_cmd::HELP);
+            Ok(())
+        }
+        "deploy" => {
+            let python = test_cmd::ensure_venv(&paths)?;
+            deploy_cmd::deploy(&paths, &python, rest, &[])
+        }
+        "rollback" => deploy_cmd::rollback(&paths, rest, &[]),
         "tidy" if wants_help(rest) => {
             print!("{}", tidy::HELP);
             Ok(())

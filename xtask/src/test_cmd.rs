@@ -11,7 +11,16 @@ use crate::pg::{self, Paths};
 use crate::proc::{self, Mode};
 
 /// Workflow linters, pinned so that a new release cannot change the verdict overnight.
-const PY_TOOLS: &[&str] = &["check-jsonschema==0.39.0", "zizmor==1.32.0"];
+const PY_TOOLS: &[&str] = &[
+    "check-jsonschema==0.39.0",
+    "zizmor==1.32.0",
+    // The Lambda artifact: zig as the linker pinning glibc 2.34 (`cargo xtask lambda build`).
+    "ziglang==0.17.1",
+    "cargo-zigbuild==0.24.1",
+    // The deploy test (`cargo xtask deploy` against moto's server mode) and the SAM template's lint.
+    "moto[server]==5.2.5",
+    "cfn-lint==1.58.0",
+];
 /// Third-party client scripts used by conformance tests live in `<dir>/<client>/`.
 const CLIENTS_DIR: &str = "mock-servers/mock-crm/clients";
 /// The status pages' browser test (`crates/http/tests/status_browser.rs`): playwright-core.
@@ -28,12 +37,13 @@ Runs the whole suite, as `.ci/run` and CI do:
   1. `cargo xtask tidy`: the workspace's dependency rules (a second; fails before any build);
   2. removes throwaway clusters left by dead xtask runs (target/xtask-pg-<pid>/);
   3. creates target/xtask/venv (python3 -m venv) with check-jsonschema and zizmor, plus every
-     mock-servers/mock-crm/clients/*/requirements.txt; runs `npm ci` (or `npm install`) in every
+     mock-servers/mock-crm/clients/*/requirements.txt, and ziglang + cargo-zigbuild for the
+     Lambda build; runs `npm ci` (or `npm install`) in every
      client directory with a package.json and in crates/http/tests/browser (playwright-core);
      finds chromium for the browser tests: CRMSYNC_TEST_CHROMIUM if set, else /usr/bin/chromium,
      else (Debian, as root) `apt-get update` + `apt-get install -y chromium`;
   4. checks .github/workflows/*.yml offline: check-jsonschema (vendor.github-workflows) and
-     `zizmor --offline`;
+     `zizmor --offline`; lints the SAM template infra/template.yaml with cfn-lint;
   5. builds all test targets (with SQLX_OFFLINE=true);
   6. brings up PostgreSQL, first that applies, and says which:
        DATABASE_URL if set (must answer within 3 s), a testcontainers `postgres` container when
@@ -42,7 +52,10 @@ Runs the whole suite, as `.ci/run` and CI do:
   7. runs the doctests, then every test of the workspace (cargo nextest when installed, else
      cargo test) with DATABASE_URL, INSTA_UPDATE=no, CI=true, CRMSYNC_TEST_PYTHON,
      CRMSYNC_TEST_NODE and CRMSYNC_TEST_CHROMIUM set (screenshots: target/status-screens/);
-  8. stops and deletes what it started, also when tests fail or on Ctrl-C / SIGTERM.
+  8. (whole workspace only) `cargo xtask lambda build` and `cargo xtask lambda test`: the Lambda
+     zip built with cargo-zigbuild (glibc <= 2.34) and run against the Runtime API emulator;
+     then `cargo xtask deploy` and `rollback` against moto's server mode on 127.0.0.1;
+  9. stops and deletes what it started, also when tests fail or on Ctrl-C / SIGTERM.
 
 Arguments after `--` go to the test runner; `-p/--package` replaces `--workspace`, e.g.
   cargo xtask test -- -p crmsync-store
@@ -102,7 +115,7 @@ fn run_phases(paths: &Paths, forwarded: &[String], timer: &mut Timer) -> Result<
 
     let runner = Runner::detect();
     let env = TestEnv {
-        python: Some(python),
+        python: Some(python.clone()),
         node: proc::which("node"),
         chromium: Some(chromium),
     };
@@ -133,7 +146,23 @@ fn run_phases(paths: &Paths, forwarded: &[String], timer: &mut Timer) -> Result<
 
     // Later issues extend this command here, while PostgreSQL is still up:
     // - replay of the recorded traffic in fixtures/ against the mocks (issue: replay);
-    // - the Lambda artifact check (build `bootstrap`, size and smoke test) (issue: lambda).
+    // - the Lambda artifact: build the zip, run it against the Runtime API emulator, deploy it
+    //   to moto and roll back (whole-workspace runs only; `-p` selects crates' tests).
+    let lambda = if selected_packages(forwarded).is_empty() {
+        let built = timer.phase("lambda build", || {
+            crate::lambda_cmd::build(paths, &python, false)
+        })?;
+        timer.phase("lambda test (emulator)", || {
+            crate::lambda_cmd::test(paths, &python, &db.url)
+        })?;
+        timer.phase("deploy and rollback against moto", || {
+            crate::deploy_cmd::moto_phase(paths, &python)
+        })?;
+        Some(built)
+    } else {
+        eprintln!("xtask: packages selected: the Lambda artifact phases do not run");
+        None
+    };
 
     timer.phase("stop postgres", || {
         drop(db);
@@ -141,6 +170,12 @@ fn run_phases(paths: &Paths, forwarded: &[String], timer: &mut Timer) -> Result<
     })?;
     if !tests {
         bail!("tests failed");
+    }
+    if let Some(b) = lambda {
+        eprintln!(
+            "xtask: lambda artifact tested: {} bytes, sha256 {}, {}",
+            b.size, b.sha256, b.glibc
+        );
     }
     eprintln!("xtask: all tests passed");
     Ok(())
@@ -302,7 +337,7 @@ fn client_dirs(paths: &Paths) -> Result<Vec<PathBuf>> {
 /// `target/xtask/venv` with the workflow linters and the clients' requirements installed.
 /// Reinstalls only when the requested packages change (a stamp file records them).
 /// Returns the venv's python.
-fn ensure_venv(paths: &Paths) -> Result<PathBuf> {
+pub fn ensure_venv(paths: &Paths) -> Result<PathBuf> {
     let venv = paths.target.join("xtask").join("venv");
     let python = venv.join("bin").join("python");
     let requirements: Vec<PathBuf> = client_dirs(paths)?
@@ -468,6 +503,12 @@ fn check_workflows(paths: &Paths, python: &Path) -> Result<()> {
             .arg(&dir)
             .current_dir(&paths.root),
         "zizmor --offline .github/workflows/",
+    )?;
+    proc::run(
+        Command::new(bin.join("cfn-lint"))
+            .arg("infra/template.yaml")
+            .current_dir(&paths.root),
+        "cfn-lint infra/template.yaml",
     )?;
     Ok(())
 }

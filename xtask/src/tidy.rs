@@ -20,6 +20,7 @@ Checks the workspace's dependency rules on `cargo metadata` (also the first step
   - crmsync-core depends on anything but its allow-list (pure data crates), or links an I/O or
     async crate (tokio, mio, sqlx, hyper, futures, async-*, ...);
   - a heavy dependency enters a crate not allowed it: aws-* and lambda_* only in crmsync-lambda
+    and crmsync-aws (the deploy tool)
     (and as dev-dependencies of crmsync-testkit), async-graphql* only in mock-monday;
   - the normal (non-dev) dependency closure of crmsync-cli, which builds `crmsync`, (and of
     crmsync-lambda) holds a mock or async-graphql.
@@ -101,6 +102,8 @@ const HEAVY: &[Heavy] = &[
         pats: &[Pat::Prefix("aws-"), Pat::Prefix("lambda_")],
         allowed: &[
             ("crmsync-lambda", Allowed::AnyKind),
+            // The deploy tool (`crmsync-deploy`): the only crate with the AWS SDK.
+            ("crmsync-aws", Allowed::AnyKind),
             ("crmsync-testkit", Allowed::DevOnly),
         ],
     },

@@ -5,7 +5,7 @@ use anyhow::{Context, Result};
 use crmsync_config::{Config, SalesforceAuth};
 use crmsync_monday::{MondayClient, MondayConfig};
 use crmsync_salesforce::{AuthMode, SalesforceClient, SalesforceConfig};
-use crmsync_store::Store;
+use crmsync_store::{Store, StoreOptions};
 use crmsync_sync::{AlertConfig, Alerter, Engine, EngineConfig};
 use secrecy::SecretString;
 
@@ -25,7 +25,12 @@ pub fn init_logs() -> Result<()> {
 
 /// Connects to `DATABASE_URL` (shown masked in errors).
 pub async fn store(config: &Config) -> Result<Store> {
-    Store::connect(config.database_url.expose())
+    store_with(config, &StoreOptions::default()).await
+}
+
+/// Connects to `DATABASE_URL` with these pool options (shown masked in errors).
+pub async fn store_with(config: &Config, options: &StoreOptions) -> Result<Store> {
+    Store::connect_with(config.database_url.expose(), options)
         .await
         .with_context(|| format!("connecting to the database {}", config.database_url))
 }
@@ -100,13 +105,25 @@ pub fn engine_config(config: &Config) -> EngineConfig {
 /// Store (migrated when `migrate`), both clients, the mapping at `CRMSYNC_MAPPING` validated
 /// against the live APIs, the alerter, and one engine over them.
 pub async fn engine(config: &Config, migrate: bool, engine_config: EngineConfig) -> Result<Engine> {
+    engine_with(config, migrate, engine_config, &StoreOptions::default()).await
+}
+
+/// [`engine`] with these store pool options.
+pub async fn engine_with(
+    config: &Config,
+    migrate: bool,
+    engine_config: EngineConfig,
+    store_options: &StoreOptions,
+) -> Result<Engine> {
     let sf = salesforce(config)?;
     let monday = monday(config)?;
-    let store = if migrate {
-        migrated_store(config).await?
-    } else {
-        store(config).await?
-    };
+    let store = store_with(config, store_options).await?;
+    if migrate {
+        store
+            .migrate()
+            .await
+            .with_context(|| format!("migrating the database {}", config.database_url))?;
+    }
     let mapping = crmsync_sync::load_mapping(&config.mapping_path, &sf, &monday)
         .await
         .with_context(|| {

@@ -18,6 +18,7 @@ pub mod webhooks;
 use anyhow::{Context, Result};
 use crmsync_config::Config;
 use crmsync_http::{AppState, PendingPolicy, ReceiverConfig};
+use crmsync_store::StoreOptions;
 use crmsync_sync::{Alerter, Engine, EngineConfig};
 use secrecy::ExposeSecret;
 
@@ -40,6 +41,9 @@ pub struct AppOptions {
     /// Engine tuning ([`AppOptions::for_config`] takes the lease and the event deadline from the
     /// configuration).
     pub engine: EngineConfig,
+    /// Connection pool of the store (the Lambda uses a pool of 2 without a prepared-statement
+    /// cache).
+    pub store: StoreOptions,
 }
 
 impl AppOptions {
@@ -63,6 +67,7 @@ impl Default for AppOptions {
             pending_policy: PendingPolicy::AckWhenStored,
             migrate: true,
             engine: EngineConfig::default(),
+            store: StoreOptions::default(),
         }
     }
 }
@@ -83,7 +88,13 @@ impl App {
     /// engine and the receiver configuration. Fails with a message naming what is missing.
     pub async fn from_config(config: &Config, options: AppOptions) -> Result<App> {
         let receiver = receiver_config(config, &options)?;
-        let engine = clients::engine(config, options.migrate, options.engine).await?;
+        let engine = clients::engine_with(
+            config,
+            options.migrate,
+            options.engine.clone(),
+            &options.store,
+        )
+        .await?;
         Ok(App { engine, receiver })
     }
 

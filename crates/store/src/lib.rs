@@ -86,6 +86,10 @@ pub struct StoreOptions {
     pub max_connections: u32,
     /// How long SQLite waits for the write lock before giving up. Default 30 s.
     pub sqlite_busy_timeout: Duration,
+    /// Cache prepared statements per PostgreSQL connection (sqlx's named statements). Default
+    /// `true`; the Lambda turns it off, because RDS Proxy pins a client that prepares named
+    /// statements to one database connection. Off, every query is an unnamed statement.
+    pub pg_statement_cache: bool,
 }
 
 impl Default for StoreOptions {
@@ -95,6 +99,7 @@ impl Default for StoreOptions {
             acquire_timeout: Duration::from_secs(30),
             max_connections: 10,
             sqlite_busy_timeout: Duration::from_secs(30),
+            pg_statement_cache: true,
         }
     }
 }
@@ -205,7 +210,8 @@ impl Store {
                         url: masked_url.clone(),
                         reason: e.to_string(),
                     })?
-                    .disable_statement_logging();
+                    .disable_statement_logging()
+                    .statement_cache_capacity(if options.pg_statement_cache { 100 } else { 0 });
                 // One direct attempt first: the pool retries refused connections until its acquire
                 // timeout and then reports only "timed out"; this surfaces the real cause quickly.
                 match tokio::time::timeout(

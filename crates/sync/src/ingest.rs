@@ -21,6 +21,7 @@ use crmsync_monday::webhook::{parse_body, WebhookBody, WebhookParseError};
 use crmsync_store::{EventId, EventStatus, InsertOutcome, NewEvent, StoreError};
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
+use tracing::Instrument;
 
 use crate::Engine;
 
@@ -308,11 +309,16 @@ impl Ingest {
             Ok(permit) => {
                 let engine = self.engine.clone();
                 let event_id = stored.event_id;
-                let task = tokio::spawn(async move {
-                    let r = engine.process_event(event_id).await;
-                    drop(permit);
-                    r
-                });
+                // In the caller's span, so its log lines carry the request (e.g. Lambda's
+                // request id) even when they come after the answer.
+                let task = tokio::spawn(
+                    async move {
+                        let r = engine.process_event(event_id).await;
+                        drop(permit);
+                        r
+                    }
+                    .in_current_span(),
+                );
                 match tokio::time::timeout(self.config.inline_budget, task).await {
                     Ok(Ok(Ok(_))) => Inline::Ran,
                     Ok(Ok(Err(e))) => {

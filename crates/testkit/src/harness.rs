@@ -125,6 +125,7 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
             acquire_timeout: Duration::from_secs(2),
             max_connections: 10,
             sqlite_busy_timeout: Duration::from_secs(10),
+            ..StoreOptions::default()
         },
     )
     .await

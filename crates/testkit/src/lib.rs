@@ -8,6 +8,8 @@
 //! * [`pg`] — fresh PostgreSQL databases that are dropped afterwards, and the store proxy.
 //! * [`telegram`] — a fake Telegram Bot API.
 //! * [`sf_rest`] — reads the mock Salesforce through its REST API, independently of crmsync's client.
+//! * [`lambda_emulator`] — the AWS Lambda Runtime API, to run the built `bootstrap` as Lambda would;
+//!   [`lambda_suite`] — the artifact suite on it (binary `crmsync-lambda-test`, `cargo xtask lambda test`).
 //! * [`demo`] — the scripted demo behind `cargo xtask demo` (binary `crmsync-demo`).
 //!
 //! This is the only crate outside `mock-servers/` that depends on the mocks other than as a
@@ -15,6 +17,8 @@
 
 pub mod demo;
 pub mod harness;
+pub mod lambda_emulator;
+pub mod lambda_suite;
 pub mod pg;
 pub mod seed;
 pub mod sf_rest;

@@ -1,0 +1,206 @@
+//! One invocation: an HTTP request answered by the shared Router, or the scheduled drain.
+//!
+//! Every invocation runs in a `tracing` span carrying Lambda's request id (the JSON log lines
+//! show it as `span.request_id`). Nothing is left running when an invocation returns: inline
+//! processing that outlived the request's budget (answered 503, so Monday redelivers) is awaited
+//! before the response is handed back, bounded by the invocation's deadline.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context as _;
+use crmsync_app::App;
+use crmsync_sync::ingest::Ingest;
+use crmsync_sync::Engine;
+use lambda_http::lambda_runtime::{Context, LambdaEvent};
+use lambda_http::request::LambdaRequest;
+use lambda_http::{Adapter, Service};
+use serde_json::Value;
+use tower::ServiceExt;
+use tracing::Instrument;
+
+use crate::event::{classify, invalid_base64_body, strip_stage, Invocation};
+
+/// Kept free at the end of an invocation: time to settle the event in hand and to answer.
+const SETTLE_MARGIN: Duration = Duration::from_secs(2);
+
+/// An invocation's failure (reported to Lambda through `/invocation/{id}/error`).
+pub type Error = lambda_http::Error;
+
+/// What [`Handler::drain`] did.
+#[derive(Debug, Clone, serde::Serialize, PartialEq, Eq)]
+pub struct DrainReport {
+    /// Events processed (claimed and settled or left for a retry).
+    pub processed: usize,
+    /// How many ended in each outcome (`applied`, `skipped`, `retrying`, `dead`, …).
+    pub outcomes: BTreeMap<String, usize>,
+    /// Whether it stopped because the invocation's deadline came near (more may be due).
+    pub stopped_at_deadline: bool,
+    /// Alert summaries sent.
+    pub alerts_flushed: usize,
+}
+
+/// The function: the router over the app's state, its ingest path and the engine.
+#[derive(Clone)]
+pub struct Handler {
+    router: axum::Router,
+    ingest: Ingest,
+    engine: Engine,
+}
+
+impl Handler {
+    /// The handler of `app` (built by [`App::from_config`] with the Lambda's options).
+    pub fn new(app: &App) -> anyhow::Result<Handler> {
+        let state = app.state()?;
+        Ok(Handler {
+            ingest: state.ingest().clone(),
+            engine: app.engine.clone(),
+            router: crmsync_http::router(state),
+        })
+    }
+
+    /// One invocation, in a span with its request id.
+    pub async fn invoke(&self, event: LambdaEvent<Value>) -> Result<Value, Error> {
+        let LambdaEvent { payload, context } = event;
+        let span = tracing::info_span!("invocation", request_id = %context.request_id);
+        self.dispatch(payload, context).instrument(span).await
+    }
+
+    async fn dispatch(&self, payload: Value, context: Context) -> Result<Value, Error> {
+        let deadline = UNIX_EPOCH + Duration::from_millis(context.deadline);
+        match classify(&payload) {
+            Invocation::Drain => {
+                let report = self.drain(deadline).await?;
+                tracing::info!(processed = report.processed, outcomes = ?report.outcomes,
+                    stopped_at_deadline = report.stopped_at_deadline,
+                    alerts_flushed = report.alerts_flushed, "scheduled drain done");
+                Ok(serde_json::to_value(report)?)
+            }
+            Invocation::MigrateDelta => {
+                let why = "the scheduled delta migration (`crmsync migrate run --stage production \
+                           --since last`) is not part of this build yet: the migration commands \
+                           do not exist; keep EnableDeltaMigration=false";
+                tracing::error!(%why, "delta migration requested");
+                Err(why.into())
+            }
+            Invocation::Http { stage } => self.http(payload, context, stage, deadline).await,
+            Invocation::Unknown(why) => {
+                tracing::error!(%why, "unsupported invocation");
+                Err(why.into())
+            }
+        }
+    }
+
+    async fn http(
+        &self,
+        payload: Value,
+        context: Context,
+        stage: Option<String>,
+        deadline: SystemTime,
+    ) -> Result<Value, Error> {
+        if let Some(why) = invalid_base64_body(&payload) {
+            tracing::warn!(%why, "request refused");
+            return Err(why.into());
+        }
+        let request: LambdaRequest = serde_json::from_value(payload)
+            .map_err(|e| format!("not an API Gateway or Function URL request: {e}"))?;
+        let router = self.router.clone();
+        let service = tower::service_fn(move |req: lambda_http::Request| {
+            let router = router.clone();
+            let stage = stage.clone();
+            async move {
+                let req = without_stage(req, stage.as_deref());
+                router.oneshot(req.map(axum::body::Body::new)).await
+            }
+        });
+        let mut adapter = Adapter::from(service);
+        let response = adapter.call(LambdaEvent::new(request, context)).await?;
+        // Inline processing still running after the budget (the answer was 503): settle it
+        // here, inside the invocation, before the container may be frozen.
+        if self.ingest.in_flight() > 0 {
+            let left = time_left(deadline).saturating_sub(SETTLE_MARGIN);
+            if !self.ingest.drain(left).await {
+                tracing::error!(
+                    in_flight = self.ingest.in_flight(),
+                    "inline processing did not settle before the invocation's deadline; its \
+                     claim expires with the lease and a later invocation takes over"
+                );
+            }
+        }
+        Ok(serde_json::to_value(response)?)
+    }
+
+    /// The scheduled drain: processes due events (new ones left behind, retries whose time has
+    /// come, events queued behind a busy item, expired leases) until none is due or the
+    /// invocation's deadline is one event deadline away; then sends due alert summaries and
+    /// prunes old refused-delivery records.
+    pub async fn drain(&self, deadline: SystemTime) -> anyhow::Result<DrainReport> {
+        let reserve = self.engine.config().event_deadline + SETTLE_MARGIN;
+        let mut report = DrainReport {
+            processed: 0,
+            outcomes: BTreeMap::new(),
+            stopped_at_deadline: false,
+            alerts_flushed: 0,
+        };
+        let mut failure = None;
+        loop {
+            if time_left(deadline) < reserve {
+                report.stopped_at_deadline = true;
+                break;
+            }
+            match self.engine.process_next().await {
+                Ok(Some(p)) => {
+                    report.processed += 1;
+                    *report
+                        .outcomes
+                        .entry(p.outcome.label().to_owned())
+                        .or_default() += 1;
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        report.alerts_flushed = self.engine.alerter().flush().await;
+        self.engine.prune_rejected_deliveries().await;
+        match failure {
+            None => Ok(report),
+            Some(e) => Err(e).context(format!(
+                "draining due events (after {} processed)",
+                report.processed
+            )),
+        }
+    }
+}
+
+/// `req` with API Gateway's `/{stage}` prefix removed from its path (query kept).
+fn without_stage(mut req: lambda_http::Request, stage: Option<&str>) -> lambda_http::Request {
+    let uri = req.uri();
+    let path = uri.path();
+    let stripped = strip_stage(path, stage);
+    if stripped.len() != path.len() {
+        let pq = match uri.query() {
+            Some(q) => format!("{stripped}?{q}"),
+            None => stripped.to_owned(),
+        };
+        let mut parts = uri.clone().into_parts();
+        match pq.parse() {
+            Ok(pq) => {
+                parts.path_and_query = Some(pq);
+                if let Ok(u) = http::Uri::from_parts(parts) {
+                    *req.uri_mut() = u;
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not strip the stage from the path"),
+        }
+    }
+    req
+}
+
+fn time_left(deadline: SystemTime) -> Duration {
+    deadline
+        .duration_since(SystemTime::now())
+        .unwrap_or(Duration::ZERO)
+}
