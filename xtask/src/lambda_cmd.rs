@@ -15,6 +15,7 @@ use crate::proc::{self, Mode};
 pub const HELP: &str = "\
 cargo xtask lambda build [--arm64]
 cargo xtask lambda test
+cargo xtask lambda moto
 
 build: compiles the `bootstrap` binary (crates/lambda) with the `lambda` profile for
   x86_64 (or, with --arm64, aarch64) Linux against glibc 2.34 — the glibc of Lambda's
@@ -27,6 +28,9 @@ test: unpacks that zip and runs the `bootstrap` inside it as a process against t
   PostgreSQL (DATABASE_URL, or one xtask starts), feeding recorded API Gateway events; prints
   init time and peak RSS and records the zip's sha256 in target/lambda/crmsync/tested.json,
   which `cargo xtask deploy` requires.
+moto: starts moto's server mode on 127.0.0.1, creates a function there, deploys the tested zip
+  with `cargo xtask deploy`, checks version and alias, checks that an untested zip is refused,
+  rolls back and checks the alias again (also a phase of `cargo xtask test`).
 ";
 
 /// The highest glibc the Lambda runtime `provided.al2023` has.
@@ -71,11 +75,18 @@ pub fn run(paths: &Paths, args: &[String]) -> Result<()> {
             eprintln!("xtask: PostgreSQL: {}", db.describe());
             test(paths, &python, &db.url)
         }
+        Some((cmd, rest)) if cmd == "moto" => {
+            if let Some(extra) = rest.first() {
+                bail!("unexpected argument {extra:?}\n\n{HELP}");
+            }
+            let python = crate::test_cmd::ensure_venv(paths)?;
+            crate::deploy_cmd::moto_phase(paths, &python)
+        }
         Some((cmd, _)) if cmd == "-h" || cmd == "--help" => {
             print!("{HELP}");
             Ok(())
         }
-        _ => bail!("expected `lambda build` or `lambda test`\n\n{HELP}"),
+        _ => bail!("expected `lambda build`, `lambda test` or `lambda moto`\n\n{HELP}"),
     }
 }
 
