@@ -78,6 +78,12 @@ pub struct Options {
     /// Whether the mock Monday signs the webhook challenge (default `true`; Monday documents the
     /// JWT only for event deliveries, so `false` is the case to be ready for).
     pub sign_challenge: bool,
+    /// Seed directory of both mocks (`monday/`, `salesforce/`; default `fixtures/seed`). The
+    /// replay runner points it at a scenario's starting state.
+    pub seed_dir: PathBuf,
+    /// Register the mapped boards' webhooks on the mock Monday (default `true`). Without them
+    /// edits through the mock fire nothing: the replay runner sends recorded deliveries instead.
+    pub install_webhooks: bool,
 }
 
 impl Options {
@@ -97,6 +103,8 @@ impl Options {
             inline_budget: Duration::from_secs(2),
             inline_concurrency: None,
             sign_challenge: true,
+            seed_dir: seed_dir(),
+            install_webhooks: true,
         }
     }
 }
@@ -132,11 +140,12 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
     store.migrate().await.unwrap();
 
     let salesforce = mock_salesforce::MockSalesforce::builder()
+        .seed_dir(opts.seed_dir.join("salesforce"))
         .start()
         .await
         .unwrap();
     let monday = mock_monday::MockMonday::builder()
-        .seed_dir(seed_dir().join("monday"))
+        .seed_dir(opts.seed_dir.join("monday"))
         .signing_secret(SIGNING_SECRET)
         .sign_challenge(opts.sign_challenge)
         .webhook_retries(Duration::from_millis(300), 60)
@@ -214,9 +223,11 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         },
     ));
     let hook_url = url::Url::parse(&webhook_url).unwrap();
-    crmsync_app::webhooks::install(&monday_client, &mapping, &hook_url)
-        .await
-        .unwrap();
+    if opts.install_webhooks {
+        crmsync_app::webhooks::install(&monday_client, &mapping, &hook_url)
+            .await
+            .unwrap();
+    }
     TestApp {
         base_url,
         webhook_url,

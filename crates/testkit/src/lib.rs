@@ -8,6 +8,8 @@
 //! * [`pg`] — fresh PostgreSQL databases that are dropped afterwards, and the store proxy.
 //! * [`telegram`] — a fake Telegram Bot API.
 //! * [`sf_rest`] — reads the mock Salesforce through its REST API, independently of crmsync's client.
+//! * [`replay`] — replays `fixtures/` scenarios through the receiver and engine and compares the
+//!   outcome with their insta snapshots (binary `crmsync-replay`, `cargo xtask replay`).
 //! * [`demo`] — the scripted demo behind `cargo xtask demo` (binary `crmsync-demo`).
 //!
 //! This is the only crate outside `mock-servers/` that depends on the mocks other than as a
@@ -16,6 +18,7 @@
 pub mod demo;
 pub mod harness;
 pub mod pg;
+pub mod replay;
 pub mod seed;
 pub mod sf_rest;
 pub mod telegram;
