@@ -7,6 +7,7 @@ mod db_cmd;
 mod json;
 mod pg;
 mod proc;
+mod replay_cmd;
 mod test_cmd;
 mod tidy;
 
@@ -22,6 +23,9 @@ Commands:
   tidy                      the dependency rules (ARCHITECTURE.md, API boundaries) on
                             `cargo metadata`; also the first step of `test`
   db up|down|url            a long-lived local PostgreSQL for development
+  replay [PATH...] [--update]
+                            replay the scenarios under PATH (default fixtures/) through the
+                            receiver and engine against the mocks and compare their outcomes
   help [<command>]          this help, or a command's help (also `<command> --help`)
 
 PostgreSQL, first that applies: DATABASE_URL if set; a testcontainers `postgres` container when a
@@ -66,6 +70,7 @@ fn real_main() -> Result<()> {
                 Some("test") => print!("{}", test_cmd::HELP),
                 Some("db") => print!("{}", db_cmd::HELP),
                 Some("tidy") => print!("{}", tidy::HELP),
+                Some("replay") => print!("{}", replay_cmd::HELP),
                 Some("demo") => print!("{DEMO_HELP}"),
                 Some(other) => bail!("unknown command {other:?}\n\n{HELP}"),
                 None => print!("{HELP}"),
@@ -88,6 +93,11 @@ fn real_main() -> Result<()> {
             test_cmd::run(&paths, forwarded)
         }
         "db" => db_cmd::run(&paths, rest),
+        "replay" if wants_help(rest) => {
+            print!("{}", replay_cmd::HELP);
+            Ok(())
+        }
+        "replay" => replay_cmd::run(&paths, rest),
         "tidy" if wants_help(rest) => {
             print!("{}", tidy::HELP);
             Ok(())

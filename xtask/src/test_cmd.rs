@@ -42,7 +42,9 @@ Runs the whole suite, as `.ci/run` and CI do:
   7. runs the doctests, then every test of the workspace (cargo nextest when installed, else
      cargo test) with DATABASE_URL, INSTA_UPDATE=no, CI=true, CRMSYNC_TEST_PYTHON,
      CRMSYNC_TEST_NODE and CRMSYNC_TEST_CHROMIUM set (screenshots: target/status-screens/);
-  8. stops and deletes what it started, also when tests fail or on Ctrl-C / SIGTERM.
+  8. replays every scenario under fixtures/ on that PostgreSQL (`cargo xtask replay`; skipped
+     when `-p` selects packages other than crmsync-testkit);
+  9. stops and deletes what it started, also when tests fail or on Ctrl-C / SIGTERM.
 
 Arguments after `--` go to the test runner; `-p/--package` replaces `--workspace`, e.g.
   cargo xtask test -- -p crmsync-store
@@ -134,6 +136,12 @@ fn run_phases(paths: &Paths, forwarded: &[String], timer: &mut Timer) -> Result<
     // Later issues extend this command here, while PostgreSQL is still up:
     // - replay of the recorded traffic in fixtures/ against the mocks (issue: replay);
     // - the Lambda artifact check (build `bootstrap`, size and smoke test) (issue: lambda).
+    let replayed = match replay_selected(forwarded) {
+        true => timer.phase("replay fixtures/", || {
+            crate::replay_cmd::replay(&paths.root, &db.url, &[])
+        })?,
+        false => true,
+    };
 
     timer.phase("stop postgres", || {
         drop(db);
@@ -142,8 +150,18 @@ fn run_phases(paths: &Paths, forwarded: &[String], timer: &mut Timer) -> Result<
     if !tests {
         bail!("tests failed");
     }
+    if !replayed {
+        bail!("replay of fixtures/ failed: some scenarios differ from their expected outcome");
+    }
     eprintln!("xtask: all tests passed");
     Ok(())
+}
+
+/// The replay of `fixtures/` runs with the whole workspace, or when the selection has the test
+/// kit (`-p crmsync-testkit`).
+fn replay_selected(forwarded: &[String]) -> bool {
+    let pkgs = selected_packages(forwarded);
+    pkgs.is_empty() || pkgs.iter().any(|p| p == "crmsync-testkit")
 }
 
 /// Doctests need a library in the selection; `-p xtask` alone (a binary) has none.
@@ -550,5 +568,12 @@ mod tests {
         assert!(doc_selection_has_lib(&[]));
         assert!(doc_selection_has_lib(&s(&["-p", "crmsync-store"])));
         assert!(!doc_selection_has_lib(&s(&["-p", "xtask"])));
+    }
+
+    #[test]
+    fn the_replay_runs_with_the_workspace_or_the_test_kit() {
+        assert!(replay_selected(&[]));
+        assert!(replay_selected(&s(&["-p", "crmsync-testkit"])));
+        assert!(!replay_selected(&s(&["-p", "crmsync-store"])));
     }
 }
