@@ -47,6 +47,29 @@ pub async fn serve(
     options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
+    serve_inner(listener, app, options, None, shutdown).await
+}
+
+/// [`serve`], recording every webhook delivery (and what Monday and Salesforce held for the
+/// touched items) into a replay scenario (`crmsync serve --record DIR`); `recorded.json` is
+/// written once everything stopped.
+pub async fn serve_recording(
+    listener: TcpListener,
+    app: App,
+    options: ServeOptions,
+    recorder: crate::record::Recorder,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    serve_inner(listener, app, options, Some(recorder), shutdown).await
+}
+
+async fn serve_inner(
+    listener: TcpListener,
+    app: App,
+    options: ServeOptions,
+    recorder: Option<crate::record::Recorder>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
     let state = app.state()?;
     let ingest = state.ingest().clone();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -62,10 +85,16 @@ pub async fn serve(
         })
     });
     let mut server_rx = stop_rx;
-    let server =
-        axum::serve(listener, crmsync_http::router(state)).with_graceful_shutdown(async move {
-            let _ = server_rx.wait_for(|s| *s).await;
-        });
+    let mut router = crmsync_http::router(state);
+    if let Some(rec) = recorder.clone() {
+        router = router.layer(axum::middleware::from_fn_with_state(
+            rec,
+            crate::record::layer,
+        ));
+    }
+    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+        let _ = server_rx.wait_for(|s| *s).await;
+    });
     let mut server = tokio::spawn(async move { server.await });
 
     // The server ends on its own only when it fails; otherwise at the shutdown signal.
@@ -109,6 +138,18 @@ pub async fn serve(
         }
     }
     app.engine.alerter().flush().await;
+    // The recorded outcome reads the store and Salesforce: before the store closes.
+    let recorded = match &recorder {
+        Some(r) if all_stopped => r
+            .finish()
+            .await
+            .with_context(|| format!("writing {}/recorded.json", r.dir().display())),
+        Some(r) => Err(anyhow::anyhow!(
+            "not writing {}/recorded.json: processing did not stop in time",
+            r.dir().display()
+        )),
+        None => Ok(()),
+    };
     // Closing waits for every connection to come back: only when nothing runs any more, and
     // bounded (a connection stuck on a half-open socket must not hold up the exit).
     if options.close_store
@@ -120,7 +161,7 @@ pub async fn serve(
         tracing::warn!("closing the store's connections timed out; exiting anyway");
     }
     match served {
-        Ok(Ok(())) => Ok(()),
+        Ok(Ok(())) => recorded,
         Ok(Err(e)) => Err(e).context("serving HTTP"),
         Err(e) => Err(e).context("the HTTP server task failed"),
     }

@@ -56,6 +56,21 @@ pub struct ServeArgs {
     /// Accept webhooks without any authentication (local experiments only).
     #[arg(long)]
     pub allow_unauthenticated_webhooks: bool,
+    /// Record every webhook delivery (headers without credentials) and what Monday and
+    /// Salesforce held for the touched items as a replay scenario in DIR (`cargo xtask replay
+    /// DIR`); secrets are redacted. Deliveries are then handled one at a time.
+    #[arg(long, value_name = "DIR")]
+    pub record: Option<std::path::PathBuf>,
+    /// With --record: personal-data fields to redact, comma-separated Monday column ids (`name`
+    /// for item names) and Salesforce field names, e.g. `email_mksx3vtp,Email,Phone`.
+    #[arg(
+        long,
+        value_name = "FIELDS",
+        env = "CRMSYNC_RECORD_REDACT",
+        value_delimiter = ',',
+        requires = "record"
+    )]
+    pub record_redact: Vec<String>,
 }
 
 /// `crmsync dead-letters …`.

@@ -133,7 +133,11 @@ async fn update_writes_a_pending_snapshot_and_leaves_the_accepted_one() {
         update: true,
         ..RunConfig::from_env()
     };
-    let reports = replay::run_all(replay::discover(std::slice::from_ref(&dir)).unwrap(), &config).await;
+    let reports = replay::run_all(
+        replay::discover(std::slice::from_ref(&dir)).unwrap(),
+        &config,
+    )
+    .await;
     assert_eq!(reports[0].verdict, Verdict::Pending, "{:?}", reports[0]);
     assert_eq!(std::fs::read_to_string(&expected).unwrap(), stale);
     let pending = std::fs::read_to_string(dir.join(format!("{EXPECTED_FILE}.new"))).unwrap();

@@ -1,7 +1,7 @@
 //! Helpers for driving the built `crmsync` binary like a user would: in-process mocks, a fresh
 //! store (SQLite temp file or a fresh PostgreSQL database on the server of `DATABASE_URL`), the
 //! environment the binary reads, and `crmsync serve` as a child process.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

@@ -60,6 +60,9 @@ pub enum Verdict {
     Pass,
     /// It differs, field by field.
     Mismatch(Vec<Difference>),
+    /// No `expected.snap` yet, but the replay reproduces the live outcome of a recorded session
+    /// (`recorded.json`).
+    PassRecorded,
     /// No `expected.snap` yet.
     New,
     /// `--update`: a pending `expected.snap.new` was written.
@@ -71,11 +74,15 @@ pub enum Verdict {
 impl Verdict {
     /// Whether the run counts as green.
     pub fn is_ok(&self) -> bool {
-        matches!(self, Verdict::Pass | Verdict::Pending)
+        matches!(
+            self,
+            Verdict::Pass | Verdict::PassRecorded | Verdict::Pending
+        )
     }
     fn label(&self) -> &'static str {
         match self {
             Verdict::Pass => "ok",
+            Verdict::PassRecorded => "ok (as recorded)",
             Verdict::Mismatch(_) => "MISMATCH",
             Verdict::New => "NEW (no expected.snap)",
             Verdict::Pending => "pending (review)",
@@ -115,7 +122,7 @@ pub async fn run_all(scenarios: Vec<Loaded>, config: &RunConfig) -> Vec<Report> 
 pub async fn run_one(s: &Loaded, config: &RunConfig) -> Report {
     let started = Instant::now();
     let (deliveries, verdict) = match replay(s, config).await {
-        Ok((n, outcome)) => (n, judge(s, &outcome, config.update)),
+        Ok((n, outcome, recorded)) => (n, judge(s, &outcome, recorded, config.update)),
         Err(e) => (0, Verdict::Error(format!("{e:#}"))),
     };
     Report {
@@ -127,7 +134,7 @@ pub async fn run_one(s: &Loaded, config: &RunConfig) -> Report {
     }
 }
 
-fn judge(s: &Loaded, outcome: &Value, update: bool) -> Verdict {
+fn judge(s: &Loaded, outcome: &Value, recorded: Option<Vec<Difference>>, update: bool) -> Verdict {
     let text = match serde_json::to_string_pretty(outcome) {
         Ok(t) => t,
         Err(e) => return Verdict::Error(format!("rendering the outcome: {e}")),
@@ -156,9 +163,14 @@ fn judge(s: &Loaded, outcome: &Value, update: bool) -> Verdict {
                 Verdict::Mismatch(diffs)
             }
         }
-        None => Verdict::New,
+        None => match recorded {
+            Some(d) if d.is_empty() => Verdict::PassRecorded,
+            Some(d) => Verdict::Mismatch(d),
+            None => Verdict::New,
+        },
     };
     match (&verdict, update) {
+        (Verdict::PassRecorded, false) => Verdict::PassRecorded,
         (Verdict::Pass, _) => {
             let _ = std::fs::remove_file(&pending);
             Verdict::Pass
@@ -225,7 +237,7 @@ pub fn render(reports: &[Report]) -> String {
                 r.name
             )),
             Verdict::Error(e) => out.push_str(&format!("\n{}: {e}\n", r.name)),
-            Verdict::Pass | Verdict::Pending => {}
+            Verdict::Pass | Verdict::PassRecorded | Verdict::Pending => {}
         }
     }
     if pending > 0 {
@@ -236,8 +248,12 @@ pub fn render(reports: &[Report]) -> String {
     out
 }
 
-/// Replays a scenario and returns (deliveries sent, redacted outcome).
-pub async fn replay(s: &Loaded, config: &RunConfig) -> Result<(usize, Value)> {
+/// Replays a scenario and returns (deliveries sent, redacted outcome, and — for a recorded
+/// scenario without `expected.snap` — how the replay differs from `recorded.json`).
+pub async fn replay(
+    s: &Loaded,
+    config: &RunConfig,
+) -> Result<(usize, Value, Option<Vec<Difference>>)> {
     let tmp = tempfile::tempdir().context("creating a temporary directory")?;
     let seed = tmp.path().join("seed");
     scenario::build_seed(&seed_dir(), &s.scenario.seed, &seed)
@@ -263,14 +279,28 @@ pub async fn replay(s: &Loaded, config: &RunConfig) -> Result<(usize, Value)> {
     opts.engine.retry = opts.retry.clone();
     opts.engine.concurrency = 1;
     let app = spawn_app_with(opts).await;
+    for l in &s.scenario.seed.links {
+        let link = crmsync_store::Link {
+            monday_board_id: l.board.parse().context("seed.links: board")?,
+            monday_item_id: l.item.parse().context("seed.links: item")?,
+            sf_object: l.object.clone(),
+            sf_id: l.salesforce_id.clone(),
+        };
+        app.store.upsert_link(&link).await?;
+    }
     let before = outcome::Before::capture(&app);
     let result = drive(s, &app).await;
     let out = match result {
         Ok(responses) => {
             let n = responses.len();
-            outcome::collect(&app, &before, responses)
-                .await
-                .map(|o| (n, o))
+            let statuses: Vec<u16> = responses.iter().map(|r| r.status).collect();
+            match outcome::collect(&app, &before, responses).await {
+                Ok(o) => match recorded_check(s, &app, &statuses).await {
+                    Ok(check) => Ok((n, o, check)),
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(e),
+            }
         }
         Err(e) => Err(e),
     };
@@ -356,7 +386,19 @@ async fn send(
         let mut has_type = false;
         for (k, v) in &step.headers {
             let lk = k.to_ascii_lowercase();
-            if matches!(lk.as_str(), "authorization" | "host" | "content-length") {
+            if matches!(
+                lk.as_str(),
+                "authorization"
+                    | "host"
+                    | "content-length"
+                    | "connection"
+                    | "keep-alive"
+                    | "transfer-encoding"
+                    | "te"
+                    | "trailer"
+                    | "upgrade"
+                    | "expect"
+            ) {
                 continue;
             }
             has_type |= lk == "content-type";
@@ -405,6 +447,24 @@ fn auth_header(auth: scenario::Auth, url: &str) -> Option<String> {
 
 async fn apply_monday(app: &TestApp, c: &scenario::MondayChange) -> Result<()> {
     let admin = &app.monday.admin;
+    if let Some(set) = &c.set {
+        let id: u64 = c
+            .item
+            .parse()
+            .with_context(|| format!("item id {:?}", c.item))?;
+        let mut state = app.monday.mock.lock_state();
+        let item = state
+            .items
+            .get_mut(&id)
+            .with_context(|| format!("no item {id} on the mock Monday"))?;
+        for (k, v) in set {
+            if v.is_null() {
+                item.column_values.remove(k);
+            } else {
+                item.column_values.insert(k.clone(), v.clone());
+            }
+        }
+    }
     let mut values = c.values.clone().unwrap_or_default();
     if let Some(name) = &c.name {
         values.insert("name".into(), Value::String(name.clone()));
@@ -518,6 +578,71 @@ async fn settle(app: &TestApp) -> Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// For a recorded scenario without `expected.snap`: how the replay differs from the live
+/// session's `recorded.json` (the answers, and every recorded Salesforce field of each touched
+/// item's linked record). `None` when there is nothing recorded to check against.
+async fn recorded_check(
+    s: &Loaded,
+    app: &TestApp,
+    statuses: &[u16],
+) -> Result<Option<Vec<Difference>>> {
+    let path = s.dir.join("recorded.json");
+    if s.dir.join(EXPECTED_FILE).exists() || !path.exists() {
+        return Ok(None);
+    }
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let recorded: Value =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let mut diffs = snapshot::diff(&recorded["deliveries"], &json!(statuses));
+    for d in &mut diffs {
+        d.path = format!("deliveries{}", d.path);
+    }
+    for item in recorded["items"].as_array().into_iter().flatten() {
+        let board = item["board"].as_str().unwrap_or_default();
+        let id = item["item"].as_str().unwrap_or_default();
+        let at = format!("items.{board}/{id}");
+        let link = match (board.parse::<i64>(), id.parse::<i64>()) {
+            (Ok(b), Ok(i)) => app.store.find_link_by_monday(b, i).await?,
+            _ => None,
+        };
+        let Some(fields) = item["fields"].as_object() else {
+            if link.is_some() {
+                diffs.push(Difference {
+                    path: at,
+                    expected: Some("no Salesforce record".into()),
+                    actual: Some("a linked record".into()),
+                });
+            }
+            continue;
+        };
+        let Some(link) = link else {
+            diffs.push(Difference {
+                path: at,
+                expected: Some("a linked record".into()),
+                actual: Some("no link".into()),
+            });
+            continue;
+        };
+        let record = app
+            .salesforce
+            .handle
+            .record(&link.sf_object, &link.sf_id)
+            .unwrap_or_default();
+        for (field, want) in fields {
+            let got = record.get(field).cloned().unwrap_or(Value::Null);
+            if &got != want {
+                diffs.push(Difference {
+                    path: format!("{at}.{}.{field}", link.sf_object),
+                    expected: Some(want.to_string()),
+                    actual: Some(got.to_string()),
+                });
+            }
+        }
+    }
+    Ok(Some(diffs))
 }
 
 /// Where the repository's `fixtures/` is.

@@ -48,6 +48,23 @@ pub struct SeedDelta {
     /// Monday item ids to remove.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub monday_remove: Vec<String>,
+    /// Links already in the store (item ↔ record), as a recorded session found them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<SeedLink>,
+}
+
+/// A link in the store at the start.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedLink {
+    /// Monday board id.
+    pub board: String,
+    /// Monday item id.
+    pub item: String,
+    /// Salesforce object.
+    pub object: String,
+    /// Salesforce record Id.
+    pub salesforce_id: String,
 }
 
 impl SeedDelta {
@@ -57,6 +74,7 @@ impl SeedDelta {
             && self.salesforce_remove.is_empty()
             && self.monday_items.is_empty()
             && self.monday_remove.is_empty()
+            && self.links.is_empty()
     }
 }
 
@@ -93,6 +111,10 @@ pub struct MondayChange {
     /// Column values in the API's write formats (`{"color_x": {"label": "Done"}}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub values: Option<Map<String, Value>>,
+    /// Stored values as Monday answered them (the seed's format: `value` of the API, parsed),
+    /// set directly in the mock; `null` empties a column. What `serve --record` writes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set: Option<Map<String, Value>>,
     /// New name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
