@@ -3,6 +3,8 @@
 //! Kept quick to compile: std, anyhow, signal-hook and the std-only crmsync-redact. Argument
 //! parsing and the JSON of `cargo metadata` (see `json`) are by hand.
 
+mod bench_cmd;
+mod chaos_cmd;
 mod db_cmd;
 mod json;
 mod pg;
@@ -22,6 +24,8 @@ Commands:
   tidy                      the dependency rules (ARCHITECTURE.md, API boundaries) on
                             `cargo metadata`; also the first step of `test`
   db up|down|url            a long-lived local PostgreSQL for development
+  bench [--quick]           benchmarks, each next to a same-run baseline; writes BENCHMARKS.md
+  chaos [--quick]           the fault matrix (nothing lost, nothing duplicated); RELIABILITY.md
   help [<command>]          this help, or a command's help (also `<command> --help`)
 
 PostgreSQL, first that applies: DATABASE_URL if set; a testcontainers `postgres` container when a
@@ -66,6 +70,8 @@ fn real_main() -> Result<()> {
                 Some("test") => print!("{}", test_cmd::HELP),
                 Some("db") => print!("{}", db_cmd::HELP),
                 Some("tidy") => print!("{}", tidy::HELP),
+                Some("bench") => print!("{}", bench_cmd::HELP),
+                Some("chaos") => print!("{}", chaos_cmd::HELP),
                 Some("demo") => print!("{DEMO_HELP}"),
                 Some(other) => bail!("unknown command {other:?}\n\n{HELP}"),
                 None => print!("{HELP}"),
@@ -88,6 +94,16 @@ fn real_main() -> Result<()> {
             test_cmd::run(&paths, forwarded)
         }
         "db" => db_cmd::run(&paths, rest),
+        "bench" if wants_help(rest) => {
+            print!("{}", bench_cmd::HELP);
+            Ok(())
+        }
+        "bench" => bench_cmd::run(&paths, rest),
+        "chaos" if wants_help(rest) => {
+            print!("{}", chaos_cmd::HELP);
+            Ok(())
+        }
+        "chaos" => chaos_cmd::run(&paths, rest),
         "tidy" if wants_help(rest) => {
             print!("{}", tidy::HELP);
             Ok(())
