@@ -73,7 +73,7 @@ pub fn run(paths: &Paths, args: &[String]) -> Result<()> {
     pg::clean_stale(paths)?;
     let db = pg::provision_for_tests(paths)?;
     eprintln!("xtask: PostgreSQL: {}", db.describe());
-    let (events, workers): (u32, &[u32]) = if quick { (200, &[1]) } else { (4000, &[1, 4]) };
+    let (events, workers): (u32, &[u32]) = if quick { (200, &[1]) } else { (2000, &[1, 4]) };
     let store_json = bench_dir.join("store.jsonl");
     let mut lines = Vec::new();
     let fast_label = match db.source {

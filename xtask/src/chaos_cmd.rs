@@ -16,7 +16,8 @@ cargo xtask chaos [--quick] [--only SUBSTRING] [--out FILE]
 The reliability suite: for each fault (Salesforce 503s, UNABLE_TO_LOCK_ROW, timeouts, responses
 lost after the write, session-expiry storms, the daily limit; Monday complexity exhaustion and
 5xx on reads and write-backs; duplicate, reordered and delayed deliveries; the store cut off and
-PostgreSQL restarted mid-run) a fresh app and mocks on loopback, real edits on the mock Monday,
+PostgreSQL restarted mid-run; the real `crmsync` process killed with SIGKILL and restarted; two
+`crmsync` processes on one PostgreSQL) a fresh app and mocks on loopback, real edits on the mock Monday,
 and counts: sent, applied, dead-lettered, lost (must be 0), duplicated (must be 0), Salesforce =
 Monday per touched item. Writes RELIABILITY.md (--quick: target/chaos/RELIABILITY.md, a few
 small rows, the smoke run of `cargo xtask test`). Exits non-zero when any row fails.
@@ -49,8 +50,12 @@ pub fn run(paths: &Paths, args: &[String]) -> Result<()> {
             "crmsync-testkit",
             "--bin",
             "crmsync-chaos",
+            "-p",
+            "crmsync-cli",
+            "--bin",
+            "crmsync",
         ]),
-        "cargo build --release -p crmsync-testkit --bin crmsync-chaos",
+        "cargo build --release -p crmsync-testkit --bin crmsync-chaos -p crmsync-cli --bin crmsync",
     )?;
     pg::clean_stale(paths)?;
     let db = pg::provision_for_tests(paths)?;
@@ -59,6 +64,10 @@ pub fn run(paths: &Paths, args: &[String]) -> Result<()> {
     cmd.current_dir(&paths.root)
         .env("DATABASE_URL", &db.url)
         .env("RUST_LOG", "off")
+        .env(
+            "CRMSYNC_CHAOS_BIN",
+            paths.target.join("release").join("crmsync"),
+        )
         .arg("--out")
         .arg(&out)
         .args([

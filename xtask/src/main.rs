@@ -6,6 +6,7 @@
 mod bench_cmd;
 mod chaos_cmd;
 mod db_cmd;
+mod fuzz_cmd;
 mod json;
 mod pg;
 mod proc;
@@ -26,6 +27,7 @@ Commands:
   db up|down|url            a long-lived local PostgreSQL for development
   bench [--quick]           benchmarks, each next to a same-run baseline; writes BENCHMARKS.md
   chaos [--quick]           the fault matrix (nothing lost, nothing duplicated); RELIABILITY.md
+  fuzz [--time N]           the cargo-fuzz targets (nightly), N seconds each
   help [<command>]          this help, or a command's help (also `<command> --help`)
 
 PostgreSQL, first that applies: DATABASE_URL if set; a testcontainers `postgres` container when a
@@ -72,6 +74,7 @@ fn real_main() -> Result<()> {
                 Some("tidy") => print!("{}", tidy::HELP),
                 Some("bench") => print!("{}", bench_cmd::HELP),
                 Some("chaos") => print!("{}", chaos_cmd::HELP),
+                Some("fuzz") => print!("{}", fuzz_cmd::HELP),
                 Some("demo") => print!("{DEMO_HELP}"),
                 Some(other) => bail!("unknown command {other:?}\n\n{HELP}"),
                 None => print!("{HELP}"),
@@ -104,6 +107,11 @@ fn real_main() -> Result<()> {
             Ok(())
         }
         "chaos" => chaos_cmd::run(&paths, rest),
+        "fuzz" if wants_help(rest) => {
+            print!("{}", fuzz_cmd::HELP);
+            Ok(())
+        }
+        "fuzz" => fuzz_cmd::run(&paths, rest),
         "tidy" if wants_help(rest) => {
             print!("{}", tidy::HELP);
             Ok(())

@@ -42,6 +42,8 @@ pub struct Row {
     pub lost: usize,
     pub duplicated: usize,
     pub consistent: usize,
+    /// Answers of the mocks that were errors (HTTP status >= 400): the faults that actually hit.
+    pub fault_answers: usize,
     pub seconds: f64,
     /// Anything worth knowing about the row (e.g. why it is not run).
     pub note: String,
@@ -93,15 +95,33 @@ impl PgControl {
             }
             None => std::process::Command::new(&self.pg_ctl),
         };
-        let out = cmd
-            .args(["-D", &self.data_dir, "-m", "fast", "-w", "restart"])
-            .output()
+        // The restarted server must log to a file: with pg_ctl's stdout it would hold our pipe open.
+        let log = std::env::var("CRMSYNC_CHAOS_PG_LOG").unwrap_or_else(|_| {
+            std::path::Path::new(&self.data_dir)
+                .parent()
+                .unwrap_or(std::path::Path::new("/tmp"))
+                .join("postgres.log")
+                .display()
+                .to_string()
+        });
+        let st = cmd
+            .args([
+                "-D",
+                &self.data_dir,
+                "-l",
+                &log,
+                "-m",
+                "fast",
+                "-w",
+                "restart",
+            ])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
             .context("running pg_ctl restart")?;
-        if !out.status.success() {
-            bail!(
-                "pg_ctl restart failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+        if !st.success() {
+            bail!("pg_ctl restart failed ({st}); see {log}");
         }
         Ok(())
     }
@@ -271,6 +291,7 @@ fn empty_row() -> Row {
         lost: 0,
         duplicated: 0,
         consistent: 0,
+        fault_answers: 0,
         seconds: 0.0,
         note: String::new(),
         ran: true,
@@ -385,7 +406,8 @@ async fn drive(app: &TestApp, spec: &Spec, size: Size, pg: Option<&PgControl>) -
         Fault::Duplicates | Fault::Reordered | Fault::Delayed => {
             let (dup, rev, delay) = match spec.fault {
                 Fault::Duplicates => (true, 0, 0),
-                Fault::Reordered => (false, 10, 0),
+                // One batch (the mock then clears the fault): small enough that the creates fill it.
+                Fault::Reordered => (false, size.items.clamp(1, 10), 0),
                 _ => (false, 0, 300),
             };
             monday_faults(
@@ -575,7 +597,7 @@ async fn count(app: &TestApp, spec: &Spec) -> Result<Row> {
             .find(|c| c.id == FIRST_NAME)
             .and_then(|c| c.text.clone())
             .unwrap_or_default();
-        let records = app.sf.by_item("Lead", "Id,FirstName,Company", item).await;
+        let records = app.sf.by_item("Lead", "FirstName,Company", item).await;
         duplicated += records.len().saturating_sub(1);
         match records.first() {
             Some(r) if r["FirstName"] == json!(first) && r["Company"] == json!(monday.name) => {
@@ -594,9 +616,25 @@ async fn count(app: &TestApp, spec: &Spec) -> Result<Row> {
             }
         }
     }
+    let fault_answers = app
+        .salesforce
+        .handle
+        .requests()
+        .iter()
+        .filter(|e| e.status >= 400)
+        .count()
+        + app
+            .monday
+            .admin
+            .requests()
+            .await?
+            .iter()
+            .filter(|e| e.status >= 400 || e.response.get("errors").is_some())
+            .count();
     Ok(Row {
         name: spec.name.into(),
         fault: spec.words.into(),
+        fault_answers,
         items: touched.len(),
         sent: triggers.len(),
         attempts,
@@ -628,9 +666,11 @@ pub fn markdown(rows: &[Row], command: &str, machine: &str, date: &str) -> Strin
          in the event log or never settled, plus touched items with no Salesforce record and no \
          dead letter; **duplicated**: Salesforce records beyond one per item; **SF = Monday**: \
          touched items whose Salesforce FirstName and Company equal the item's final values on \
-         Monday. Times are wall clock on a shared machine (noisy).\n"
+         Monday; **error answers**: answers of the mocks with an HTTP status of 400 or more (or \
+         GraphQL errors) — the injected faults that actually hit (a timeout or a delay is not an \
+         error answer). Times are wall clock on a shared machine (noisy).\n"
     );
-    s.push_str("| fault | what was injected | items | sent (attempts) | applied | dead-lettered | lost | duplicated | SF = Monday | seconds | result |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+    s.push_str("| fault | what was injected | error answers | items | sent (attempts) | applied | dead-lettered | lost | duplicated | SF = Monday | seconds | result |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for r in rows {
         if !r.ran {
             let _ = writeln!(
@@ -671,13 +711,203 @@ pub fn markdown(rows: &[Row], command: &str, machine: &str, date: &str) -> Strin
         );
     }
     for (name, why) in not_run_rows() {
-        let _ = writeln!(s, "| {name} | – | – | – | – | – | – | – | – | – | {why} |");
+        let _ = writeln!(
+            s,
+            "| {name} | – | – | – | – | – | – | – | – | – | – | {why} |"
+        );
     }
     s.push_str(
-        "\nNot in this matrix yet: the `crmsync` **process** killed with SIGKILL mid-event and \
-         restarted, and **two `crmsync` processes** on one PostgreSQL (see the issue report); the \
-         second-engine and lease tests in `crates/sync/tests/leases.rs` and \
-         `crates/sync/tests/shared_state.rs` cover two workers on one store in one process.\n",
+        "\nThe two process rows run the real `crmsync serve` binary (built in release by \
+         `cargo xtask chaos`) against the same mocks and database, with leases of 4 s so a killed \
+         process's item is taken over quickly.\n",
     );
     s
+}
+
+/// The real `crmsync` binary for the process rows (`CRMSYNC_CHAOS_BIN`, set by xtask).
+pub fn crmsync_bin_from_env() -> Option<std::path::PathBuf> {
+    std::env::var_os("CRMSYNC_CHAOS_BIN").map(std::path::PathBuf::from)
+}
+
+/// `crmsync serve` as a child process against the harness's mocks and store.
+struct Serve {
+    child: tokio::process::Child,
+}
+
+impl Serve {
+    async fn start(bin: &std::path::Path, app: &TestApp, port: u16) -> Result<Serve> {
+        use tokio::io::AsyncBufReadExt;
+        let name = app.pg_db_name().context("process rows run on PostgreSQL")?;
+        let mut db = url::Url::parse(&pg_url()).context("DATABASE_URL")?;
+        db.set_path(&format!("/{name}"));
+        let mut cmd = tokio::process::Command::new(bin);
+        cmd.args([
+            "serve",
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+            "--public-url",
+            &format!("http://127.0.0.1:{port}"),
+        ])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", db.as_str())
+        .env(
+            "CRMSYNC_MAPPING",
+            crate::seed::seed_dir().join("mapping.toml"),
+        )
+        .env("SALESFORCE_LOGIN_URL", &app.salesforce.base_url)
+        .env("SALESFORCE_CLIENT_ID", crate::seed::MOCK_SF_CLIENT_ID)
+        .env(
+            "SALESFORCE_CLIENT_SECRET",
+            crate::seed::MOCK_SF_CLIENT_SECRET,
+        )
+        .env("MONDAY_API_URL", app.monday.api_url())
+        .env("MONDAY_API_TOKEN", app.monday.token())
+        .env("MONDAY_SIGNING_SECRET", crate::harness::SIGNING_SECRET)
+        // Short leases: a killed process's item is taken over within seconds.
+        .env("CRMSYNC_LEASE_SECS", "4")
+        .env("CRMSYNC_EVENT_DEADLINE_SECS", "3")
+        .env("CRMSYNC_INLINE_BUDGET_MS", "1500")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true);
+        let mut child = cmd.spawn().context("starting crmsync serve")?;
+        let stdout = child.stdout.take().context("crmsync's stdout")?;
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+            .await
+            .context("crmsync serve did not listen within 30 s")?
+            .context("reading crmsync's stdout")?;
+        if first.is_none() {
+            bail!("crmsync serve exited before listening");
+        }
+        // Keep draining stdout so the child never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Ok(Serve { child })
+    }
+
+    /// SIGKILL: no shutdown, no drain, leases left behind.
+    async fn kill9(mut self) -> Result<()> {
+        self.child.start_kill().context("SIGKILL crmsync")?;
+        let _ = self.child.wait().await;
+        Ok(())
+    }
+}
+
+fn free_port() -> Result<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").context("binding a free port")?;
+    Ok(l.local_addr().context("the bound address")?.port())
+}
+
+/// Which process row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ProcessRow {
+    KilledAndRestarted,
+    TwoProcesses,
+}
+
+/// The rows that run the real `crmsync` binary: Monday delivers to the process(es), not to the
+/// harness's in-process app (whose worker is off).
+pub async fn run_process_rows(size: Size, bin: Option<&std::path::Path>) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for (which, name, words) in [
+        (
+            ProcessRow::KilledAndRestarted,
+            "crmsync killed with SIGKILL mid-event and restarted",
+            "`crmsync serve` receiving the deliveries killed -9 in the middle of the edits, restarted 1 s later on the same port",
+        ),
+        (
+            ProcessRow::TwoProcesses,
+            "two crmsync processes on one PostgreSQL",
+            "two `crmsync serve` processes on one database: one receives (and applies inline), both workers claim",
+        ),
+    ] {
+        eprintln!("crmsync-chaos: {name}");
+        let start = std::time::Instant::now();
+        let mut row = match bin {
+            None => Row {
+                name: name.into(),
+                fault: words.into(),
+                note: "not run: no crmsync binary (CRMSYNC_CHAOS_BIN unset; `cargo xtask chaos` sets it)".into(),
+                ran: false,
+                ..empty_row()
+            },
+            Some(bin) => process_row(which, name, words, size, bin)
+                .await
+                .unwrap_or_else(|e| Row {
+                    name: name.into(),
+                    fault: words.into(),
+                    note: format!("FAILED to complete: {e:#}"),
+                    lost: usize::MAX,
+                    ..empty_row()
+                }),
+        };
+        row.seconds = start.elapsed().as_secs_f64();
+        eprintln!("crmsync-chaos:   {row:?}");
+        rows.push(row);
+    }
+    rows
+}
+
+async fn process_row(
+    which: ProcessRow,
+    name: &'static str,
+    words: &'static str,
+    size: Size,
+    bin: &std::path::Path,
+) -> Result<Row> {
+    let mut opts = Options::new(Db::Postgres);
+    opts.worker = false;
+    opts.direct_store = true;
+    let app = spawn_app_with(opts).await;
+    let result = async {
+        app.drop_all_webhooks().await;
+        let port = free_port()?;
+        let mut serving = vec![Serve::start(bin, &app, port).await?];
+        if which == ProcessRow::TwoProcesses {
+            serving.push(Serve::start(bin, &app, free_port()?).await?);
+        }
+        let hook = url::Url::parse(&format!("http://127.0.0.1:{port}/webhooks/monday"))
+            .context("the webhook URL")?;
+        crmsync_app::webhooks::install(&app.monday_client, &app.engine.mapping(), &hook)
+            .await
+            .context("installing the webhooks")?;
+        let items = create_items(&app, size.items).await?;
+        for round in 1..=size.edits {
+            for (i, item) in items.iter().enumerate() {
+                app.monday
+                    .admin
+                    .change_column_value(item, FIRST_NAME, json!(format!("F{i} r{round}")))
+                    .await?;
+                if which == ProcessRow::KilledAndRestarted
+                    && round == size.edits.div_ceil(2)
+                    && i == items.len() / 2
+                {
+                    // Mid-event: deliveries are in flight and being applied right now.
+                    let victim = serving.remove(0);
+                    victim.kill9().await?;
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    serving.insert(0, Serve::start(bin, &app, port).await?);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let row = count(
+            &app,
+            &Spec {
+                name,
+                fault: Fault::None,
+                words,
+            },
+        )
+        .await;
+        for s in serving {
+            s.kill9().await?;
+        }
+        row
+    }
+    .await;
+    app.stop().await;
+    result
 }

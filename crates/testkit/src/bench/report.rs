@@ -187,6 +187,14 @@ pub fn markdown(fig: &Figures, svg_name: &str) -> String {
     s
 }
 
+/// One line of the chart: name, colour, dash pattern, and the value it plots.
+type Series = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&super::webhook::RateFigures) -> f64,
+);
+
 /// A line chart of p50/p99 latency against the offered rate, crmsync and the bare calls.
 pub fn svg(w: &WebhookFigures) -> String {
     let (width, height, left, right, top, bottom) = (640.0, 360.0, 60.0, 150.0, 30.0, 50.0);
@@ -248,7 +256,7 @@ pub fn svg(w: &WebhookFigures) -> String {
         top + plot_h / 2.0,
         top + plot_h / 2.0
     );
-    let series: [(&str, &str, &str, fn(&super::webhook::RateFigures) -> f64); 4] = [
+    let series: [Series; 4] = [
         ("crmsync p99", "#c0392b", "", |r| r.crmsync.p99),
         ("crmsync p50", "#c0392b", "4 3", |r| r.crmsync.p50),
         ("bare calls p99", "#2471a3", "", |r| r.bare.p99),
