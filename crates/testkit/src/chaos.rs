@@ -212,7 +212,7 @@ const SPECS: &[Spec] = &[
     Spec {
         name: "reordered deliveries",
         fault: Fault::Reordered,
-        words: "batches of 10 deliveries sent in reverse order",
+        words: "the first deliveries (as many as the items, at most 10) sent in reverse order",
     },
     Spec {
         name: "delayed deliveries",
@@ -675,7 +675,7 @@ pub fn markdown(rows: &[Row], command: &str, machine: &str, date: &str) -> Strin
         if !r.ran {
             let _ = writeln!(
                 s,
-                "| {} | {} | – | – | – | – | – | – | – | – | {} |",
+                "| {} | {} | – | – | – | – | – | – | – | – | – | {} |",
                 r.name, r.fault, r.note
             );
             continue;
@@ -694,9 +694,10 @@ pub fn markdown(rows: &[Row], command: &str, machine: &str, date: &str) -> Strin
         };
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} ({}) | {} | {} | **{}** | **{}** | {}/{} | {:.1} | {} |",
+            "| {} | {} | {} | {} | {} ({}) | {} | {} | **{}** | **{}** | {}/{} | {:.1} | {} |",
             r.name,
             r.fault,
+            r.fault_answers,
             r.items,
             r.sent,
             r.attempts,
@@ -719,7 +720,9 @@ pub fn markdown(rows: &[Row], command: &str, machine: &str, date: &str) -> Strin
     s.push_str(
         "\nThe two process rows run the real `crmsync serve` binary (built in release by \
          `cargo xtask chaos`) against the same mocks and database, with leases of 4 s so a killed \
-         process's item is taken over quickly.\n",
+         process's item is taken over quickly; their retry schedule is crmsync's default (2 s, \
+         doubling up to 10 min), so an event that failed several times around the kill can still be \
+         waiting for its next attempt when the runner's 60 s bound ends the row.\n",
     );
     s
 }

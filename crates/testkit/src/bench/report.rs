@@ -120,6 +120,10 @@ pub fn markdown(fig: &Figures, svg_name: &str) -> String {
             r.ratio
         );
     }
+    s.push_str(
+        "\nWhere the store's time goes (round trips, planning, the candidate scan), what was tried \
+         and what would reach half of the baseline: [docs/store-hot-path.md](docs/store-hot-path.md).\n",
+    );
     for n in &fig.store_notes {
         let _ = writeln!(s, "\n{n}");
     }
