@@ -3,7 +3,10 @@
 //! Kept quick to compile: std, anyhow, signal-hook and the std-only crmsync-redact. Argument
 //! parsing and the JSON of `cargo metadata` (see `json`) are by hand.
 
+mod bench_cmd;
+mod chaos_cmd;
 mod db_cmd;
+mod fuzz_cmd;
 mod json;
 mod pg;
 mod proc;
@@ -26,6 +29,9 @@ Commands:
   replay [PATH...] [--update]
                             replay the scenarios under PATH (default fixtures/) through the
                             receiver and engine against the mocks and compare their outcomes
+  bench [--quick]           benchmarks, each next to a same-run baseline; writes BENCHMARKS.md
+  chaos [--quick]           the fault matrix (nothing lost, nothing duplicated); RELIABILITY.md
+  fuzz [--time N]           the cargo-fuzz targets (nightly), N seconds each
   help [<command>]          this help, or a command's help (also `<command> --help`)
 
 PostgreSQL, first that applies: DATABASE_URL if set; a testcontainers `postgres` container when a
@@ -71,6 +77,9 @@ fn real_main() -> Result<()> {
                 Some("db") => print!("{}", db_cmd::HELP),
                 Some("tidy") => print!("{}", tidy::HELP),
                 Some("replay") => print!("{}", replay_cmd::HELP),
+                Some("bench") => print!("{}", bench_cmd::HELP),
+                Some("chaos") => print!("{}", chaos_cmd::HELP),
+                Some("fuzz") => print!("{}", fuzz_cmd::HELP),
                 Some("demo") => print!("{DEMO_HELP}"),
                 Some(other) => bail!("unknown command {other:?}\n\n{HELP}"),
                 None => print!("{HELP}"),
@@ -98,6 +107,21 @@ fn real_main() -> Result<()> {
             Ok(())
         }
         "replay" => replay_cmd::run(&paths, rest),
+        "bench" if wants_help(rest) => {
+            print!("{}", bench_cmd::HELP);
+            Ok(())
+        }
+        "bench" => bench_cmd::run(&paths, rest),
+        "chaos" if wants_help(rest) => {
+            print!("{}", chaos_cmd::HELP);
+            Ok(())
+        }
+        "chaos" => chaos_cmd::run(&paths, rest),
+        "fuzz" if wants_help(rest) => {
+            print!("{}", fuzz_cmd::HELP);
+            Ok(())
+        }
+        "fuzz" => fuzz_cmd::run(&paths, rest),
         "tidy" if wants_help(rest) => {
             print!("{}", tidy::HELP);
             Ok(())

@@ -84,6 +84,13 @@ pub struct Options {
     /// Register the mapped boards' webhooks on the mock Monday (default `true`). Without them
     /// edits through the mock fire nothing: the replay runner sends recorded deliveries instead.
     pub install_webhooks: bool,
+    /// PostgreSQL without the "store down" proxy in between (benchmarks; default `false`). Then
+    /// [`TestApp::proxy`] is `None`.
+    pub direct_store: bool,
+    /// The Salesforce client's per-request timeout (default: the client's own).
+    pub sf_request_timeout: Option<Duration>,
+    /// The mock Monday's complexity budget: points per window (default: the mock's).
+    pub monday_budget: Option<(u64, Duration)>,
 }
 
 impl Options {
@@ -105,6 +112,9 @@ impl Options {
             sign_challenge: true,
             seed_dir: seed_dir(),
             install_webhooks: true,
+            direct_store: false,
+            sf_request_timeout: None,
+            monday_budget: None,
         }
     }
 }
@@ -122,8 +132,12 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         }
         Db::Postgres => {
             let db = PgDatabase::create("crmsync_e2e").await;
-            let proxy = Proxy::start(db.server_addr()).await;
-            (db.url_through(&proxy), Some(proxy), None, Some(db))
+            if opts.direct_store {
+                (db.url.clone(), None, None, Some(db))
+            } else {
+                let proxy = Proxy::start(db.server_addr()).await;
+                (db.url_through(&proxy), Some(proxy), None, Some(db))
+            }
         }
     };
     let store = Store::connect_with(
@@ -144,7 +158,11 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         .start()
         .await
         .unwrap();
-    let monday = mock_monday::MockMonday::builder()
+    let mut monday = mock_monday::MockMonday::builder();
+    if let Some((points, window)) = opts.monday_budget {
+        monday = monday.budget(points, window);
+    }
+    let monday = monday
         .seed_dir(opts.seed_dir.join("monday"))
         .signing_secret(SIGNING_SECRET)
         .sign_challenge(opts.sign_challenge)
@@ -164,6 +182,10 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         max_backoff: Duration::from_millis(100),
         max_elapsed: Duration::from_secs(1),
     });
+    let sf_config = match opts.sf_request_timeout {
+        Some(t) => sf_config.with_request_timeout(t),
+        None => sf_config,
+    };
     let sf_client = SalesforceClient::new(sf_config).unwrap();
     let monday_client = MondayClient::new(
         MondayConfig::new(SecretString::from(monday.token().to_string()))
