@@ -14,6 +14,7 @@
 
 #![warn(missing_docs)]
 
+pub mod applied;
 mod countries;
 pub mod error;
 pub mod lookups;

@@ -306,6 +306,25 @@ impl Store {
         Ok(n > 0)
     }
 
+    /// Items of a board with an open event (pending, processing or failed): their queue will
+    /// apply what they carry, so a sweep leaves them to it.
+    pub async fn items_with_open_events(
+        &self,
+        board_id: i64,
+    ) -> Result<std::collections::HashSet<i64>> {
+        let ids: Vec<i64> = dispatch!(self, p => {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT DISTINCT item_id FROM events WHERE board_id = $1 \
+                 AND status IN ('pending', 'processing', 'failed')",
+            )
+            .bind(board_id)
+            .fetch_all(p)
+            .await
+            .map_err(StoreError::query("items_with_open_events", format!("board {board_id}")))?
+        });
+        Ok(ids.into_iter().collect())
+    }
+
     /// Every link of a board's items.
     pub async fn links_for_board(&self, board_id: i64) -> Result<Vec<Link>> {
         #[derive(sqlx::FromRow)]

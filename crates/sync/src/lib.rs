@@ -40,6 +40,7 @@ mod error;
 mod health;
 pub mod ingest;
 mod lookups;
+pub mod reconcile;
 mod setup;
 
 pub use alerts::{Alert, AlertConfig, AlertKind, Alerter, TelegramConfig};

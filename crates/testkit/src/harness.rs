@@ -58,7 +58,9 @@ pub struct TestApp {
     pub alert_window: Duration,
     pg_db: Option<PgDatabase>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    served: Option<JoinHandle<anyhow::Result<()>>>,
+    served: Option<Served>,
+    receiver: ReceiverConfig,
+    worker: bool,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -78,6 +80,9 @@ pub struct Options {
     /// Whether the mock Monday signs the webhook challenge (default `true`; Monday documents the
     /// JWT only for event deliveries, so `false` is the case to be ready for).
     pub sign_challenge: bool,
+    /// The mock Monday's webhook redelivery schedule: interval and number of retries after a
+    /// failed delivery (default 300 ms × 60; Monday's is 1 min × 30).
+    pub webhook_retries: (Duration, u32),
 }
 
 impl Options {
@@ -97,6 +102,7 @@ impl Options {
             inline_budget: Duration::from_secs(2),
             inline_concurrency: None,
             sign_challenge: true,
+            webhook_retries: (Duration::from_millis(300), 60),
         }
     }
 }
@@ -139,7 +145,7 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         .seed_dir(seed_dir().join("monday"))
         .signing_secret(SIGNING_SECRET)
         .sign_challenge(opts.sign_challenge)
-        .webhook_retries(Duration::from_millis(300), 60)
+        .webhook_retries(opts.webhook_retries.0, opts.webhook_retries.1)
         .start()
         .await
         .unwrap();
@@ -199,20 +205,7 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
     }
     rc.pending_policy = opts.pending_policy;
     rc.status_token = Some(SecretString::from(STATUS_TOKEN));
-    let app = App::from_parts(engine.clone(), rc);
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let served = tokio::spawn(crmsync_app::serve(
-        listener,
-        app,
-        ServeOptions {
-            worker: opts.worker,
-            drain_timeout: Duration::from_secs(10),
-            close_store: false,
-        },
-        async {
-            let _ = rx.await;
-        },
-    ));
+    let (tx, served) = serve_on(listener, &engine, rc.clone(), opts.worker);
     let hook_url = url::Url::parse(&webhook_url).unwrap();
     crmsync_app::webhooks::install(&monday_client, &mapping, &hook_url)
         .await
@@ -233,8 +226,35 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         pg_db,
         shutdown: Some(tx),
         served: Some(served),
+        receiver: rc,
+        worker: opts.worker,
         _dir: dir,
     }
+}
+
+type Served = JoinHandle<anyhow::Result<()>>;
+
+fn serve_on(
+    listener: TcpListener,
+    engine: &Engine,
+    rc: ReceiverConfig,
+    worker: bool,
+) -> (tokio::sync::oneshot::Sender<()>, Served) {
+    let app = App::from_parts(engine.clone(), rc);
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn(crmsync_app::serve(
+        listener,
+        app,
+        ServeOptions {
+            worker,
+            drain_timeout: Duration::from_secs(10),
+            close_store: false,
+        },
+        async {
+            let _ = rx.await;
+        },
+    ));
+    (tx, served)
 }
 
 impl TestApp {
@@ -382,6 +402,19 @@ impl TestApp {
                 Err(e) => panic!("the app's task failed: {e}"),
             }
         }
+    }
+
+    /// Starts the app again on the same address after [`TestApp::stop_serving`] (crmsync back up
+    /// after an outage: the mock's webhooks point at the same URL).
+    pub async fn start_serving(&mut self) {
+        assert!(self.served.is_none(), "the app is still serving");
+        let addr = self.base_url.trim_start_matches("http://").to_string();
+        let listener = TcpListener::bind(&addr)
+            .await
+            .unwrap_or_else(|e| panic!("cannot listen on {addr} again: {e}"));
+        let (tx, served) = serve_on(listener, &self.engine, self.receiver.clone(), self.worker);
+        self.shutdown = Some(tx);
+        self.served = Some(served);
     }
 
     /// Stops the app and drops the test's PostgreSQL database.
