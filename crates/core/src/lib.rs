@@ -16,6 +16,7 @@
 
 pub mod applied;
 mod countries;
+pub mod drift;
 pub mod error;
 pub mod lookups;
 pub mod mapping;

@@ -921,6 +921,22 @@ impl Engine {
         Ok(Some(item))
     }
 
+    /// The planner's lookups for a fresh `item` of board `bm` (its link, its relations' links,
+    /// the user directories when the board maps a people column): what a drift report needs to
+    /// compute the fields the mapping would write.
+    pub(crate) async fn lookups_for(
+        &self,
+        bm: &BoardMapping,
+        item: &Item,
+    ) -> Result<StaticLookups, ApplyError> {
+        let users = bm
+            .columns
+            .iter()
+            .any(|c| c.transform == crmsync_core::Transform::People);
+        self.lookups(bm, Some(&item.id), None, Some(item), users)
+            .await
+    }
+
     /// The planner's lookups for `item_id` on board `bm`: its link, the links of the items its
     /// relation values (in `ev` and `item`) point at, and the user directories when `users`.
     async fn lookups(

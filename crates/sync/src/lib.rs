@@ -35,6 +35,7 @@
 //! column, so their `create_pulse` links instead of creating.
 
 pub mod alerts;
+pub mod drift;
 mod engine;
 mod error;
 mod health;

@@ -595,14 +595,14 @@ impl Comparer<'_> {
     }
 }
 
-fn parse(id: &str) -> Result<i64, EngineError> {
+pub(crate) fn parse(id: &str) -> Result<i64, EngineError> {
     id.trim()
         .parse::<i64>()
         .map_err(|_| EngineError::Invalid(format!("{id:?} is not a Monday id")))
 }
 
 /// The client's item as the core's snapshot type.
-fn core_item(found: crmsync_monday::Item, board_id: &str) -> Result<Item, EngineError> {
+pub(crate) fn core_item(found: crmsync_monday::Item, board_id: &str) -> Result<Item, EngineError> {
     let id = found.id.clone();
     let v = serde_json::to_value(&found)
         .map_err(|e| EngineError::Invalid(format!("item {id}: {e}")))?;
