@@ -56,6 +56,10 @@ pub enum Since {
     /// Where the board's last passed sweep ended (minus [`LOOKBACK`]); a board never swept is read
     /// in full.
     Last,
+    /// Like [`Since::Last`], but a board never swept gets the activity log of this long ago
+    /// instead of a full read (what the timer of `crmsync serve` uses: a first scheduled sweep
+    /// never turns every unlinked item of a board into a create).
+    LastOr(Duration),
     /// This long ago.
     Ago(Duration),
     /// No window: read every item of the board.
@@ -276,10 +280,18 @@ async fn sweep_boards(
         let since = match opts.since {
             Since::Everything => None,
             Since::Ago(d) => chrono::Duration::from_std(d).ok().map(|d| until - d),
-            Since::Last => store
-                .sweep_cursor(board_n)
-                .await?
-                .map(|c| c - chrono::Duration::from_std(LOOKBACK).unwrap_or_default()),
+            Since::Last | Since::LastOr(_) => {
+                let last = store
+                    .sweep_cursor(board_n)
+                    .await?
+                    .map(|c| c - chrono::Duration::from_std(LOOKBACK).unwrap_or_default());
+                match (last, opts.since) {
+                    (None, Since::LastOr(d)) => {
+                        chrono::Duration::from_std(d).ok().map(|d| until - d)
+                    }
+                    (last, _) => last,
+                }
+            }
         };
         let mut sweep = BoardSweep {
             board_id: bm.board_id.clone(),

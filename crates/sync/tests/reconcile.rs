@@ -386,3 +386,33 @@ both_stores!(
         app.stop().await;
     }
 );
+
+// The timer of `crmsync serve`: a change whose webhook never comes is applied by the next
+// scheduled sweep, recorded as a `schedule` run with its complexity.
+both_stores!(
+    scheduled_sweeps_apply_what_no_webhook_brought,
+    |db| async move {
+        let app = spawn_app_with(Options {
+            sweep_every: Some(Duration::from_millis(1000)),
+            ..Options::new(db)
+        })
+        .await;
+        app.drop_create_webhook(ACCOUNTS).await;
+        let item = app.create_item(ACCOUNTS, "Timer Fund", json!({})).await;
+        let rec = app.wait_for_record("Account", "Name", &item).await;
+        assert_eq!(rec["Name"], "Timer Fund");
+        let runs = app.store.recent_sweeps(10).await.unwrap();
+        let passed: Vec<_> = runs
+            .iter()
+            .filter(|r| r.trigger == "schedule" && r.outcome == "passed")
+            .collect();
+        assert!(!passed.is_empty(), "{runs:?}");
+        assert!(
+            passed
+                .iter()
+                .any(|r| r.counts.events_stored >= 1 && r.counts.complexity > 0),
+            "{runs:?}"
+        );
+        app.stop().await;
+    }
+);

@@ -61,6 +61,7 @@ pub struct TestApp {
     served: Option<Served>,
     receiver: ReceiverConfig,
     worker: bool,
+    sweep_every: Option<Duration>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -83,6 +84,8 @@ pub struct Options {
     /// The mock Monday's webhook redelivery schedule: interval and number of retries after a
     /// failed delivery (default 300 ms × 60; Monday's is 1 min × 30).
     pub webhook_retries: (Duration, u32),
+    /// The app's reconciliation timer (`CRMSYNC_SWEEP_MINUTES` of `crmsync serve`; default off).
+    pub sweep_every: Option<Duration>,
 }
 
 impl Options {
@@ -103,6 +106,7 @@ impl Options {
             inline_concurrency: None,
             sign_challenge: true,
             webhook_retries: (Duration::from_millis(300), 60),
+            sweep_every: None,
         }
     }
 }
@@ -205,7 +209,7 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
     }
     rc.pending_policy = opts.pending_policy;
     rc.status_token = Some(SecretString::from(STATUS_TOKEN));
-    let (tx, served) = serve_on(listener, &engine, rc.clone(), opts.worker);
+    let (tx, served) = serve_on(listener, &engine, rc.clone(), opts.worker, opts.sweep_every);
     let hook_url = url::Url::parse(&webhook_url).unwrap();
     crmsync_app::webhooks::install(&monday_client, &mapping, &hook_url)
         .await
@@ -228,6 +232,7 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         served: Some(served),
         receiver: rc,
         worker: opts.worker,
+        sweep_every: opts.sweep_every,
         _dir: dir,
     }
 }
@@ -239,6 +244,7 @@ fn serve_on(
     engine: &Engine,
     rc: ReceiverConfig,
     worker: bool,
+    sweep_every: Option<Duration>,
 ) -> (tokio::sync::oneshot::Sender<()>, Served) {
     let app = App::from_parts(engine.clone(), rc);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -249,6 +255,7 @@ fn serve_on(
             worker,
             drain_timeout: Duration::from_secs(10),
             close_store: false,
+            sweep_every,
         },
         async {
             let _ = rx.await;
@@ -412,7 +419,13 @@ impl TestApp {
         let listener = TcpListener::bind(&addr)
             .await
             .unwrap_or_else(|e| panic!("cannot listen on {addr} again: {e}"));
-        let (tx, served) = serve_on(listener, &self.engine, self.receiver.clone(), self.worker);
+        let (tx, served) = serve_on(
+            listener,
+            &self.engine,
+            self.receiver.clone(),
+            self.worker,
+            self.sweep_every,
+        );
         self.shutdown = Some(tx);
         self.served = Some(served);
     }

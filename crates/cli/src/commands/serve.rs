@@ -36,7 +36,18 @@ pub async fn run(args: ServeArgs) -> Result<()> {
             "shutting down: finishing in-flight requests and events"
         );
     };
-    crmsync_app::serve(listener, app, ServeOptions::default(), shutdown).await?;
+    match config.sweep_every {
+        Some(every) => crate::outln!(
+            "crmsync: reconciliation sweep every {} min (CRMSYNC_SWEEP_MINUTES)",
+            every.as_secs() / 60
+        ),
+        None => crate::outln!("crmsync: reconciliation sweeps off (CRMSYNC_SWEEP_MINUTES=0)"),
+    }
+    let serve_options = ServeOptions {
+        sweep_every: config.sweep_every,
+        ..ServeOptions::default()
+    };
+    crmsync_app::serve(listener, app, serve_options, shutdown).await?;
     crate::outln!("crmsync: stopped");
     Ok(())
 }
