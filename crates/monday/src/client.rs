@@ -32,6 +32,16 @@ pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 
 const COMPLEXITY_SELECTION: &str = "complexity { before after query reset_in_x_seconds }";
 const ITEM_FIELDS: &str = "id name group { id title } board { id } column_values { id type text value ... on BoardRelationValue { linked_item_ids } }";
+/// [`ITEM_FIELDS`] with `column_values(ids: $cols)`.
+const ITEM_FIELDS_OF_COLUMNS: &str = "id name group { id title } board { id } column_values(ids: $cols) { id type text value ... on BoardRelationValue { linked_item_ids } }";
+
+fn item_fields(only_columns: bool) -> &'static str {
+    if only_columns {
+        ITEM_FIELDS_OF_COLUMNS
+    } else {
+        ITEM_FIELDS
+    }
+}
 
 /// Configuration of a [`MondayClient`].
 #[derive(Clone)]
@@ -396,19 +406,37 @@ impl MondayClient {
 
     /// The first page of a board's items (`boards(ids:) { items_page(limit:) }`).
     pub async fn items_page(&self, board_id: &str, limit: u32) -> Result<ItemsPage, MondayError> {
+        self.items_page_of(board_id, limit, None).await
+    }
+
+    /// The page after `cursor` (`next_items_page`).
+    pub async fn next_items_page(
+        &self,
+        cursor: &str,
+        limit: u32,
+    ) -> Result<ItemsPage, MondayError> {
+        self.next_items_page_of(cursor, limit, None).await
+    }
+
+    /// [`MondayClient::items_page`] reading only `columns` (None: all).
+    async fn items_page_of(
+        &self,
+        board_id: &str,
+        limit: u32,
+        columns: Option<&[String]>,
+    ) -> Result<ItemsPage, MondayError> {
         const OP: &str = "items_page";
         let limit = check_limit(OP, limit)?;
+        let fields = item_fields(columns.is_some());
         let query = format!(
-            "query ItemsPage($board: [ID!], $limit: Int!) {{ {COMPLEXITY_SELECTION} boards(ids: $board) {{ items_page(limit: $limit) {{ cursor items {{ {ITEM_FIELDS} }} }} }} }}"
+            "query ItemsPage($board: [ID!], $limit: Int!{}) {{ {COMPLEXITY_SELECTION} boards(ids: $board) {{ items_page(limit: $limit) {{ cursor items {{ {fields} }} }} }} }}",
+            if columns.is_some() { ", $cols: [String!]" } else { "" }
         );
-        let data = self
-            .query(
-                OP,
-                &query,
-                json!({ "board": [board_id], "limit": limit }),
-                1,
-            )
-            .await?;
+        let mut vars = json!({ "board": [board_id], "limit": limit });
+        if let Some(c) = columns {
+            vars["cols"] = json!(c);
+        }
+        let data = self.query(OP, &query, vars, 1).await?;
         #[derive(Deserialize)]
         struct B {
             items_page: ItemsPage,
@@ -426,20 +454,25 @@ impl MondayClient {
             })
     }
 
-    /// The page after `cursor` (`next_items_page`).
-    pub async fn next_items_page(
+    /// [`MondayClient::next_items_page`] reading only `columns` (None: all).
+    async fn next_items_page_of(
         &self,
         cursor: &str,
         limit: u32,
+        columns: Option<&[String]>,
     ) -> Result<ItemsPage, MondayError> {
         const OP: &str = "next_items_page";
         let limit = check_limit(OP, limit)?;
+        let fields = item_fields(columns.is_some());
         let query = format!(
-            "query NextItemsPage($cursor: String!, $limit: Int!) {{ {COMPLEXITY_SELECTION} next_items_page(cursor: $cursor, limit: $limit) {{ cursor items {{ {ITEM_FIELDS} }} }} }}"
+            "query NextItemsPage($cursor: String!, $limit: Int!{}) {{ {COMPLEXITY_SELECTION} next_items_page(cursor: $cursor, limit: $limit) {{ cursor items {{ {fields} }} }} }}",
+            if columns.is_some() { ", $cols: [String!]" } else { "" }
         );
-        let data = self
-            .query(OP, &query, json!({ "cursor": cursor, "limit": limit }), 1)
-            .await?;
+        let mut vars = json!({ "cursor": cursor, "limit": limit });
+        if let Some(c) = columns {
+            vars["cols"] = json!(c);
+        }
+        let data = self.query(OP, &query, vars, 1).await?;
         field::<ItemsPage>(OP, &data, "next_items_page")
     }
 
@@ -497,9 +530,10 @@ impl MondayClient {
             'pass: loop {
                 let mut cursor: Option<String> = None;
                 loop {
+                    let cols = opts.column_ids.as_deref();
                     let page = match &cursor {
-                        None => client.items_page(&board, opts.limit).await,
-                        Some(c) => client.next_items_page(c, opts.limit).await,
+                        None => client.items_page_of(&board, opts.limit, cols).await,
+                        Some(c) => client.next_items_page_of(c, opts.limit, cols).await,
                     };
                     match page {
                         Ok(page) => {

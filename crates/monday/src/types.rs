@@ -465,6 +465,9 @@ pub struct ItemsPageOptions {
     pub limit: u32,
     /// How many times the stream may restart from the first page after an expired cursor.
     pub max_restarts: u32,
+    /// Read only these columns' values (`column_values(ids:)`; None: every column). Fewer columns
+    /// cost less of the complexity budget.
+    pub column_ids: Option<Vec<String>>,
 }
 
 impl Default for ItemsPageOptions {
@@ -472,6 +475,7 @@ impl Default for ItemsPageOptions {
         ItemsPageOptions {
             limit: 100,
             max_restarts: 3,
+            column_ids: None,
         }
     }
 }

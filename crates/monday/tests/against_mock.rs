@@ -188,6 +188,7 @@ async fn full_board_read_through_items_page_equals_the_seed() {
                 ItemsPageOptions {
                     limit: 7,
                     max_restarts: 0,
+                    column_ids: None,
                 },
             )
             .map(|r| r.expect("page"))
@@ -235,6 +236,7 @@ async fn items_stream_restarts_after_the_mock_expires_its_cursor() {
         ItemsPageOptions {
             limit: 5,
             max_restarts: 5,
+            column_ids: None,
         },
     );
     let mut ids = Vec::new();

@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 
 use crate::engine::Engine;
 use crate::error::EngineError;
-use crate::reconcile::{core_item, parse};
+use crate::reconcile::{core_item, parse, read_columns};
 
 /// Records read per SOQL `IN (…)`.
 const SOQL_CHUNK: usize = 200;
@@ -133,6 +133,7 @@ async fn board_drift(engine: &Engine, bm: &BoardMapping) -> Result<BoardDrift, E
         &bm.board_id,
         ItemsPageOptions {
             limit: MAX_PAGE_SIZE,
+            column_ids: Some(read_columns(bm)),
             ..ItemsPageOptions::default()
         },
     );

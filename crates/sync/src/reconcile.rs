@@ -381,6 +381,7 @@ async fn sweep_boards(
                 &bm.board_id,
                 ItemsPageOptions {
                     limit: MAX_PAGE_SIZE,
+                    column_ids: Some(read_columns(bm)),
                     ..ItemsPageOptions::default()
                 },
             );
@@ -622,4 +623,13 @@ pub(crate) fn core_item(found: crmsync_monday::Item, board_id: &str) -> Result<I
         serde_json::from_value(v).map_err(|e| EngineError::Invalid(format!("item {id}: {e}")))?;
     item.board_id = Some(board_id.to_string());
     Ok(item)
+}
+
+/// The columns a sweep or a drift report reads: the mapped ones and the Id column.
+pub(crate) fn read_columns(bm: &BoardMapping) -> Vec<String> {
+    let mut cols: Vec<String> = bm.columns.iter().map(|c| c.column.clone()).collect();
+    cols.push(bm.salesforce_id_column.clone());
+    cols.sort();
+    cols.dedup();
+    cols
 }

@@ -401,18 +401,25 @@ both_stores!(
         let item = app.create_item(ACCOUNTS, "Timer Fund", json!({})).await;
         let rec = app.wait_for_record("Account", "Name", &item).await;
         assert_eq!(rec["Name"], "Timer Fund");
-        let runs = app.store.recent_sweeps(10).await.unwrap();
-        let passed: Vec<_> = runs
-            .iter()
-            .filter(|r| r.trigger == "schedule" && r.outcome == "passed")
-            .collect();
-        assert!(!passed.is_empty(), "{runs:?}");
-        assert!(
-            passed
-                .iter()
-                .any(|r| r.counts.events_stored >= 1 && r.counts.complexity > 0),
-            "{runs:?}"
-        );
+        // The run is recorded once the sweep ends (its events may be applied before that).
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let runs = app.store.recent_sweeps(10).await.unwrap();
+            let found = runs.iter().any(|r| {
+                r.trigger == "schedule"
+                    && r.outcome == "passed"
+                    && r.counts.events_stored >= 1
+                    && r.counts.complexity > 0
+            });
+            if found {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no passed scheduled sweep that stored the event: {runs:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         app.stop().await;
     }
 );
