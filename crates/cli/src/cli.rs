@@ -40,6 +40,46 @@ pub enum Command {
     /// Register, list and remove the Monday webhooks of the mapped boards.
     #[command(subcommand)]
     Webhooks(WebhooksCmd),
+    /// Find what changed on the mapped boards without webhooks (Monday's activity log, or a paged
+    /// read compared with what crmsync last applied) and store it as events that the engine
+    /// applies like webhooks. Safe to repeat: a second sweep stores nothing.
+    Reconcile(ReconcileArgs),
+    /// Report every mapped field where Salesforce and Monday disagree for linked items, and the
+    /// items on either side with no partner, with what would fix each. Exits 1 when anything
+    /// drifts.
+    Drift(DriftArgs),
+}
+
+/// `crmsync reconcile`.
+#[derive(Debug, Args)]
+pub struct ReconcileArgs {
+    /// Window start: `last` (where the board's last sweep ended; a board never swept is read in
+    /// full), a duration such as `90m`, `6h`, `3d`, or `all` (read every item).
+    #[arg(long, default_value = "last")]
+    pub since: String,
+    /// Only these board ids (comma-separated; default every mapped board).
+    #[arg(long, value_delimiter = ',')]
+    pub boards: Vec<String>,
+    /// Compare and list what would be stored; store nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not apply the stored events here (a running `crmsync serve` applies them).
+    #[arg(long)]
+    pub no_apply: bool,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `crmsync drift`.
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    /// Only these board ids (comma-separated; default every mapped board).
+    #[arg(long, value_delimiter = ',')]
+    pub boards: Vec<String>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `crmsync serve`.

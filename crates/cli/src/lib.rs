@@ -1,7 +1,8 @@
 //! The `crmsync` command line: a thin clap layer over the composition root (`crmsync-app`).
 //!
 //! * [`cli`] — the clap definitions of every command (`--help` on each).
-//! * [`commands`] — one module per command: `serve`, `dead-letters`, `db`, `mapping`, `webhooks`;
+//! * [`commands`] — one module per command: `serve`, `dead-letters`, `db`, `mapping`, `webhooks`,
+//!   `reconcile`, `drift`;
 //!   each builds what it needs through `crmsync_app` (`App::from_config`, `clients::*`).
 //! * [`output`] — tables and JSON on stdout.
 //!
@@ -22,5 +23,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Db(cmd) => commands::db::run(cmd).await,
         Command::Mapping(cmd) => commands::mapping::run(cmd).await,
         Command::Webhooks(cmd) => commands::webhooks::run(cmd).await,
+        Command::Reconcile(args) => commands::reconcile::run(args).await,
+        Command::Drift(args) => commands::reconcile::drift(args).await,
     }
 }

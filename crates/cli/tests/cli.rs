@@ -22,6 +22,8 @@ const SUBCOMMANDS: &[&[&str]] = &[
     &["webhooks", "install"],
     &["webhooks", "list"],
     &["webhooks", "remove"],
+    &["reconcile"],
+    &["drift"],
 ];
 
 #[tokio::test]
@@ -641,4 +643,95 @@ async fn webhooks_install_against_a_dead_receiver_fails_without_printing_the_tok
         !r.stdout.contains(WEBHOOK_TOKEN) && !r.stderr.contains(WEBHOOK_TOKEN),
         "token printed:\n{r}"
     );
+}
+
+/// crmsync was never up while items were created on Monday: `crmsync reconcile` (the binary)
+/// stores and applies them, a second run stores nothing; `crmsync drift` is clean on the synced
+/// board and names the field and both values after a change made directly in Salesforce.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconcile_then_drift_with_the_binary() {
+    const ACCOUNTS: &str = crmsync_testkit::ACCOUNTS;
+    let env = Env::start(Db::Sqlite).await;
+    env.run(&["db", "migrate"]).await.ok();
+    let item = env
+        .monday
+        .admin
+        .create_item(
+            ACCOUNTS,
+            "Quiet Hours Fund",
+            None,
+            json!({"text_mkry84sc": "Ogden"}),
+        )
+        .await
+        .unwrap()
+        .item
+        .id;
+    // The whole board: nothing was ever swept, so every item is read and compared.
+    let first = env
+        .run(&[
+            "reconcile",
+            "--since",
+            "all",
+            "--boards",
+            ACCOUNTS,
+            "--json",
+        ])
+        .await;
+    let report = first.ok().json();
+    assert!(report["events_stored"].as_u64().unwrap() >= 1, "{first}");
+    assert_eq!(report["events_applied"], report["events_stored"], "{first}");
+    assert_eq!(report["full_reads"], 1);
+    assert!(report["complexity"].as_u64().unwrap() > 0);
+    let sf = env.sf();
+    let mut s = sf.query::<crmsync_salesforce::Record>(format!(
+        "SELECT Id, Name, BillingCity FROM Account WHERE Monday_Item_Id__c = '{item}'"
+    ));
+    let rec = s
+        .next()
+        .await
+        .and_then(Result::ok)
+        .expect("the account was created");
+    assert_eq!(rec["Name"], "Quiet Hours Fund");
+    assert_eq!(rec["BillingCity"], "Ogden");
+    assert!(s.next().await.is_none(), "exactly one account");
+    let sf_id = rec["Id"].as_str().unwrap().to_string();
+
+    let second = env
+        .run(&["reconcile", "--since", "1h", "--boards", ACCOUNTS])
+        .await;
+    assert!(second.ok().stdout.contains(" 0 events stored"), "{second}");
+
+    let clean = env.run(&["drift", "--boards", ACCOUNTS, "--json"]).await;
+    let clean_report = clean.ok().json();
+    assert_eq!(clean_report["drifted"], 0, "{clean}");
+
+    // Someone edits the record in Salesforce directly.
+    let mut fields = serde_json::Map::new();
+    fields.insert("BillingCity".into(), json!("Provo"));
+    sf.update("Account", &sf_id, &fields).await.unwrap();
+    let drifted = env.run(&["drift", "--boards", ACCOUNTS]).await;
+    drifted.failed();
+    for needle in ["BillingCity", "\"Ogden\"", "\"Provo\"", &sf_id, &item] {
+        assert!(
+            drifted.stdout.contains(needle),
+            "drift names {needle}:\n{drifted}"
+        );
+    }
+    assert!(drifted.stderr.contains("1 drifted"), "{drifted}");
+    let json_run = env.run(&["drift", "--boards", ACCOUNTS, "--json"]).await;
+    json_run.failed();
+    let v: Value = serde_json::from_str(&json_run.stdout).unwrap();
+    let f = &v["boards"][0]["fields"][0];
+    assert_eq!(
+        (
+            f["field"].as_str(),
+            f["monday"].as_str(),
+            f["salesforce"].as_str()
+        ),
+        (Some("BillingCity"), Some("Ogden"), Some("Provo"))
+    );
+    assert!(f["fix"].as_str().unwrap().contains("Account.BillingCity"));
+
+    let bad = env.run(&["reconcile", "--since", "yesterday"]).await;
+    assert!(bad.failed().stderr.contains("--since"), "{bad}");
 }

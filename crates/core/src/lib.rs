@@ -14,7 +14,9 @@
 
 #![warn(missing_docs)]
 
+pub mod applied;
 mod countries;
+pub mod drift;
 pub mod error;
 pub mod lookups;
 pub mod mapping;

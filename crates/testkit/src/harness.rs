@@ -58,7 +58,10 @@ pub struct TestApp {
     pub alert_window: Duration,
     pg_db: Option<PgDatabase>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    served: Option<JoinHandle<anyhow::Result<()>>>,
+    served: Option<Served>,
+    receiver: ReceiverConfig,
+    worker: bool,
+    sweep_every: Option<Duration>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -91,6 +94,11 @@ pub struct Options {
     pub sf_request_timeout: Option<Duration>,
     /// The mock Monday's complexity budget: points per window (default: the mock's).
     pub monday_budget: Option<(u64, Duration)>,
+    /// The mock Monday's webhook redelivery schedule: interval and number of retries after a
+    /// failed delivery (default 300 ms × 60; Monday's is 1 min × 30).
+    pub webhook_retries: (Duration, u32),
+    /// The app's reconciliation timer (`CRMSYNC_SWEEP_MINUTES` of `crmsync serve`; default off).
+    pub sweep_every: Option<Duration>,
 }
 
 impl Options {
@@ -115,6 +123,8 @@ impl Options {
             direct_store: false,
             sf_request_timeout: None,
             monday_budget: None,
+            webhook_retries: (Duration::from_millis(300), 60),
+            sweep_every: None,
         }
     }
 }
@@ -166,7 +176,7 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         .seed_dir(opts.seed_dir.join("monday"))
         .signing_secret(SIGNING_SECRET)
         .sign_challenge(opts.sign_challenge)
-        .webhook_retries(Duration::from_millis(300), 60)
+        .webhook_retries(opts.webhook_retries.0, opts.webhook_retries.1)
         .start()
         .await
         .unwrap();
@@ -230,20 +240,7 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
     }
     rc.pending_policy = opts.pending_policy;
     rc.status_token = Some(SecretString::from(STATUS_TOKEN));
-    let app = App::from_parts(engine.clone(), rc);
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let served = tokio::spawn(crmsync_app::serve(
-        listener,
-        app,
-        ServeOptions {
-            worker: opts.worker,
-            drain_timeout: Duration::from_secs(10),
-            close_store: false,
-        },
-        async {
-            let _ = rx.await;
-        },
-    ));
+    let (tx, served) = serve_on(listener, &engine, rc.clone(), opts.worker, opts.sweep_every);
     let hook_url = url::Url::parse(&webhook_url).unwrap();
     if opts.install_webhooks {
         crmsync_app::webhooks::install(&monday_client, &mapping, &hook_url)
@@ -266,8 +263,38 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         pg_db,
         shutdown: Some(tx),
         served: Some(served),
+        receiver: rc,
+        worker: opts.worker,
+        sweep_every: opts.sweep_every,
         _dir: dir,
     }
+}
+
+type Served = JoinHandle<anyhow::Result<()>>;
+
+fn serve_on(
+    listener: TcpListener,
+    engine: &Engine,
+    rc: ReceiverConfig,
+    worker: bool,
+    sweep_every: Option<Duration>,
+) -> (tokio::sync::oneshot::Sender<()>, Served) {
+    let app = App::from_parts(engine.clone(), rc);
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn(crmsync_app::serve(
+        listener,
+        app,
+        ServeOptions {
+            worker,
+            drain_timeout: Duration::from_secs(10),
+            close_store: false,
+            sweep_every,
+        },
+        async {
+            let _ = rx.await;
+        },
+    ));
+    (tx, served)
 }
 
 impl TestApp {
@@ -415,6 +442,25 @@ impl TestApp {
                 Err(e) => panic!("the app's task failed: {e}"),
             }
         }
+    }
+
+    /// Starts the app again on the same address after [`TestApp::stop_serving`] (crmsync back up
+    /// after an outage: the mock's webhooks point at the same URL).
+    pub async fn start_serving(&mut self) {
+        assert!(self.served.is_none(), "the app is still serving");
+        let addr = self.base_url.trim_start_matches("http://").to_string();
+        let listener = TcpListener::bind(&addr)
+            .await
+            .unwrap_or_else(|e| panic!("cannot listen on {addr} again: {e}"));
+        let (tx, served) = serve_on(
+            listener,
+            &self.engine,
+            self.receiver.clone(),
+            self.worker,
+            self.sweep_every,
+        );
+        self.shutdown = Some(tx);
+        self.served = Some(served);
     }
 
     /// Stops the app and drops the test's PostgreSQL database.

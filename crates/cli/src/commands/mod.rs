@@ -3,5 +3,6 @@
 pub mod db;
 pub mod dead_letters;
 pub mod mapping;
+pub mod reconcile;
 pub mod serve;
 pub mod webhooks;

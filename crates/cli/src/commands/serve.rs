@@ -36,6 +36,17 @@ pub async fn run(args: ServeArgs) -> Result<()> {
             "shutting down: finishing in-flight requests and events"
         );
     };
+    match config.sweep_every {
+        Some(every) => crate::outln!(
+            "crmsync: reconciliation sweep every {} min (CRMSYNC_SWEEP_MINUTES)",
+            every.as_secs() / 60
+        ),
+        None => crate::outln!("crmsync: reconciliation sweeps off (CRMSYNC_SWEEP_MINUTES=0)"),
+    }
+    let serve_options = ServeOptions {
+        sweep_every: config.sweep_every,
+        ..ServeOptions::default()
+    };
     match &args.record {
         Some(dir) => {
             let recorder = crmsync_app::record::Recorder::new(
@@ -55,13 +66,13 @@ pub async fn run(args: ServeArgs) -> Result<()> {
             crmsync_app::serve_recording(
                 listener,
                 app,
-                ServeOptions::default(),
+                serve_options,
                 recorder,
                 shutdown,
             )
             .await?;
         }
-        None => crmsync_app::serve(listener, app, ServeOptions::default(), shutdown).await?,
+        None => crmsync_app::serve(listener, app, serve_options, shutdown).await?,
     }
     crate::outln!("crmsync: stopped");
     Ok(())
