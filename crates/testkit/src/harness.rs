@@ -78,6 +78,9 @@ pub struct Options {
     /// Whether the mock Monday signs the webhook challenge (default `true`; Monday documents the
     /// JWT only for event deliveries, so `false` is the case to be ready for).
     pub sign_challenge: bool,
+    /// The mock Monday's complexity budget per window (default: Monday's 10M per minute); the
+    /// migration tests lift it so that pacing does not dominate their run time.
+    pub monday_budget: Option<(u64, Duration)>,
 }
 
 impl Options {
@@ -97,6 +100,7 @@ impl Options {
             inline_budget: Duration::from_secs(2),
             inline_concurrency: None,
             sign_challenge: true,
+            monday_budget: None,
         }
     }
 }
@@ -135,7 +139,11 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         .start()
         .await
         .unwrap();
-    let monday = mock_monday::MockMonday::builder()
+    let mut monday_builder = mock_monday::MockMonday::builder();
+    if let Some((points, window)) = opts.monday_budget {
+        monday_builder = monday_builder.budget(points, window);
+    }
+    let monday = monday_builder
         .seed_dir(seed_dir().join("monday"))
         .signing_secret(SIGNING_SECRET)
         .sign_challenge(opts.sign_challenge)
@@ -262,7 +270,12 @@ impl TestApp {
 
     /// Waits until Monday delivered every webhook and the event log has no open event.
     pub async fn settle(&self) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        self.settle_within(Duration::from_secs(30)).await
+    }
+
+    /// [`TestApp::settle`] with another deadline (a migration fires a webhook per item).
+    pub async fn settle_within(&self, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
         loop {
             let deliveries = self.monday.admin.deliveries().await.unwrap();
             let pending = deliveries
@@ -292,7 +305,7 @@ impl TestApp {
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "not settled after 30 s: {pending} deliveries pending, {open} events open"
+                "not settled after {limit:?}: {pending} deliveries pending, {open} events open"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
