@@ -17,6 +17,7 @@
 mod error;
 mod hash;
 mod run;
+mod snapshot;
 mod verify;
 
 use std::sync::Arc;
@@ -29,7 +30,8 @@ use serde::Serialize;
 
 pub use error::MigrateError;
 pub use hash::plan_hash;
-pub use run::{Failure, ObjectReport, RunOptions, RunReport, Stage};
+pub use run::{Change, Failure, ObjectReport, RunOptions, RunReport, Stage};
+pub use snapshot::{fake, SnapshotReport};
 pub use verify::{Difference, VerifyReport};
 
 /// Result of the crate's operations.

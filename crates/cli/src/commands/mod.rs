@@ -3,5 +3,6 @@
 pub mod db;
 pub mod dead_letters;
 pub mod mapping;
+pub mod migrate;
 pub mod serve;
 pub mod webhooks;
