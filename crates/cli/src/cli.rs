@@ -117,6 +117,9 @@ pub enum MigrateCmd {
     /// Compare both sides: counts and every mapped field and relation. Exit 0 when nothing
     /// differs, 1 with a report (object, record Id, item id, field, Salesforce value, Monday value).
     Verify {
+        /// Only these objects (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        objects: Option<Vec<String>>,
         /// Write the report (JSON) to FILE.
         #[arg(long, value_name = "FILE")]
         report: Option<std::path::PathBuf>,

@@ -177,10 +177,14 @@ async fn dispatch(cmd: MigrateCmd, config: &crmsync_config::Config, store: Store
             );
             Ok(())
         }
-        MigrateCmd::Verify { report, json } => {
+        MigrateCmd::Verify {
+            objects,
+            report,
+            json,
+        } => {
             let (sf, monday) = configured()?;
             let m = context::migrator(&config.mapping_path, store, sf, monday, sink).await?;
-            let v = m.verify(None).await.map_err(refusal)?;
+            let v = m.verify(objects.as_deref()).await.map_err(refusal)?;
             if let Some(path) = &report {
                 std::fs::write(path, serde_json::to_string_pretty(&v)?)
                     .with_context(|| format!("writing {}", path.display()))?;
