@@ -166,3 +166,60 @@ both_stores!(full_run_then_nothing_to_do, |db: Db| async move {
     assert_eq!(v.records, 1_100);
     app.stop().await;
 });
+
+/// `--since last` with the real-time receiver live: the delta run carries a Salesforce edit
+/// across (one update), the webhook its update fires writes nothing back that would look like a
+/// change, and the next delta run updates nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn delta_runs_do_not_ping_pong() {
+    let app = app(Db::Sqlite).await;
+    let (m, _) = migrator(&app);
+    let full = m.run(&opts(Stage::Rehearsal)).await.unwrap();
+    assert_eq!(full.outcome, "passed", "{full:#?}");
+    app.settle_within(std::time::Duration::from_secs(300)).await;
+
+    let lead = app
+        .sf
+        .query("SELECT Id FROM Lead ORDER BY Id LIMIT 1")
+        .await;
+    let id = lead[0]["Id"].as_str().unwrap().to_string();
+    let mut fields = serde_json::Map::new();
+    fields.insert("Title".into(), json!("Head of Delta Runs"));
+    app.engine
+        .salesforce()
+        .update("Lead", &id, &fields)
+        .await
+        .unwrap();
+
+    let mut delta = opts(Stage::Production);
+    delta.since_last = true;
+    let first = m.run(&delta).await.unwrap();
+    assert_eq!(first.outcome, "passed", "{first:#?}");
+    let updated: u64 = first.objects.iter().map(|o| o.updated).sum();
+    let created: u64 = first.objects.iter().map(|o| o.created).sum();
+    assert_eq!((created, updated), (0, 1), "{first:#?}");
+    let read: u64 = first.objects.iter().map(|o| o.read).sum();
+    assert!(read < 1_100, "the delta reads only recent records: {read}");
+    let link = app
+        .store
+        .find_link_by_salesforce("Lead", &id)
+        .await
+        .unwrap()
+        .unwrap();
+    let item = app
+        .monday_client
+        .items(&[link.monday_item_id.to_string()])
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    assert_eq!(text(&item, "text_mksf27hv"), "Head of Delta Runs");
+
+    // The update's webhook reaches the receiver, which finds Salesforce holding the value.
+    app.settle_within(std::time::Duration::from_secs(120)).await;
+    let second = m.run(&delta).await.unwrap();
+    let updated: u64 = second.objects.iter().map(|o| o.updated).sum();
+    assert_eq!(updated, 0, "{second:#?}");
+    assert_eq!(second.mutations, 0, "{second:#?}");
+    app.stop().await;
+}
