@@ -48,6 +48,10 @@ pub enum Command {
     /// items on either side with no partner, with what would fix each. Exits 1 when anything
     /// drifts.
     Drift(DriftArgs),
+    /// Migrate Salesforce records to Monday items: snapshot, plan, rehearse against mocks, run
+    /// resumably, verify, re-run for deltas.
+    #[command(subcommand)]
+    Migrate(MigrateCmd),
 }
 
 /// `crmsync reconcile`.
@@ -80,6 +84,95 @@ pub struct DriftArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// The stage of `crmsync migrate run`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StageArg {
+    /// Against mocks seeded from a snapshot (the `mock-crm` binary, started as a child process on
+    /// loopback); records that this plan hash passed.
+    Rehearsal,
+    /// Against the configured Salesforce and Monday; refused (exit 2) unless a rehearsal of the
+    /// same plan hash passed.
+    Production,
+}
+
+/// `crmsync migrate …`.
+#[derive(Debug, Subcommand)]
+pub enum MigrateCmd {
+    /// Pull what a rehearsal needs from the configured Salesforce and Monday (the records the plan
+    /// selects, the describes, the boards' columns and items) into DIR, in the mocks' seed format.
+    Snapshot {
+        /// Output directory (created).
+        #[arg(long, value_name = "DIR")]
+        out: std::path::PathBuf,
+        /// Replace personal data (names, emails, phones, addresses, free text) with stable fakes
+        /// that keep uniqueness and relations.
+        #[arg(long)]
+        redact: bool,
+    },
+    /// Per object: the SOQL, the record count, the target board, existing items, how many would be
+    /// created / updated / unchanged, problems, estimates and missing labels. Stores the plan hash.
+    Plan {
+        /// Only these objects (comma-separated, e.g. Lead,Account).
+        #[arg(long, value_delimiter = ',')]
+        objects: Option<Vec<String>>,
+        /// Print JSON instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the migration (see --stage). Exit 0 when every record was migrated, 1 when any failed
+    /// (with the report), 2 when refused.
+    Run {
+        /// rehearsal or production.
+        #[arg(long, value_enum)]
+        stage: StageArg,
+        /// Rehearsal: the snapshot directory the mocks start from (default: a fresh snapshot of the
+        /// configured systems, taken first).
+        #[arg(long, value_name = "DIR")]
+        snapshot: Option<std::path::PathBuf>,
+        /// Continue the latest unfinished run of this plan (any later run reconciles too).
+        #[arg(long)]
+        resume: bool,
+        /// Print the diff (items to create, columns to change) and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// `last`: only records modified since the last successful run of this plan.
+        #[arg(long, value_name = "last")]
+        since: Option<String>,
+        /// Only these objects (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        objects: Option<Vec<String>>,
+        /// Where the JSON report goes.
+        #[arg(long, value_name = "FILE", default_value = "migration-report.json")]
+        report: std::path::PathBuf,
+        /// The `mock-crm` binary for the rehearsal (default: CRMSYNC_MOCK_CRM, else next to this
+        /// executable).
+        #[arg(long, value_name = "PATH", env = "CRMSYNC_MOCK_CRM")]
+        mock_crm: Option<std::path::PathBuf>,
+        /// Print the report as JSON on stdout instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compare both sides: counts and every mapped field and relation. Exit 0 when nothing
+    /// differs, 1 with a report (object, record Id, item id, field, Salesforce value, Monday value).
+    Verify {
+        /// Only these objects (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        objects: Option<Vec<String>>,
+        /// Write the report (JSON) to FILE.
+        #[arg(long, value_name = "FILE")]
+        report: Option<std::path::PathBuf>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Migration runs: stage, plan hash, outcome and counts.
+    Status {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `crmsync serve`.

@@ -55,6 +55,7 @@ mod links;
 mod lookup;
 mod migration;
 mod reconcile;
+mod migration_state;
 mod shared;
 mod status;
 mod types;
@@ -76,6 +77,7 @@ pub use lookup::{BoardCounts, EventTiming, ItemHit};
 pub use reconcile::{
     values_hash, AppliedValues, DriftReportRow, SweepCounts, SweepId, SweepRun, SweepTrigger,
 };
+pub use migration_state::{DeltaCursor, OpenIntent};
 pub use types::*;
 
 /// Tuning for [`Store::connect_with`].

@@ -322,7 +322,12 @@ impl TestApp {
 
     /// Waits until Monday delivered every webhook and the event log has no open event.
     pub async fn settle(&self) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        self.settle_within(Duration::from_secs(30)).await
+    }
+
+    /// [`TestApp::settle`] with another deadline (a migration fires a webhook per item).
+    pub async fn settle_within(&self, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
         loop {
             let deliveries = self.monday.admin.deliveries().await.unwrap();
             let pending = deliveries
@@ -352,7 +357,7 @@ impl TestApp {
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "not settled after 30 s: {pending} deliveries pending, {open} events open"
+                "not settled after {limit:?}: {pending} deliveries pending, {open} events open"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
