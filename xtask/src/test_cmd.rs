@@ -138,7 +138,7 @@ fn run_phases(paths: &Paths, forwarded: &[String], timer: &mut Timer) -> Result<
     // - the Lambda artifact check (build `bootstrap`, size and smoke test) (issue: lambda).
     let replayed = match replay_selected(forwarded) {
         true => timer.phase("replay fixtures/", || {
-            crate::replay_cmd::replay(&paths.root, &db.url, &[])
+            crate::replay_cmd::replay_built(&paths.root, &db.url, &[])
         })?,
         false => true,
     };

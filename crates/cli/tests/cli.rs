@@ -322,19 +322,7 @@ async fn serve_with_signed_app_webhooks_applies_a_change() {
     let mut env = Env::start_with(Db::Sqlite, Some(secret)).await;
     env.vars
         .push(("MONDAY_SIGNING_SECRET".into(), secret.into()));
-    // A fixed port: --public-url must be known before the server starts.
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let public = format!("http://127.0.0.1:{port}");
-    let addr = format!("127.0.0.1:{port}");
-    let server = env
-        .serve_with(&["--addr", &addr, "--public-url", &public])
-        .await;
-    env.run(&["webhooks", "install", "--url", &public])
-        .await
-        .ok();
+    let (server, _) = env.serve_public(&[]).await;
     let item = env
         .monday
         .admin

@@ -47,21 +47,11 @@ async fn a_recorded_session_replays_green_and_holds_no_secret() {
         .push(("MONDAY_SIGNING_SECRET".into(), SIGNING_SECRET.into()));
     env.vars
         .push(("CRMSYNC_STATUS_TOKEN".into(), STATUS_TOKEN.into()));
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let public = format!("http://127.0.0.1:{port}");
-    let addr = format!("127.0.0.1:{port}");
     let record = tempfile::tempdir().unwrap();
     let dir = record.path().join("session");
     let dir_s = dir.display().to_string();
-    let server = env
-        .serve_with(&[
-            "--addr",
-            &addr,
-            "--public-url",
-            &public,
+    let (server, _) = env
+        .serve_public(&[
             "--record",
             &dir_s,
             // First names are personal data here: column and field.
@@ -69,9 +59,6 @@ async fn a_recorded_session_replays_green_and_holds_no_secret() {
             "text_mkry13cw,FirstName",
         ])
         .await;
-    env.run(&["webhooks", "install", "--url", &public])
-        .await
-        .ok();
 
     // A few edits through the mock Monday, each waited for in Salesforce.
     let item = env

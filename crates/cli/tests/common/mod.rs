@@ -130,6 +130,25 @@ impl Env {
         Server::start(self.command(&all)).await
     }
 
+    /// Starts `crmsync serve --addr 127.0.0.1:PORT --public-url http://127.0.0.1:PORT EXTRA` on a
+    /// free port (the public URL must be known before it starts: it is the JWT audience), installs
+    /// the webhooks there, and returns the server and its public URL.
+    pub async fn serve_public(&self, extra: &[&str]) -> (Server, String) {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let public = format!("http://127.0.0.1:{port}");
+        let addr = format!("127.0.0.1:{port}");
+        let mut args = vec!["--addr", addr.as_str(), "--public-url", public.as_str()];
+        args.extend_from_slice(extra);
+        let server = self.serve_with(&args).await;
+        self.run(&["webhooks", "install", "--url", &public])
+            .await
+            .ok();
+        (server, public)
+    }
+
     /// Reads the mock Salesforce through its REST API with crmsync's client.
     pub fn sf(&self) -> crmsync_salesforce::SalesforceClient {
         crmsync_salesforce::SalesforceClient::new(crmsync_salesforce::SalesforceConfig::new(

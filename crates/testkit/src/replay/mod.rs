@@ -38,7 +38,7 @@ pub struct RunConfig {
 }
 
 impl RunConfig {
-    /// PostgreSQL when `DATABASE_URL` is set, else SQLite; no update; two at once.
+    /// PostgreSQL when `DATABASE_URL` is set, else SQLite; no update; four at once.
     pub fn from_env() -> RunConfig {
         RunConfig {
             db: if std::env::var_os("DATABASE_URL").is_some() {
