@@ -3,13 +3,17 @@
 //! Kept quick to compile: std, anyhow, signal-hook and the std-only crmsync-redact. Argument
 //! parsing and the JSON of `cargo metadata` (see `json`) are by hand.
 
+mod bench_cmd;
+mod chaos_cmd;
 mod db_cmd;
 mod deploy_cmd;
 mod elf;
+mod fuzz_cmd;
 mod json;
 mod lambda_cmd;
 mod pg;
 mod proc;
+mod replay_cmd;
 mod test_cmd;
 mod tidy;
 
@@ -31,6 +35,12 @@ Commands:
                             deploy the tested zip: update code, publish a version, move the alias
   rollback --function NAME [--alias live]
                             move the alias back to the version it pointed at before
+  replay [PATH...] [--update]
+                            replay the scenarios under PATH (default fixtures/) through the
+                            receiver and engine against the mocks and compare their outcomes
+  bench [--quick]           benchmarks, each next to a same-run baseline; writes BENCHMARKS.md
+  chaos [--quick]           the fault matrix (nothing lost, nothing duplicated); RELIABILITY.md
+  fuzz [--time N]           the cargo-fuzz targets (nightly), N seconds each
   help [<command>]          this help, or a command's help (also `<command> --help`)
 
 PostgreSQL, first that applies: DATABASE_URL if set; a testcontainers `postgres` container when a
@@ -77,6 +87,10 @@ fn real_main() -> Result<()> {
                 Some("tidy") => print!("{}", tidy::HELP),
                 Some("lambda") => print!("{}", lambda_cmd::HELP),
                 Some("deploy" | "rollback") => print!("{}", deploy_cmd::HELP),
+                Some("replay") => print!("{}", replay_cmd::HELP),
+                Some("bench") => print!("{}", bench_cmd::HELP),
+                Some("chaos") => print!("{}", chaos_cmd::HELP),
+                Some("fuzz") => print!("{}", fuzz_cmd::HELP),
                 Some("demo") => print!("{DEMO_HELP}"),
                 Some(other) => bail!("unknown command {other:?}\n\n{HELP}"),
                 None => print!("{HELP}"),
@@ -113,6 +127,26 @@ fn real_main() -> Result<()> {
             deploy_cmd::deploy(&paths, &python, rest, &[])
         }
         "rollback" => deploy_cmd::rollback(&paths, rest, &[]),
+        "replay" if wants_help(rest) => {
+            print!("{}", replay_cmd::HELP);
+            Ok(())
+        }
+        "replay" => replay_cmd::run(&paths, rest),
+        "bench" if wants_help(rest) => {
+            print!("{}", bench_cmd::HELP);
+            Ok(())
+        }
+        "bench" => bench_cmd::run(&paths, rest),
+        "chaos" if wants_help(rest) => {
+            print!("{}", chaos_cmd::HELP);
+            Ok(())
+        }
+        "chaos" => chaos_cmd::run(&paths, rest),
+        "fuzz" if wants_help(rest) => {
+            print!("{}", fuzz_cmd::HELP);
+            Ok(())
+        }
+        "fuzz" => fuzz_cmd::run(&paths, rest),
         "tidy" if wants_help(rest) => {
             print!("{}", tidy::HELP);
             Ok(())

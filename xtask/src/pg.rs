@@ -53,6 +53,14 @@ enum Guard {
 }
 
 impl Provisioned {
+    /// The throwaway cluster xtask started, if that is where the server came from.
+    pub fn cluster(&self) -> Option<&Cluster> {
+        match &self._guard {
+            Guard::Cluster(c) => Some(c),
+            _ => None,
+        }
+    }
+
     /// One line for the log: which path was taken.
     pub fn describe(&self) -> String {
         let url = mask_url(&self.url);
@@ -134,6 +142,36 @@ pub fn provision_for_tests(paths: &Paths) -> Result<Provisioned> {
     }
     bail!("{}", no_postgres_message())
 }
+
+/// A throwaway cluster with durability **on** (`fsync`, `synchronous_commit`, `full_page_writes`),
+/// for the durable figures of `cargo xtask bench`; `None` without the server binaries. Removed when
+/// dropped (also by [`clean_stale`] after a kill).
+pub fn durable_cluster(paths: &Paths) -> Result<Option<Cluster>> {
+    let Some(bins) = PgBins::find() else {
+        return Ok(None);
+    };
+    let run_as = run_as_user()?;
+    let name = format!("{THROWAWAY_PREFIX}{}{DURABLE_SUFFIX}", std::process::id());
+    let base = usable_base(paths, run_as.as_deref())?;
+    let cluster = Cluster::create(base.join(name), bins, run_as, false)?;
+    let conf = cluster.data().join("postgresql.conf");
+    let mut f = fs::OpenOptions::new()
+        .append(true)
+        .open(&conf)
+        .with_context(|| format!("opening {}", conf.display()))?;
+    // Appended after the test settings: the last setting wins.
+    writeln!(
+        f,
+        "# durable, for cargo xtask bench\nfsync = on\nsynchronous_commit = on\nfull_page_writes = on"
+    )
+    .with_context(|| format!("writing {}", conf.display()))?;
+    cluster.stop()?;
+    cluster.start()?;
+    Ok(Some(cluster))
+}
+
+/// Name suffix of the durable bench cluster (`xtask-pg-<pid>-durable`).
+const DURABLE_SUFFIX: &str = "-durable";
 
 pub fn no_postgres_message() -> String {
     "no PostgreSQL available. Any one of these works:\n  \
@@ -588,6 +626,16 @@ impl Cluster {
         Ok(cluster)
     }
 
+    /// The `pg_ctl` binary of this cluster's server.
+    pub fn pg_ctl(&self) -> PathBuf {
+        self.bins.bin("pg_ctl")
+    }
+
+    /// The user the server runs as (`Some("postgres")` when xtask runs as root).
+    pub fn run_as(&self) -> Option<&str> {
+        self.run_as.as_deref()
+    }
+
     pub fn data(&self) -> PathBuf {
         self.dir.join("data")
     }
@@ -817,7 +865,11 @@ pub fn usable_base(paths: &Paths, run_as: Option<&str>) -> Result<PathBuf> {
 
 /// The pid in a throwaway dir name `xtask-pg-<pid>`.
 pub fn throwaway_pid(name: &str) -> Option<u32> {
-    name.strip_prefix(THROWAWAY_PREFIX)?.parse().ok()
+    let rest = name.strip_prefix(THROWAWAY_PREFIX)?;
+    rest.strip_suffix(DURABLE_SUFFIX)
+        .unwrap_or(rest)
+        .parse()
+        .ok()
 }
 
 /// Stop and delete throwaway clusters left by xtask runs whose process is gone

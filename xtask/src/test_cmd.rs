@@ -52,10 +52,12 @@ Runs the whole suite, as `.ci/run` and CI do:
   7. runs the doctests, then every test of the workspace (cargo nextest when installed, else
      cargo test) with DATABASE_URL, INSTA_UPDATE=no, CI=true, CRMSYNC_TEST_PYTHON,
      CRMSYNC_TEST_NODE and CRMSYNC_TEST_CHROMIUM set (screenshots: target/status-screens/);
-  8. (whole workspace only) `cargo xtask lambda build` and `cargo xtask lambda test`: the Lambda
+  8. replays every scenario under fixtures/ on that PostgreSQL (`cargo xtask replay`; skipped
+     when `-p` selects packages other than crmsync-testkit);
+  9. (whole workspace only) `cargo xtask lambda build` and `cargo xtask lambda test`: the Lambda
      zip built with cargo-zigbuild (glibc <= 2.34) and run against the Runtime API emulator;
      then `cargo xtask deploy` and `rollback` against moto's server mode on 127.0.0.1;
-  9. stops and deletes what it started, also when tests fail or on Ctrl-C / SIGTERM.
+ 10. stops and deletes what it started, also when tests fail or on Ctrl-C / SIGTERM.
 
 Arguments after `--` go to the test runner; `-p/--package` replaces `--workspace`, e.g.
   cargo xtask test -- -p crmsync-store
@@ -146,6 +148,12 @@ fn run_phases(paths: &Paths, forwarded: &[String], timer: &mut Timer) -> Result<
 
     // Later issues extend this command here, while PostgreSQL is still up:
     // - replay of the recorded traffic in fixtures/ against the mocks (issue: replay);
+    let replayed = match replay_selected(forwarded) {
+        true => timer.phase("replay fixtures/", || {
+            crate::replay_cmd::replay_built(&paths.root, &db.url, &[])
+        })?,
+        false => true,
+    };
     // - the Lambda artifact: build the zip, run it against the Runtime API emulator, deploy it
     //   to moto and roll back (whole-workspace runs only; `-p` selects crates' tests).
     let lambda = if selected_packages(forwarded).is_empty() {
@@ -171,6 +179,9 @@ fn run_phases(paths: &Paths, forwarded: &[String], timer: &mut Timer) -> Result<
     if !tests {
         bail!("tests failed");
     }
+    if !replayed {
+        bail!("replay of fixtures/ failed: some scenarios differ from their expected outcome");
+    }
     if let Some(b) = lambda {
         eprintln!(
             "xtask: lambda artifact tested: {} bytes, sha256 {}, {}",
@@ -179,6 +190,13 @@ fn run_phases(paths: &Paths, forwarded: &[String], timer: &mut Timer) -> Result<
     }
     eprintln!("xtask: all tests passed");
     Ok(())
+}
+
+/// The replay of `fixtures/` runs with the whole workspace, or when the selection has the test
+/// kit (`-p crmsync-testkit`).
+fn replay_selected(forwarded: &[String]) -> bool {
+    let pkgs = selected_packages(forwarded);
+    pkgs.is_empty() || pkgs.iter().any(|p| p == "crmsync-testkit")
 }
 
 /// Doctests need a library in the selection; `-p xtask` alone (a binary) has none.
@@ -591,5 +609,12 @@ mod tests {
         assert!(doc_selection_has_lib(&[]));
         assert!(doc_selection_has_lib(&s(&["-p", "crmsync-store"])));
         assert!(!doc_selection_has_lib(&s(&["-p", "xtask"])));
+    }
+
+    #[test]
+    fn the_replay_runs_with_the_workspace_or_the_test_kit() {
+        assert!(replay_selected(&[]));
+        assert!(replay_selected(&s(&["-p", "crmsync-testkit"])));
+        assert!(!replay_selected(&s(&["-p", "crmsync-store"])));
     }
 }

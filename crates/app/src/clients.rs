@@ -141,3 +141,46 @@ pub async fn engine_with(
         engine_config,
     ))
 }
+
+/// Reads the mapping at `path`, validates it for the migration against the live describes and
+/// boards (labels and field lengths filled in), and returns it with the file's text (part of the
+/// migration's plan hash).
+pub async fn migration_mapping(
+    path: &std::path::Path,
+    sf: &SalesforceClient,
+    monday: &MondayClient,
+) -> Result<(crmsync_core::Mapping, String)> {
+    let src = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "reading the mapping file {} (CRMSYNC_MAPPING)",
+            path.display()
+        )
+    })?;
+    let parsed = crmsync_core::Mapping::parse(&src, &path.display().to_string())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let schema = crmsync_sync::fetch_schema(&parsed, sf, monday)
+        .await
+        .context("reading the Salesforce describes and Monday boards the mapping refers to")?;
+    let mapping = crmsync_core::validate(&parsed, &schema).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok((mapping, src))
+}
+
+/// The migration over `store` and the two clients, with the mapping at `path`.
+pub async fn migrator(
+    path: &std::path::Path,
+    store: Store,
+    sf: SalesforceClient,
+    monday: MondayClient,
+    sink: crmsync_migrate::ProgressSink,
+) -> Result<crmsync_migrate::Migrator> {
+    let (mapping, src) = migration_mapping(path, &sf, &monday).await?;
+    Ok(crmsync_migrate::Migrator::new(
+        store,
+        sf,
+        monday,
+        mapping,
+        &src,
+        crmsync_migrate::MigrateOptions::default(),
+        sink,
+    ))
+}

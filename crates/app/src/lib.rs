@@ -6,12 +6,14 @@
 //!   configuration, built once by [`App::from_config`] (production) or [`App::from_parts`] (the
 //!   demo and the test kit, which bring clients pointed at the mocks).
 //! * [`serve`] — router + background worker + graceful shutdown on one listener.
+//! * [`record`] — `crmsync serve --record DIR`: deliveries and API answers as a replay scenario.
 //! * [`webhooks`] — idempotent webhook installation (`crmsync webhooks install`, the demo, tests).
 //!
 //! `crmsync` (cli), the Lambda `bootstrap`, the demo and the test harness all build through this
 //! crate; nothing else assembles these parts.
 
 pub mod clients;
+pub mod record;
 mod serve;
 pub mod webhooks;
 
@@ -22,7 +24,7 @@ use crmsync_store::StoreOptions;
 use crmsync_sync::{Alerter, Engine, EngineConfig};
 use secrecy::ExposeSecret;
 
-pub use serve::{serve, ServeOptions};
+pub use serve::{serve, serve_recording, ServeOptions};
 
 /// How [`App::from_config`] builds the receiver and the engine.
 #[derive(Debug, Clone)]

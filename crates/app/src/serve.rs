@@ -25,6 +25,9 @@ pub struct ServeOptions {
     /// Close the store once everything stopped (default). The test harness keeps it open to read
     /// the final state.
     pub close_store: bool,
+    /// Run a reconciliation sweep (`--since last`) this often (None: never).
+    /// `crmsync serve` takes it from `CRMSYNC_SWEEP_MINUTES`.
+    pub sweep_every: Option<Duration>,
 }
 
 impl Default for ServeOptions {
@@ -33,6 +36,7 @@ impl Default for ServeOptions {
             worker: true,
             drain_timeout: Duration::from_secs(30),
             close_store: true,
+            sweep_every: None,
         }
     }
 }
@@ -45,6 +49,29 @@ pub async fn serve(
     listener: TcpListener,
     app: App,
     options: ServeOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    serve_inner(listener, app, options, None, shutdown).await
+}
+
+/// [`serve`], recording every webhook delivery (and what Monday and Salesforce held for the
+/// touched items) into a replay scenario (`crmsync serve --record DIR`); `recorded.json` is
+/// written once everything stopped.
+pub async fn serve_recording(
+    listener: TcpListener,
+    app: App,
+    options: ServeOptions,
+    recorder: crate::record::Recorder,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    serve_inner(listener, app, options, Some(recorder), shutdown).await
+}
+
+async fn serve_inner(
+    listener: TcpListener,
+    app: App,
+    options: ServeOptions,
+    recorder: Option<crate::record::Recorder>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let state = app.state()?;
@@ -61,11 +88,22 @@ pub async fn serve(
                 .await;
         })
     });
+    let sweeper = options.sweep_every.map(|every| {
+        let engine = app.engine.clone();
+        let rx = stop_rx.clone();
+        tokio::spawn(sweep_on_timer(engine, every, rx))
+    });
     let mut server_rx = stop_rx;
-    let server =
-        axum::serve(listener, crmsync_http::router(state)).with_graceful_shutdown(async move {
-            let _ = server_rx.wait_for(|s| *s).await;
-        });
+    let mut router = crmsync_http::router(state);
+    if let Some(rec) = recorder.clone() {
+        router = router.layer(axum::middleware::from_fn_with_state(
+            rec,
+            crate::record::layer,
+        ));
+    }
+    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+        let _ = server_rx.wait_for(|s| *s).await;
+    });
     let mut server = tokio::spawn(async move { server.await });
 
     // The server ends on its own only when it fails; otherwise at the shutdown signal.
@@ -108,7 +146,25 @@ pub async fn serve(
             tracing::warn!("the worker did not stop in time; its claims expire with their lease");
         }
     }
+    if let Some(sweeper) = sweeper {
+        // A sweep in progress only reads Monday and stores events: stopping it half-way loses
+        // nothing (the next one starts where the last passed one ended).
+        sweeper.abort();
+        let _ = sweeper.await;
+    }
     app.engine.alerter().flush().await;
+    // The recorded outcome reads the store and Salesforce: before the store closes.
+    let recorded = match &recorder {
+        Some(r) if all_stopped => r
+            .finish()
+            .await
+            .with_context(|| format!("writing {}/recorded.json", r.dir().display())),
+        Some(r) => Err(anyhow::anyhow!(
+            "not writing {}/recorded.json: processing did not stop in time",
+            r.dir().display()
+        )),
+        None => Ok(()),
+    };
     // Closing waits for every connection to come back: only when nothing runs any more, and
     // bounded (a connection stuck on a half-open socket must not hold up the exit).
     if options.close_store
@@ -120,8 +176,46 @@ pub async fn serve(
         tracing::warn!("closing the store's connections timed out; exiting anyway");
     }
     match served {
-        Ok(Ok(())) => Ok(()),
+        Ok(Ok(())) => recorded,
         Ok(Err(e)) => Err(e).context("serving HTTP"),
         Err(e) => Err(e).context("the HTTP server task failed"),
+    }
+}
+
+/// Runs a sweep every `every` (the first one after `every`) until `stop` turns true; a board
+/// never swept gets the activity log of the last two intervals. Each sweep is paced by the
+/// Monday client on the complexity budget; a failed sweep is logged (and recorded as failed) and
+/// the next one covers its window again (the cursor only moves on success).
+async fn sweep_on_timer(
+    engine: crmsync_sync::Engine,
+    every: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    use crmsync_sync::reconcile::{sweep, Since, SweepOptions};
+    let opts = SweepOptions {
+        since: Since::LastOr(every.saturating_mul(2)),
+        boards: None,
+        dry_run: false,
+        trigger: crmsync_store::SweepTrigger::Schedule,
+    };
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        let run = sweep(&engine, &opts, &|_| {});
+        tokio::select! {
+            r = run => match r {
+                Ok(report) => tracing::info!(
+                    items_checked = report.items_checked,
+                    events_stored = report.events_stored,
+                    complexity = report.complexity,
+                    elapsed_ms = report.elapsed_ms,
+                    "scheduled reconciliation sweep done"
+                ),
+                Err(e) => tracing::warn!(error = %e, "scheduled reconciliation sweep failed; the next one retries its window"),
+            },
+            _ = stop.wait_for(|s| *s) => return,
+        }
     }
 }

@@ -40,6 +40,139 @@ pub enum Command {
     /// Register, list and remove the Monday webhooks of the mapped boards.
     #[command(subcommand)]
     Webhooks(WebhooksCmd),
+    /// Find what changed on the mapped boards without webhooks (Monday's activity log, or a paged
+    /// read compared with what crmsync last applied) and store it as events that the engine
+    /// applies like webhooks. Safe to repeat: a second sweep stores nothing.
+    Reconcile(ReconcileArgs),
+    /// Report every mapped field where Salesforce and Monday disagree for linked items, and the
+    /// items on either side with no partner, with what would fix each. Exits 1 when anything
+    /// drifts.
+    Drift(DriftArgs),
+    /// Migrate Salesforce records to Monday items: snapshot, plan, rehearse against mocks, run
+    /// resumably, verify, re-run for deltas.
+    #[command(subcommand)]
+    Migrate(MigrateCmd),
+}
+
+/// `crmsync reconcile`.
+#[derive(Debug, Args)]
+pub struct ReconcileArgs {
+    /// Window start: `last` (where the board's last sweep ended; a board never swept is read in
+    /// full), a duration such as `90m`, `6h`, `3d`, or `all` (read every item).
+    #[arg(long, default_value = "last")]
+    pub since: String,
+    /// Only these board ids (comma-separated; default every mapped board).
+    #[arg(long, value_delimiter = ',')]
+    pub boards: Vec<String>,
+    /// Compare and list what would be stored; store nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not apply the stored events here (a running `crmsync serve` applies them).
+    #[arg(long)]
+    pub no_apply: bool,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `crmsync drift`.
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    /// Only these board ids (comma-separated; default every mapped board).
+    #[arg(long, value_delimiter = ',')]
+    pub boards: Vec<String>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The stage of `crmsync migrate run`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StageArg {
+    /// Against mocks seeded from a snapshot (the `mock-crm` binary, started as a child process on
+    /// loopback); records that this plan hash passed.
+    Rehearsal,
+    /// Against the configured Salesforce and Monday; refused (exit 2) unless a rehearsal of the
+    /// same plan hash passed.
+    Production,
+}
+
+/// `crmsync migrate …`.
+#[derive(Debug, Subcommand)]
+pub enum MigrateCmd {
+    /// Pull what a rehearsal needs from the configured Salesforce and Monday (the records the plan
+    /// selects, the describes, the boards' columns and items) into DIR, in the mocks' seed format.
+    Snapshot {
+        /// Output directory (created).
+        #[arg(long, value_name = "DIR")]
+        out: std::path::PathBuf,
+        /// Replace personal data (names, emails, phones, addresses, free text) with stable fakes
+        /// that keep uniqueness and relations.
+        #[arg(long)]
+        redact: bool,
+    },
+    /// Per object: the SOQL, the record count, the target board, existing items, how many would be
+    /// created / updated / unchanged, problems, estimates and missing labels. Stores the plan hash.
+    Plan {
+        /// Only these objects (comma-separated, e.g. Lead,Account).
+        #[arg(long, value_delimiter = ',')]
+        objects: Option<Vec<String>>,
+        /// Print JSON instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the migration (see --stage). Exit 0 when every record was migrated, 1 when any failed
+    /// (with the report), 2 when refused.
+    Run {
+        /// rehearsal or production.
+        #[arg(long, value_enum)]
+        stage: StageArg,
+        /// Rehearsal: the snapshot directory the mocks start from (default: a fresh snapshot of the
+        /// configured systems, taken first).
+        #[arg(long, value_name = "DIR")]
+        snapshot: Option<std::path::PathBuf>,
+        /// Continue the latest unfinished run of this plan (any later run reconciles too).
+        #[arg(long)]
+        resume: bool,
+        /// Print the diff (items to create, columns to change) and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// `last`: only records modified since the last successful run of this plan.
+        #[arg(long, value_name = "last")]
+        since: Option<String>,
+        /// Only these objects (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        objects: Option<Vec<String>>,
+        /// Where the JSON report goes.
+        #[arg(long, value_name = "FILE", default_value = "migration-report.json")]
+        report: std::path::PathBuf,
+        /// The `mock-crm` binary for the rehearsal (default: CRMSYNC_MOCK_CRM, else next to this
+        /// executable).
+        #[arg(long, value_name = "PATH", env = "CRMSYNC_MOCK_CRM")]
+        mock_crm: Option<std::path::PathBuf>,
+        /// Print the report as JSON on stdout instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compare both sides: counts and every mapped field and relation. Exit 0 when nothing
+    /// differs, 1 with a report (object, record Id, item id, field, Salesforce value, Monday value).
+    Verify {
+        /// Only these objects (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        objects: Option<Vec<String>>,
+        /// Write the report (JSON) to FILE.
+        #[arg(long, value_name = "FILE")]
+        report: Option<std::path::PathBuf>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Migration runs: stage, plan hash, outcome and counts.
+    Status {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `crmsync serve`.
@@ -56,6 +189,21 @@ pub struct ServeArgs {
     /// Accept webhooks without any authentication (local experiments only).
     #[arg(long)]
     pub allow_unauthenticated_webhooks: bool,
+    /// Record every webhook delivery (headers without credentials) and what Monday and
+    /// Salesforce held for the touched items as a replay scenario in DIR (`cargo xtask replay
+    /// DIR`); secrets are redacted. Deliveries are then handled one at a time.
+    #[arg(long, value_name = "DIR")]
+    pub record: Option<std::path::PathBuf>,
+    /// With --record: personal-data fields to redact, comma-separated Monday column ids (`name`
+    /// for item names) and Salesforce field names, e.g. `email_mksx3vtp,Email,Phone`.
+    #[arg(
+        long,
+        value_name = "FIELDS",
+        env = "CRMSYNC_RECORD_REDACT",
+        value_delimiter = ',',
+        requires = "record"
+    )]
+    pub record_redact: Vec<String>,
 }
 
 /// `crmsync dead-letters …`.

@@ -1,7 +1,8 @@
 //! The `crmsync` command line: a thin clap layer over the composition root (`crmsync-app`).
 //!
 //! * [`cli`] — the clap definitions of every command (`--help` on each).
-//! * [`commands`] — one module per command: `serve`, `dead-letters`, `db`, `mapping`, `webhooks`;
+//! * [`commands`] — one module per command: `serve`, `dead-letters`, `db`, `mapping`, `webhooks`,
+//!   `reconcile`, `drift`;
 //!   each builds what it needs through `crmsync_app` (`App::from_config`, `clients::*`).
 //! * [`output`] — tables and JSON on stdout.
 //!
@@ -22,5 +23,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Db(cmd) => commands::db::run(cmd).await,
         Command::Mapping(cmd) => commands::mapping::run(cmd).await,
         Command::Webhooks(cmd) => commands::webhooks::run(cmd).await,
+        Command::Reconcile(args) => commands::reconcile::run(args).await,
+        Command::Drift(args) => commands::reconcile::drift(args).await,
+        Command::Migrate(cmd) => commands::migrate::run(cmd).await,
     }
 }
+
+/// An error that ends `crmsync` with a specific exit status (`main` prints the message and exits
+/// with `code`; every other error exits 1).
+#[derive(Debug)]
+pub struct Exit {
+    /// Exit status.
+    pub code: i32,
+    /// What to print.
+    pub message: String,
+}
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Exit {}

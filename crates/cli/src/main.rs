@@ -8,7 +8,7 @@ fn main() {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("error: {e:#}");
-            1
+            e.downcast_ref::<crmsync_cli::Exit>().map_or(1, |x| x.code)
         }
     };
     std::process::exit(code);

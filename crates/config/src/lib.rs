@@ -24,6 +24,7 @@
 //! | `CRMSYNC_LEASE_SECS` | item lease of a worker (renewed while working) | `60` |
 //! | `CRMSYNC_EVENT_DEADLINE_SECS` | longest time one event may take (< lease) | `45` |
 //! | `CRMSYNC_INLINE_BUDGET_MS` | how long a webhook request waits for inline processing (< lease) | `5000` |
+//! | `CRMSYNC_SWEEP_MINUTES` | reconciliation sweep interval of `crmsync serve` (0 = off) | `15` |
 //!
 //! Secrets are [`SecretString`]s: `Debug` prints `[REDACTED]`, and `DATABASE_URL` is shown with its
 //! password masked. Errors name the variable and never contain a secret value.
@@ -222,7 +223,13 @@ pub struct Config {
     pub status_token: Option<SecretString>,
     /// Lease, per-event deadline and inline budget.
     pub processing: ProcessingSettings,
+    /// How often `crmsync serve` runs a reconciliation sweep (`CRMSYNC_SWEEP_MINUTES`, default
+    /// 15); `None` when set to 0 (off).
+    pub sweep_every: Option<Duration>,
 }
+
+/// Default of `CRMSYNC_SWEEP_MINUTES`.
+pub const DEFAULT_SWEEP_MINUTES: u64 = 15;
 
 const SALESFORCE_VARS: &[&str] = &[
     "SALESFORCE_LOGIN_URL",
@@ -257,6 +264,7 @@ pub const VARIABLES: &[&str] = &[
     "CRMSYNC_LEASE_SECS",
     "CRMSYNC_EVENT_DEADLINE_SECS",
     "CRMSYNC_INLINE_BUDGET_MS",
+    "CRMSYNC_SWEEP_MINUTES",
 ];
 
 struct Vars<'a>(&'a HashMap<String, String>);
@@ -356,6 +364,7 @@ impl Config {
             telegram: telegram_section(&vars)?,
             status_token: vars.secret("CRMSYNC_STATUS_TOKEN"),
             processing: processing_section(&vars)?,
+            sweep_every: sweep_section(&vars)?,
         })
     }
 
@@ -513,6 +522,25 @@ fn positive(
         });
     }
     Ok(n)
+}
+
+/// `CRMSYNC_SWEEP_MINUTES`: whole minutes, 0 = off, at most a week.
+fn sweep_section(vars: &Vars<'_>) -> Result<Option<Duration>, ConfigError> {
+    const VAR: &str = "CRMSYNC_SWEEP_MINUTES";
+    let Some(raw) = vars.get(VAR) else {
+        return Ok(Some(Duration::from_secs(DEFAULT_SWEEP_MINUTES * 60)));
+    };
+    let n: u64 = raw.trim().parse().map_err(|_| ConfigError::Invalid {
+        var: VAR,
+        reason: format!("{raw:?} is not a whole number of minutes (0 turns sweeps off)"),
+    })?;
+    if n > 7 * 24 * 60 {
+        return Err(ConfigError::Invalid {
+            var: VAR,
+            reason: format!("{n} minutes is more than a week"),
+        });
+    }
+    Ok((n > 0).then(|| Duration::from_secs(n * 60)))
 }
 
 /// The longest item lease accepted (`CRMSYNC_LEASE_SECS`): one day.

@@ -578,3 +578,21 @@ fn processing_timings_have_defaults_parse_and_name_the_variable() {
         assert!(e.to_string().contains(needle), "{pairs:?}: {e}");
     }
 }
+
+#[test]
+fn sweep_interval_defaults_to_15_minutes_0_turns_it_off_and_junk_names_the_variable() {
+    let c = Config::from_map(&HashMap::new()).unwrap();
+    assert_eq!(c.sweep_every, Some(Duration::from_secs(15 * 60)));
+    let c = Config::from_map(&env(&[("CRMSYNC_SWEEP_MINUTES", "5")])).unwrap();
+    assert_eq!(c.sweep_every, Some(Duration::from_secs(300)));
+    let c = Config::from_map(&env(&[("CRMSYNC_SWEEP_MINUTES", "0")])).unwrap();
+    assert_eq!(c.sweep_every, None);
+    for (raw, needle) in [
+        ("15m", "whole number of minutes"),
+        ("99999999", "more than a week"),
+    ] {
+        let e = err(&[("CRMSYNC_SWEEP_MINUTES", raw)]);
+        assert_eq!(var_of(&e), "CRMSYNC_SWEEP_MINUTES", "{raw}: {e}");
+        assert!(e.to_string().contains(needle), "{raw}: {e}");
+    }
+}

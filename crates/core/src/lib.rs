@@ -14,7 +14,9 @@
 
 #![warn(missing_docs)]
 
+pub mod applied;
 mod countries;
+pub mod drift;
 pub mod error;
 pub mod lookups;
 pub mod mapping;
@@ -22,6 +24,7 @@ pub mod monday;
 pub mod phone;
 pub mod plan;
 pub mod salesforce;
+pub mod soql_where;
 pub mod transform;
 pub mod validate;
 pub mod write_back;
@@ -30,7 +33,7 @@ pub use error::{Location, MappingError, MappingErrorKind, MappingErrors};
 pub use lookups::{Lookups, StaticLookups};
 pub use mapping::{
     BoardMapping, ColumnMapping, CountryFormat, DefaultValue, DeletePolicy, Direction, FieldMeta,
-    ItemNameTarget, Mapping,
+    ItemNameTarget, Mapping, MatchOn, MigrationSettings,
 };
 pub use monday::{
     related_item_ids, Board, BoardColumn, ColumnKind, ColumnValue, EventKind, Item,

@@ -79,7 +79,68 @@ pub struct BoardMapping {
     pub columns: Vec<ColumnMapping>,
     /// Lengths of the item-name fields, filled by [`crate::validate()`] from the describe.
     pub field_lengths: BTreeMap<String, usize>,
+    /// `[board.migration]`: how the Salesforce → Monday migration selects and matches records.
+    pub migration: MigrationSettings,
     pub(crate) spans: BoardSpans,
+}
+
+/// `[board.migration]` of a board (all optional).
+///
+/// ```toml
+/// [board.migration]
+/// where = "IsDeleted = false AND CreatedDate > 2020-01-01T00:00:00Z"   # SOQL condition
+/// match_on = { column = "email_mksx3vtp", field = "Email" }  # adopt items without the Id
+/// relations = ["board_relation_mks98dnn"]                    # relation columns to set
+/// strict = ["color_mksj2adq"]                                # never create labels on these
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct MigrationSettings {
+    /// A SOQL condition (without `WHERE`) selecting the records to migrate.
+    pub where_clause: Option<String>,
+    /// The natural key: an item without the Salesforce Id whose `column` equals the record's
+    /// `field` (case-insensitively) is adopted instead of a new item being created.
+    pub match_on: Option<MatchOn>,
+    /// Which board_relation columns the relation pass sets; `None`: every board_relation column
+    /// mapped towards Monday.
+    pub relations: Option<Vec<String>>,
+    /// Status/dropdown columns whose missing labels fail the record instead of being created.
+    pub strict: Vec<String>,
+    pub(crate) spans: MigrationSpans,
+}
+
+/// The natural key of `[board.migration] match_on`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MatchOn {
+    /// Monday column id.
+    pub column: String,
+    /// Salesforce field.
+    pub field: String,
+}
+
+impl MigrationSettings {
+    /// Whether the relation pass sets `column`.
+    pub fn sets_relation(&self, column: &str) -> bool {
+        self.relations
+            .as_ref()
+            .is_none_or(|r| r.iter().any(|c| c == column))
+    }
+
+    /// Whether `column` is strict (missing labels fail the record).
+    pub fn is_strict(&self, column: &str) -> bool {
+        self.strict.iter().any(|c| c == column)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub(crate) struct MigrationSpans {
+    #[serde(skip)]
+    pub where_clause: Location,
+    #[serde(skip)]
+    pub match_on: Location,
+    #[serde(skip)]
+    pub relations: Vec<Location>,
+    #[serde(skip)]
+    pub strict: Vec<Location>,
 }
 
 impl BoardMapping {
@@ -347,6 +408,25 @@ struct RawBoard {
     on_archive: Option<Spanned<toml::Value>>,
     #[serde(default)]
     column: Vec<Spanned<RawColumn>>,
+    migration: Option<RawMigration>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMigration {
+    #[serde(rename = "where")]
+    where_clause: Option<Spanned<String>>,
+    match_on: Option<Spanned<RawMatchOn>>,
+    relations: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
+    strict: Vec<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMatchOn {
+    column: String,
+    field: String,
 }
 
 #[derive(Deserialize)]
@@ -596,7 +676,9 @@ fn parse_board(ctx: &mut Ctx<'_>, rb: RawBoard, table: Location) -> BoardMapping
             columns.push(c);
         }
     }
+    let migration = parse_migration(ctx, rb.migration, &columns);
     BoardMapping {
+        migration,
         name: rb.name,
         board_id,
         object: rb.object.into_inner(),
@@ -610,6 +692,97 @@ fn parse_board(ctx: &mut Ctx<'_>, rb: RawBoard, table: Location) -> BoardMapping
         on_archive,
         columns,
         field_lengths: BTreeMap::new(),
+        spans,
+    }
+}
+
+fn parse_migration(
+    ctx: &mut Ctx<'_>,
+    raw: Option<RawMigration>,
+    columns: &[ColumnMapping],
+) -> MigrationSettings {
+    let Some(raw) = raw else {
+        return MigrationSettings::default();
+    };
+    let mut spans = MigrationSpans::default();
+    let where_clause = raw.where_clause.and_then(|w| {
+        spans.where_clause = ctx.loc(&w);
+        let text = w.into_inner();
+        if text.trim().is_empty() {
+            ctx.invalid(
+                spans.where_clause,
+                "migration.where",
+                &text,
+                "empty condition",
+            );
+            return None;
+        }
+        if let Err(reason) = crate::soql_where::check_syntax(&text) {
+            ctx.invalid(spans.where_clause, "migration.where", &text, &reason);
+            return None;
+        }
+        Some(text)
+    });
+    let match_on = raw.match_on.map(|m| {
+        spans.match_on = ctx.loc(&m);
+        let m = m.into_inner();
+        MatchOn {
+            column: m.column,
+            field: m.field,
+        }
+    });
+    let relations = raw.relations.map(|rs| {
+        let mut out = Vec::new();
+        for r in rs {
+            let loc = ctx.loc(&r);
+            let col = r.into_inner();
+            match columns.iter().find(|c| c.column == col) {
+                Some(c) if c.transform == Transform::BoardRelation => {}
+                Some(_) => ctx.invalid(
+                    loc,
+                    "migration.relations",
+                    &col,
+                    "not a board_relation column of this board",
+                ),
+                None => ctx.invalid(
+                    loc,
+                    "migration.relations",
+                    &col,
+                    "no [[board.column]] of this board has this column id",
+                ),
+            }
+            spans.relations.push(loc);
+            out.push(col);
+        }
+        out
+    });
+    let mut strict = Vec::new();
+    for s in raw.strict {
+        let loc = ctx.loc(&s);
+        let col = s.into_inner();
+        match columns.iter().find(|c| c.column == col) {
+            Some(c) if matches!(c.transform, Transform::Status | Transform::Dropdown) => {}
+            Some(_) => ctx.invalid(
+                loc,
+                "migration.strict",
+                &col,
+                "only status and dropdown columns have labels",
+            ),
+            None => ctx.invalid(
+                loc,
+                "migration.strict",
+                &col,
+                "no [[board.column]] of this board has this column id",
+            ),
+        }
+        spans.strict.push(loc);
+        strict.push(col);
+    }
+    MigrationSettings {
+        where_clause,
+        match_on,
+        relations,
+        strict,
         spans,
     }
 }

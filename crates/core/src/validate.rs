@@ -155,7 +155,39 @@ fn validate_with(
     }
 }
 
+/// `[board.migration]`: the fields of `where` and `match_on` exist on the object, the `match_on`
+/// column on the board.
+fn check_migration(ck: &mut Checker<'_>, bm: &BoardMapping, schema: &Schema) {
+    let m = &bm.migration;
+    let describe = schema.describe(&bm.object);
+    if let (Some(w), Some(d)) = (&m.where_clause, describe) {
+        if let Ok(fields) = crate::soql_where::fields(w) {
+            for f in fields {
+                ck.field(d, &f, m.spans.where_clause);
+            }
+        }
+    }
+    if let Some(mo) = &m.match_on {
+        if let Some(d) = describe {
+            ck.field(d, &mo.field, m.spans.match_on);
+        }
+        if let Some(b) = schema.board(&bm.board_id) {
+            if b.column(&mo.column).is_none() {
+                ck.err(
+                    m.spans.match_on,
+                    MappingErrorKind::ColumnMissing {
+                        board_id: b.id.clone(),
+                        board_name: b.name.clone(),
+                        column: mo.column.clone(),
+                    },
+                );
+            }
+        }
+    }
+}
+
 fn check_board(ck: &mut Checker<'_>, mapping: &Mapping, bm: &mut BoardMapping, schema: &Schema) {
+    check_migration(ck, bm, schema);
     let sp = bm.spans.clone();
     let board = schema.board(&bm.board_id);
     if board.is_none() {

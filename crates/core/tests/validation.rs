@@ -44,7 +44,7 @@ fn toml_syntax_error_has_a_line() {
 fn missing_and_unknown_keys() {
     assert_eq!(
         errors("[[board]]\nboard_id = \"100\"\nobjet = \"Lead\"\n"),
-        vec!["mapping.toml:3:1: unknown field `objet`, expected one of `name`, `board_id`, `object`, `salesforce_id_column`, `external_id_field`, `item_id_field`, `record_type_id`, `item_name`, `defaults`, `on_delete`, `on_archive`, `column`".to_string()]
+        vec!["mapping.toml:3:1: unknown field `objet`, expected one of `name`, `board_id`, `object`, `salesforce_id_column`, `external_id_field`, `item_id_field`, `record_type_id`, `item_name`, `defaults`, `on_delete`, `on_archive`, `column`, `migration`".to_string()]
     );
 }
 
@@ -302,5 +302,53 @@ fn all_errors_are_reported_together() {
     assert_eq!(
         e.to_string(),
         "2 problems in the mapping\n  mapping.toml:8:10: column `nope` does not exist on board 100 (Leads)\n  mapping.toml:13:9: field `Nope__c` does not exist on Lead"
+    );
+}
+
+/// `[board.migration]` (lines 7 on): its problems are reported at their line and column.
+#[test]
+fn migration_settings() {
+    let cols = format!(
+        "{}values = {{ \"New\" = \"Open\", \"Done\" = \"Closed\", \"Lost\" = \"Closed\" }}\n{}{}",
+        column("status", "Status", "status"),
+        column("email", "Email", "email"),
+        column("text_title", "Title", "text")
+    );
+    let ok = format!(
+        "{cols}[board.migration]\nwhere = \"Status != 'Closed' AND Title LIKE 'Dir%' AND NumberOfEmployees > LAST_N_DAYS:30\"\nmatch_on = {{ column = \"email\", field = \"Email\" }}\nstrict = [\"status\"]\n"
+    );
+    assert_eq!(errors(&lead(&ok)), Vec::<String>::new());
+    let m = Mapping::parse(&lead(&ok), "mapping.toml").unwrap();
+    let s = &m.boards[0].migration;
+    assert_eq!(s.match_on.as_ref().unwrap().field, "Email");
+    assert!(s.is_strict("status") && !s.is_strict("email"));
+    assert!(
+        s.sets_relation("anything"),
+        "no `relations`: every relation column"
+    );
+
+    // Lines: the 3 columns take lines 7-19, `[board.migration]` is line 20.
+    let bad = format!(
+        "{cols}[board.migration]\nwhere = \"Nope__c = 1 AND (Status = 'x'\"\nmatch_on = {{ column = \"no_such\", field = \"Emial\" }}\nrelations = [\"status\"]\nstrict = [\"text_title\"]\n"
+    );
+    assert_eq!(
+        errors(&lead(&bad)),
+        vec![
+            "mapping.toml:21:9: invalid migration.where `Nope__c = 1 AND (Status = 'x'`: a `(` is not closed".to_string(),
+            "mapping.toml:23:14: invalid migration.relations `status`: not a board_relation column of this board".to_string(),
+            "mapping.toml:24:11: invalid migration.strict `text_title`: only status and dropdown columns have labels".to_string(),
+        ]
+    );
+    // Well-formed, but naming fields and columns that do not exist: found by validation.
+    let unknown = format!(
+        "{cols}[board.migration]\nwhere = \"Nope__c = 1\"\nmatch_on = {{ column = \"no_such\", field = \"Emial\" }}\n"
+    );
+    assert_eq!(
+        errors(&lead(&unknown)),
+        vec![
+            "mapping.toml:21:9: field `Nope__c` does not exist on Lead".to_string(),
+            "mapping.toml:22:12: field `Emial` does not exist on Lead".to_string(),
+            "mapping.toml:22:12: column `no_such` does not exist on board 100 (Leads)".to_string(),
+        ]
     );
 }

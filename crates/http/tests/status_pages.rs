@@ -398,3 +398,90 @@ both_stores!(migration_runs_show_on_the_overview, |db| async move {
     assert!(page.contains("still running"), "{page}");
     app.stop().await;
 });
+
+// Reconciliation on the status pages: the overview lists the sweep with its complexity and links
+// the last drift report; `/status/drift` names the field and both values (JSON mirror too).
+both_stores!(
+    sweeps_and_the_last_drift_report_on_the_status_pages,
+    |db| async move {
+        let app = spawn_app(db).await;
+        let cookie = sign_in(&app).await;
+        let (_, html) = get(&app, &cookie, "/status").await;
+        assert!(
+            html.contains("No reconciliation sweep has run yet"),
+            "{html}"
+        );
+        assert!(html.contains("No drift report yet"));
+        let (_, html) = get(&app, &cookie, "/status/drift").await;
+        assert!(html.contains("No drift report yet"), "{html}");
+
+        let item = app
+            .create_item(ACCOUNTS, "Page Fund", json!({"text_mkry84sc": "Lodi"}))
+            .await;
+        app.settle().await;
+        let report = crmsync_sync::reconcile::sweep(
+            &app.engine,
+            &crmsync_sync::reconcile::SweepOptions {
+                since: crmsync_sync::reconcile::Since::Ago(std::time::Duration::from_secs(600)),
+                boards: Some(vec![ACCOUNTS.to_string()]),
+                ..Default::default()
+            },
+            &|_| {},
+        )
+        .await
+        .unwrap();
+        let rec = app.sf.by_item("Account", "Name", &item).await;
+        let sf_id = rec[0]["Id"].as_str().unwrap().to_string();
+        let mut fields = serde_json::Map::new();
+        fields.insert("BillingCity".into(), json!("Chico"));
+        app.engine
+            .salesforce()
+            .update("Account", &sf_id, &fields)
+            .await
+            .unwrap();
+        let drift = crmsync_sync::drift::drift(&app.engine, Some(&[ACCOUNTS.to_string()]))
+            .await
+            .unwrap();
+        assert!(drift.drifted >= 1);
+
+        let (status, o) = get_json(&app, "/status").await;
+        assert_eq!(status, StatusCode::OK);
+        let sweep = &o["reconcile"]["sweeps"][0];
+        assert_eq!(sweep["id"], json!(report.run_id.unwrap()));
+        assert_eq!(sweep["outcome"], "passed");
+        assert_eq!(sweep["complexity"], json!(report.complexity));
+        assert!(report.complexity > 0);
+        assert_eq!(
+            o["reconcile"]["last_drift"]["drifted"],
+            json!(drift.drifted)
+        );
+        let (_, html) = get(&app, &cookie, "/status").await;
+        assert!(
+            html.contains("href=\"/status/drift\""),
+            "the overview links the report"
+        );
+        assert!(html.contains(&format!("#{}", report.run_id.unwrap())));
+        let (status, html) = get(&app, &cookie, "/status/drift").await;
+        assert_eq!(status, StatusCode::OK);
+        for needle in [
+            "BillingCity",
+            "Lodi",
+            "Chico",
+            &format!("/status/items/{ACCOUNTS}/{item}"),
+        ] {
+            assert!(
+                html.contains(needle),
+                "the drift page shows {needle}: {html}"
+            );
+        }
+        let (_, j) = get_json(&app, "/status/drift").await;
+        let fields = j["last_report"]["boards"][0]["fields"].as_array().unwrap();
+        assert!(
+            fields
+                .iter()
+                .any(|f| f["field"] == "BillingCity" && f["salesforce"] == "Chico"),
+            "{j}"
+        );
+        app.stop().await;
+    }
+);

@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 use crate::error::{parse_body, ErrorKind, GraphQlError, MondayError};
 use crate::pacing::{BudgetSnapshot, Complexity, ComplexityBudget, RetryPolicy, Timer, TokioTimer};
 use crate::types::{
-    Board, ChangeColumnValues, CreateItem, Item, ItemRef, ItemsPageOptions, Webhook,
+    ActivityLog, Board, ChangeColumnValues, CreateItem, Item, ItemRef, ItemsPageOptions, Webhook,
     WebhookEventType,
 };
 
@@ -32,6 +32,16 @@ pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 
 const COMPLEXITY_SELECTION: &str = "complexity { before after query reset_in_x_seconds }";
 const ITEM_FIELDS: &str = "id name group { id title } board { id } column_values { id type text value ... on BoardRelationValue { linked_item_ids } }";
+/// [`ITEM_FIELDS`] with `column_values(ids: $cols)`.
+const ITEM_FIELDS_OF_COLUMNS: &str = "id name group { id title } board { id } column_values(ids: $cols) { id type text value ... on BoardRelationValue { linked_item_ids } }";
+
+fn item_fields(only_columns: bool) -> &'static str {
+    if only_columns {
+        ITEM_FIELDS_OF_COLUMNS
+    } else {
+        ITEM_FIELDS
+    }
+}
 
 /// Configuration of a [`MondayClient`].
 #[derive(Clone)]
@@ -128,6 +138,8 @@ struct Inner {
     timer: Arc<dyn Timer>,
     budget: ComplexityBudget,
     max_response_bytes: usize,
+    /// Sum of `complexity.query` of every answered request (see [`MondayClient::complexity_spent`]).
+    spent: std::sync::atomic::AtomicU64,
 }
 
 impl fmt::Debug for MondayClient {
@@ -233,6 +245,7 @@ impl MondayClient {
                 timer,
                 budget: ComplexityBudget::default(),
                 max_response_bytes: config.max_response_bytes,
+                spent: std::sync::atomic::AtomicU64::new(0),
             }),
         })
     }
@@ -240,6 +253,75 @@ impl MondayClient {
     /// What the client currently knows about the complexity budget.
     pub fn budget(&self) -> BudgetSnapshot {
         self.inner.budget.snapshot(self.inner.timer.now())
+    }
+
+    /// The complexity points this client (and its clones) spent so far: the sum of Monday's
+    /// `complexity.query` over every answered request. The difference of two readings is what the
+    /// calls in between cost.
+    pub fn complexity_spent(&self) -> u64 {
+        self.inner.spent.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The id of the user the API token belongs to (`me { id }`): changes it authored are
+    /// crmsync's own writes.
+    pub async fn me_id(&self) -> Result<String, MondayError> {
+        const OP: &str = "me";
+        let query = format!("query Me {{ {COMPLEXITY_SELECTION} me {{ id }} }}");
+        let data = self.query(OP, &query, json!({}), 1).await?;
+        #[derive(Deserialize)]
+        struct Me {
+            id: String,
+        }
+        let me: Option<Me> = field(OP, &data, "me")?;
+        me.map(|m| m.id).ok_or_else(|| MondayError::NotFound {
+            operation: OP.into(),
+            what: "the token's user (me)".into(),
+        })
+    }
+
+    /// One page of a board's activity log (`boards(ids:) { activity_logs(from:, to:, limit:,
+    /// page:) }`), newest first. `from` / `to` are ISO 8601 times (inclusive). Monday serves at
+    /// most 10,000 entries of a window: page until a page is shorter than `limit`.
+    pub async fn activity_logs(
+        &self,
+        board_id: &str,
+        from: &str,
+        to: &str,
+        limit: u32,
+        page: u32,
+    ) -> Result<Vec<ActivityLog>, MondayError> {
+        const OP: &str = "activity_logs";
+        let query = format!(
+            "query ActivityLogs($board: [ID!], $from: ISO8601DateTime, $to: ISO8601DateTime, $limit: Int, $page: Int) {{ {COMPLEXITY_SELECTION} boards(ids: $board) {{ activity_logs(from: $from, to: $to, limit: $limit, page: $page) {{ id event entity user_id created_at data }} }} }}"
+        );
+        let data = self
+            .query(
+                OP,
+                &query,
+                json!({ "board": [board_id], "from": from, "to": to, "limit": limit, "page": page.max(1) }),
+                1,
+            )
+            .await?;
+        #[derive(Deserialize)]
+        struct B {
+            activity_logs: Option<Vec<Option<ActivityLog>>>,
+        }
+        let boards: Option<Vec<Option<B>>> = field(OP, &data, "boards")?;
+        let board = boards
+            .unwrap_or_default()
+            .into_iter()
+            .flatten()
+            .next()
+            .ok_or_else(|| MondayError::NotFound {
+                operation: OP.into(),
+                what: format!("board {board_id}"),
+            })?;
+        Ok(board
+            .activity_logs
+            .unwrap_or_default()
+            .into_iter()
+            .flatten()
+            .collect())
     }
 
     /// Runs an arbitrary GraphQL document with variables and returns `data`. The document should
@@ -324,19 +406,37 @@ impl MondayClient {
 
     /// The first page of a board's items (`boards(ids:) { items_page(limit:) }`).
     pub async fn items_page(&self, board_id: &str, limit: u32) -> Result<ItemsPage, MondayError> {
+        self.items_page_of(board_id, limit, None).await
+    }
+
+    /// The page after `cursor` (`next_items_page`).
+    pub async fn next_items_page(
+        &self,
+        cursor: &str,
+        limit: u32,
+    ) -> Result<ItemsPage, MondayError> {
+        self.next_items_page_of(cursor, limit, None).await
+    }
+
+    /// [`MondayClient::items_page`] reading only `columns` (None: all).
+    async fn items_page_of(
+        &self,
+        board_id: &str,
+        limit: u32,
+        columns: Option<&[String]>,
+    ) -> Result<ItemsPage, MondayError> {
         const OP: &str = "items_page";
         let limit = check_limit(OP, limit)?;
+        let fields = item_fields(columns.is_some());
         let query = format!(
-            "query ItemsPage($board: [ID!], $limit: Int!) {{ {COMPLEXITY_SELECTION} boards(ids: $board) {{ items_page(limit: $limit) {{ cursor items {{ {ITEM_FIELDS} }} }} }} }}"
+            "query ItemsPage($board: [ID!], $limit: Int!{}) {{ {COMPLEXITY_SELECTION} boards(ids: $board) {{ items_page(limit: $limit) {{ cursor items {{ {fields} }} }} }} }}",
+            if columns.is_some() { ", $cols: [String!]" } else { "" }
         );
-        let data = self
-            .query(
-                OP,
-                &query,
-                json!({ "board": [board_id], "limit": limit }),
-                1,
-            )
-            .await?;
+        let mut vars = json!({ "board": [board_id], "limit": limit });
+        if let Some(c) = columns {
+            vars["cols"] = json!(c);
+        }
+        let data = self.query(OP, &query, vars, 1).await?;
         #[derive(Deserialize)]
         struct B {
             items_page: ItemsPage,
@@ -354,20 +454,25 @@ impl MondayClient {
             })
     }
 
-    /// The page after `cursor` (`next_items_page`).
-    pub async fn next_items_page(
+    /// [`MondayClient::next_items_page`] reading only `columns` (None: all).
+    async fn next_items_page_of(
         &self,
         cursor: &str,
         limit: u32,
+        columns: Option<&[String]>,
     ) -> Result<ItemsPage, MondayError> {
         const OP: &str = "next_items_page";
         let limit = check_limit(OP, limit)?;
+        let fields = item_fields(columns.is_some());
         let query = format!(
-            "query NextItemsPage($cursor: String!, $limit: Int!) {{ {COMPLEXITY_SELECTION} next_items_page(cursor: $cursor, limit: $limit) {{ cursor items {{ {ITEM_FIELDS} }} }} }}"
+            "query NextItemsPage($cursor: String!, $limit: Int!{}) {{ {COMPLEXITY_SELECTION} next_items_page(cursor: $cursor, limit: $limit) {{ cursor items {{ {fields} }} }} }}",
+            if columns.is_some() { ", $cols: [String!]" } else { "" }
         );
-        let data = self
-            .query(OP, &query, json!({ "cursor": cursor, "limit": limit }), 1)
-            .await?;
+        let mut vars = json!({ "cursor": cursor, "limit": limit });
+        if let Some(c) = columns {
+            vars["cols"] = json!(c);
+        }
+        let data = self.query(OP, &query, vars, 1).await?;
         field::<ItemsPage>(OP, &data, "next_items_page")
     }
 
@@ -425,9 +530,10 @@ impl MondayClient {
             'pass: loop {
                 let mut cursor: Option<String> = None;
                 loop {
+                    let cols = opts.column_ids.as_deref();
                     let page = match &cursor {
-                        None => client.items_page(&board, opts.limit).await,
-                        Some(c) => client.next_items_page(c, opts.limit).await,
+                        None => client.items_page_of(&board, opts.limit, cols).await,
+                        Some(c) => client.next_items_page_of(c, opts.limit, cols).await,
                     };
                     match page {
                         Ok(page) => {
@@ -683,6 +789,12 @@ impl MondayClient {
                         inner
                             .budget
                             .observe(inner.timer.now(), req.operation, req.units, &c);
+                        if let Some(cost) = c.query {
+                            inner.spent.fetch_add(
+                                cost.max(0).unsigned_abs(),
+                                std::sync::atomic::Ordering::Relaxed,
+                            );
+                        }
                     }
                     if resp.errors.is_empty() {
                         return Ok(resp);

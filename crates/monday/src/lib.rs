@@ -53,7 +53,7 @@ pub use pacing::{
     MAX_RESET_WAIT,
 };
 pub use types::{
-    Board, BoardRef, ChangeColumnValues, Column, ColumnSettings, ColumnValue, CreateItem,
-    DropdownLabel, Group, GroupRef, Item, ItemRef, ItemsPageOptions, StatusLabel, Webhook,
-    WebhookEventType,
+    ActivityLog, Board, BoardRef, ChangeColumnValues, Column, ColumnSettings, ColumnValue,
+    CreateItem, DropdownLabel, Group, GroupRef, Item, ItemRef, ItemsPageOptions, StatusLabel,
+    Webhook, WebhookEventType,
 };

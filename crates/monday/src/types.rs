@@ -465,6 +465,9 @@ pub struct ItemsPageOptions {
     pub limit: u32,
     /// How many times the stream may restart from the first page after an expired cursor.
     pub max_restarts: u32,
+    /// Read only these columns' values (`column_values(ids:)`; None: every column). Fewer columns
+    /// cost less of the complexity budget.
+    pub column_ids: Option<Vec<String>>,
 }
 
 impl Default for ItemsPageOptions {
@@ -472,6 +475,7 @@ impl Default for ItemsPageOptions {
         ItemsPageOptions {
             limit: 100,
             max_restarts: 3,
+            column_ids: None,
         }
     }
 }
@@ -530,5 +534,61 @@ mod tests {
             ColumnSettings::parse("text", "{}"),
             ColumnSettings::Other(_)
         ));
+    }
+}
+
+/// One entry of a board's activity log (`ActivityLogType`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ActivityLog {
+    /// Entry id (a UUID).
+    pub id: String,
+    /// What happened: `create_pulse`, `update_column_value`, `update_name`, `delete_pulse`,
+    /// `archive_pulse`, `restore_pulse`, … (board-level events too).
+    pub event: String,
+    /// `pulse` for item events.
+    #[serde(default)]
+    pub entity: String,
+    /// Who did it.
+    #[serde(default)]
+    pub user_id: String,
+    /// 100-nanosecond ticks since the Unix epoch, as a string (17 digits).
+    #[serde(default)]
+    pub created_at: String,
+    /// The details, a JSON document as a string (`pulse_id`, `column_id`, `value`, …).
+    #[serde(default)]
+    pub data: String,
+}
+
+impl ActivityLog {
+    /// The parsed `data`, when it is JSON.
+    pub fn data_json(&self) -> Option<Value> {
+        serde_json::from_str(&self.data).ok()
+    }
+
+    /// The item the entry is about (`pulse_id`, or `pulse.id` on moves), as a string.
+    pub fn item_id(&self) -> Option<String> {
+        let d = self.data_json()?;
+        let id = d
+            .get("pulse_id")
+            .or_else(|| d.get("pulse").and_then(|p| p.get("id")))?;
+        match id {
+            Value::Number(n) => Some(n.to_string()),
+            Value::String(s) if !s.is_empty() => Some(s.clone()),
+            _ => None,
+        }
+    }
+
+    /// The column of an `update_column_value` entry.
+    pub fn column_id(&self) -> Option<String> {
+        self.data_json()?
+            .get("column_id")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    }
+
+    /// `created_at` in milliseconds since the epoch (it is given in 100-ns ticks).
+    pub fn created_at_ms(&self) -> Option<i64> {
+        let ticks: i64 = self.created_at.trim().parse().ok()?;
+        Some(ticks / 10_000)
     }
 }

@@ -188,6 +188,7 @@ async fn full_board_read_through_items_page_equals_the_seed() {
                 ItemsPageOptions {
                     limit: 7,
                     max_restarts: 0,
+                    column_ids: None,
                 },
             )
             .map(|r| r.expect("page"))
@@ -235,6 +236,7 @@ async fn items_stream_restarts_after_the_mock_expires_its_cursor() {
         ItemsPageOptions {
             limit: 5,
             max_restarts: 5,
+            column_ids: None,
         },
     );
     let mut ids = Vec::new();
@@ -366,4 +368,51 @@ async fn exhausted_budget_on_the_mock_is_waited_out_in_both_shapes() {
         assert_eq!(sleeps.len(), 1, "{mode:?}: {sleeps:?}");
         assert!(sleeps[0] >= Duration::from_secs(1), "{mode:?}: {sleeps:?}");
     }
+}
+
+#[tokio::test]
+async fn me_activity_logs_and_the_complexity_spent() {
+    let mock = start_mock(MockMonday::builder()).await;
+    let client = client_for(&mock);
+    let spent_before = client.complexity_spent();
+    let me = client.me_id().await.expect("me");
+    assert_eq!(me, "58200001", "the token's user is the first seeded user");
+    let from = chrono::Utc::now() - chrono::Duration::seconds(5);
+    let created = mock
+        .admin
+        .create_item("9378000505", "Logged Co", None, json!({}))
+        .await
+        .unwrap();
+    let id = created.item.id.clone();
+    mock.admin.rename(&id, "Logged Co 2").await.unwrap();
+    let to = chrono::Utc::now() + chrono::Duration::seconds(5);
+    let logs = client
+        .activity_logs("9378000505", &from.to_rfc3339(), &to.to_rfc3339(), 1, 1)
+        .await
+        .expect("activity logs");
+    assert_eq!(logs.len(), 1, "limit 1: {logs:?}");
+    assert_eq!(logs[0].event, "update_name", "newest first");
+    assert_eq!(logs[0].item_id().as_deref(), Some(id.as_str()));
+    assert_ne!(
+        logs[0].user_id, me,
+        "an edit made as a user is not the token's"
+    );
+    let page2 = client
+        .activity_logs("9378000505", &from.to_rfc3339(), &to.to_rfc3339(), 1, 2)
+        .await
+        .unwrap();
+    assert_eq!(page2[0].event, "create_pulse");
+    let ms = page2[0].created_at_ms().expect("ticks parse");
+    assert!((ms - chrono::Utc::now().timestamp_millis()).abs() < 60_000);
+    assert!(
+        client.complexity_spent() > spent_before,
+        "the calls' complexity is counted"
+    );
+    let missing = client
+        .activity_logs("1", &from.to_rfc3339(), &to.to_rfc3339(), 1, 1)
+        .await;
+    assert!(
+        missing.is_err(),
+        "an unknown board is an error: {missing:?}"
+    );
 }

@@ -446,6 +446,7 @@ async fn expired_cursor_restarts_from_the_first_page_without_duplicates() {
             ItemsPageOptions {
                 limit: 3,
                 max_restarts: 2,
+                column_ids: None,
             },
         )
         .collect()
@@ -487,6 +488,7 @@ async fn expired_cursor_restarts_are_bounded() {
             ItemsPageOptions {
                 limit: 10,
                 max_restarts: 2,
+                column_ids: None,
             },
         )
         .collect()

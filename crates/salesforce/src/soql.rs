@@ -314,6 +314,10 @@ pub enum Cond {
     Or(Vec<Cond>),
     /// Negation.
     Not(Box<Cond>),
+    /// A condition written by the operator (e.g. `[board.migration] where` of the mapping, whose
+    /// fields the mapping check validated against the describe), rendered in parentheses as is.
+    /// Never build one from data received from elsewhere: literals in it are not escaped.
+    Raw(String),
 }
 
 impl Cond {
@@ -458,6 +462,12 @@ impl Cond {
             Cond::And(items) => group(items, "AND")?,
             Cond::Or(items) => group(items, "OR")?,
             Cond::Not(inner) => format!("(NOT {})", inner.render()?),
+            Cond::Raw(text) => {
+                if text.trim().is_empty() || text.contains(';') {
+                    return Err(SoqlError::EmptyGroup("raw condition"));
+                }
+                format!("({})", text.trim())
+            }
         })
     }
 }

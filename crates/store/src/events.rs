@@ -257,6 +257,12 @@ impl Store {
         worker: &str,
         lease: Duration,
     ) -> Result<Option<ClaimedEvent>> {
+        if let crate::Pool::Postgres(p) = &self.pool {
+            let key = format!("{}, worker {worker}", event_key(event_id));
+            let lease_ms = duration_ms("claim", "lease", lease)?;
+            no_nul("claim", "worker", worker)?;
+            return claim_pg(p, (None, None, Some(event_id.0)), worker, lease_ms, &key).await;
+        }
         let queue: Option<(i64, i64)> = dispatch!(self, p => {
             sqlx::query_as::<_, (i64, i64)>("SELECT board_id, item_id FROM events WHERE id = $1")
                 .bind(event_id.0)
@@ -283,6 +289,13 @@ impl Store {
             Some((b, i)) => format!("item {b}/{i}, worker {worker}"),
             None => format!("worker {worker}"),
         };
+        if let crate::Pool::Postgres(p) = &self.pool {
+            let queue = match item {
+                Some((b, i)) => (Some(b), Some(i), None),
+                None => (None, None, None),
+            };
+            return claim_pg(p, queue, worker, lease_ms, &key).await;
+        }
         let candidates: Vec<(i64, i64)> = match item {
             Some(bi) => vec![bi],
             None => {
@@ -406,17 +419,7 @@ impl Store {
                 }
             }
         });
-        let Some(raw) = raw else { return Ok(None) };
-        let event = raw.into_event()?;
-        let claim = Claim {
-            event_id: event.id,
-            board_id,
-            item_id,
-            token,
-            worker: worker.to_owned(),
-            lease_expires_at: event.lease_expires_at.unwrap_or_else(Utc::now),
-        };
-        Ok(Some(ClaimedEvent { event, claim }))
+        raw.map(|raw| claimed(raw, token, worker)).transpose()
     }
 
     /// Pushes the lease of a claim further out: it now expires `lease` after the database's now.
@@ -662,6 +665,44 @@ impl Store {
                                    error = excluded.error, sf_error_body = excluded.sf_error_body, \
                                    status = 'open', updated_at = excluded.updated_at \
                                RETURNING id";
+        if let crate::Pool::Postgres(p) = &self.pool {
+            let (status, retry_at, retry_after, sf_error_body) = match &outcome {
+                Settle::Done => ("done", None, None, None),
+                Settle::Skipped(_) => ("skipped", None, None, None),
+                Settle::Failed {
+                    retry: Retry::At(at),
+                    ..
+                } => ("failed", Some(*at), None, None),
+                Settle::Failed {
+                    retry: Retry::After(delay),
+                    ..
+                } => ("failed", None, Some(*delay), None),
+                Settle::Dead { sf_error_body, .. } => ("dead", None, None, *sf_error_body),
+            };
+            // One statement: the same lock-row-then-event-row settlement, on the server.
+            let settled: Option<(i64, Option<i64>)> = sqlx::query_as(
+                "SELECT attempts, dead_letter_id FROM crmsync_settle($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(claim.board_id)
+            .bind(claim.item_id)
+            .bind(&claim.token)
+            .bind(claim.event_id.0)
+            .bind(status)
+            .bind(error)
+            .bind(retry_at)
+            .bind(retry_after)
+            .bind(sf_error_body)
+            .fetch_optional(p)
+            .await
+            .map_err(err)?;
+            return match settled {
+                None => Err(lease_lost(op, claim)),
+                Some((attempts, dl)) => Ok((
+                    u32::try_from(attempts).unwrap_or(u32::MAX),
+                    dl.map(DeadLetterId),
+                )),
+            };
+        }
         let settled: Option<(i64, Option<i64>)> = dispatch!(self, p => {
             let mut tx = p.begin_write().await.map_err(err)?;
             let now = sqlx::query_scalar::<_, i64>(&now_sql)
@@ -726,6 +767,46 @@ impl Store {
             )),
         }
     }
+}
+
+/// A claimed event row and the lease token it was claimed with, as a [`ClaimedEvent`].
+fn claimed(raw: RawEvent, token: String, worker: &str) -> Result<ClaimedEvent> {
+    let event = raw.into_event()?;
+    let claim = Claim {
+        event_id: event.id,
+        board_id: event.board_id,
+        item_id: event.item_id,
+        token,
+        worker: worker.to_owned(),
+        lease_expires_at: event.lease_expires_at.unwrap_or_else(Utc::now),
+    };
+    Ok(ClaimedEvent { event, claim })
+}
+
+/// A claim on PostgreSQL in one round trip: `crmsync_claim` (migration 0007) runs the candidate scan,
+/// the item lease, the head read and the event update on the server. `queue` is (board, item, event):
+/// one item, the queue of one event, or all three `None` for any due queue.
+async fn claim_pg(
+    p: &sqlx::PgPool,
+    queue: (Option<i64>, Option<i64>, Option<i64>),
+    worker: &str,
+    lease_ms: i64,
+    key: &str,
+) -> Result<Option<ClaimedEvent>> {
+    let token = uuid::Uuid::new_v4().to_string();
+    let sql = format!("SELECT {EVENT_COLS} FROM crmsync_claim($1, $2, $3, $4, $5, $6, $7)");
+    let raw = sqlx::query_as::<_, RawEvent>(&sql)
+        .bind(queue.0)
+        .bind(queue.1)
+        .bind(queue.2)
+        .bind(&token)
+        .bind(worker)
+        .bind(lease_ms)
+        .bind(CLAIM_CANDIDATES)
+        .fetch_optional(p)
+        .await
+        .map_err(StoreError::query("claim", key))?;
+    raw.map(|raw| claimed(raw, token, worker)).transpose()
 }
 
 pub(crate) fn lease_lost(op: &'static str, claim: &Claim) -> StoreError {

@@ -67,6 +67,7 @@ suite!(
     attempts_are_rows_numbered_per_event,
     rejected_deliveries_keep_headers_and_body_bytes,
     status_page_lookups_find_items_and_take_any_text,
+    reconcile_state_applied_values_cursors_sweeps_and_drift,
 );
 
 const LONG: Duration = Duration::from_secs(60);
@@ -2016,4 +2017,127 @@ async fn rejected_deliveries_keep_headers_and_body_bytes(db: &TestDb) {
         .await
         .unwrap()
         .is_none());
+}
+
+async fn reconcile_state_applied_values_cursors_sweeps_and_drift(db: &TestDb) {
+    use crmsync_store::{SweepCounts, SweepTrigger};
+    use std::collections::BTreeMap;
+    let store = &db.store;
+    let m = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    assert_eq!(store.applied_values(1, 10).await.unwrap(), None);
+    let first = store
+        .record_applied_values(1, 10, &m(&[("name", "a"), ("text", "b")]), true)
+        .await
+        .unwrap();
+    // A merge keeps the other columns and changes the overall hash.
+    let merged = store
+        .record_applied_values(1, 10, &m(&[("text", "c")]), false)
+        .await
+        .unwrap();
+    assert_eq!(merged.hashes, m(&[("name", "a"), ("text", "c")]));
+    assert_ne!(merged.values_hash, first.values_hash);
+    assert_eq!(
+        store.applied_values(1, 10).await.unwrap().unwrap().hashes,
+        merged.hashes
+    );
+    // Replace drops what is not given; the overall hash only depends on the map.
+    let replaced = store
+        .record_applied_values(1, 10, &m(&[("name", "a"), ("text", "b")]), true)
+        .await
+        .unwrap();
+    assert_eq!(replaced.values_hash, first.values_hash);
+    store
+        .record_applied_values(1, 11, &m(&[("name", "z")]), true)
+        .await
+        .unwrap();
+    store
+        .record_applied_values(2, 10, &m(&[("name", "other board")]), true)
+        .await
+        .unwrap();
+    let board = store.applied_values_for_board(1).await.unwrap();
+    assert_eq!(board.len(), 2);
+    assert_eq!(board[&11].hashes, m(&[("name", "z")]));
+    assert!(store.delete_applied_values(1, 11).await.unwrap());
+    assert!(!store.delete_applied_values(1, 11).await.unwrap());
+
+    for (item, sf) in [(10, "00Q000000000001AAA"), (12, "00Q000000000002AAA")] {
+        store
+            .upsert_link(&Link {
+                monday_board_id: 1,
+                monday_item_id: item,
+                sf_object: "Lead".into(),
+                sf_id: sf.into(),
+            })
+            .await
+            .unwrap();
+    }
+    let links = store.links_for_board(1).await.unwrap();
+    assert_eq!(
+        links.iter().map(|l| l.monday_item_id).collect::<Vec<_>>(),
+        [10, 12]
+    );
+    assert!(store.links_for_board(2).await.unwrap().is_empty());
+
+    assert_eq!(store.sweep_cursor(1).await.unwrap(), None);
+    let t1 = DateTime::from_timestamp_millis(1_800_000_000_000).unwrap();
+    let t0 = DateTime::from_timestamp_millis(1_700_000_000_000).unwrap();
+    store.set_sweep_cursor(1, t1).await.unwrap();
+    store.set_sweep_cursor(1, t0).await.unwrap();
+    assert_eq!(
+        store.sweep_cursor(1).await.unwrap(),
+        Some(t1),
+        "never backwards"
+    );
+
+    let id = store
+        .start_sweep(SweepTrigger::Cli, false, "1,2", Some(t0), t1)
+        .await
+        .unwrap();
+    let running = store.recent_sweeps(5).await.unwrap();
+    assert_eq!(running[0].outcome, "running");
+    let counts = SweepCounts {
+        items_checked: 7,
+        events_stored: 3,
+        log_entries: 9,
+        full_reads: 1,
+        complexity: 12345,
+    };
+    store.finish_sweep(id, &counts, None).await.unwrap();
+    let failed = store
+        .start_sweep(SweepTrigger::Schedule, true, "1", None, t1)
+        .await
+        .unwrap();
+    store
+        .finish_sweep(failed, &SweepCounts::default(), Some("Monday said no"))
+        .await
+        .unwrap();
+    let runs = store.recent_sweeps(5).await.unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[0].id, failed);
+    assert_eq!(runs[0].outcome, "failed");
+    assert_eq!(runs[0].error.as_deref(), Some("Monday said no"));
+    assert!(runs[0].dry_run);
+    assert_eq!(runs[0].trigger, "schedule");
+    assert_eq!(runs[1].counts, counts);
+    assert_eq!(runs[1].since, Some(t0));
+    assert_eq!(runs[1].until, t1);
+    assert!(runs[1].elapsed().is_some());
+
+    assert_eq!(store.last_drift_report().await.unwrap(), None);
+    store.save_drift_report("1", 0, "{}").await.unwrap();
+    let id = store
+        .save_drift_report("1,2", 2, r#"{"drifts":[1,2]}"#)
+        .await
+        .unwrap();
+    let last = store.last_drift_report().await.unwrap().unwrap();
+    assert_eq!(
+        (last.id, last.drifted, last.boards.as_str()),
+        (id, 2, "1,2")
+    );
+    assert_eq!(last.report, r#"{"drifts":[1,2]}"#);
 }

@@ -921,6 +921,22 @@ impl Engine {
         Ok(Some(item))
     }
 
+    /// The planner's lookups for a fresh `item` of board `bm` (its link, its relations' links,
+    /// the user directories when the board maps a people column): what a drift report needs to
+    /// compute the fields the mapping would write.
+    pub(crate) async fn lookups_for(
+        &self,
+        bm: &BoardMapping,
+        item: &Item,
+    ) -> Result<StaticLookups, ApplyError> {
+        let users = bm
+            .columns
+            .iter()
+            .any(|c| c.transform == crmsync_core::Transform::People);
+        self.lookups(bm, Some(&item.id), None, Some(item), users)
+            .await
+    }
+
     /// The planner's lookups for `item_id` on board `bm`: its link, the links of the items its
     /// relation values (in `ev` and `item`) point at, and the user directories when `users`.
     async fn lookups(
@@ -1007,7 +1023,11 @@ impl Engine {
         let users = needs_user_directory(bm, ev);
         let mut item: Option<Item> = None;
         let mut fetched = false;
-        if self.inner.config.fresh_reads && mutable_event {
+        let from_sweep = ev
+            .trigger_uuid
+            .as_deref()
+            .is_some_and(|t| t.starts_with(crate::reconcile::RECONCILE_PREFIX));
+        if (self.inner.config.fresh_reads || from_sweep) && mutable_event {
             if let Some(id) = &item_id {
                 item = self.fetch_item(&board_id, id).await?;
                 fetched = true;
@@ -1075,7 +1095,26 @@ impl Engine {
                 self.store_follow_up(&fu).await?;
             }
         }
+        let links_item = plan.ops.iter().any(|o| {
+            matches!(
+                o,
+                Operation::Create { .. } | Operation::Upsert { .. } | Operation::Link { .. }
+            )
+        });
         let applied = self.execute(item.as_ref(), plan, true).await?;
+        if let Some(id) = &item_id {
+            let deferred_cols: Vec<&str> = deferred.iter().map(|d| d.column_id.as_str()).collect();
+            self.record_applied(
+                bm,
+                ev,
+                id,
+                item.as_ref(),
+                links_item,
+                &deferred_cols,
+                &applied,
+            )
+            .await;
+        }
         Ok(match applied {
             Applied::Done(summary) if !deferred.is_empty() => {
                 let cols: Vec<&str> = deferred.iter().map(|d| d.column_id.as_str()).collect();
@@ -1086,6 +1125,89 @@ impl Engine {
             }
             other => other,
         })
+    }
+
+    /// Records what was applied for the item (`crmsync_core::applied`), so a reconciliation sweep
+    /// knows which of its current values Salesforce already holds: every mapped value after a
+    /// create or link (except the deferred columns, which their follow-ups apply), the event's
+    /// column or name after a change, the state after a delete or archive. Only with the item
+    /// snapshot read for this event, and only for a linked item. A failure here is logged, never
+    /// undoes the applied event (a sweep then finds the value "changed" and applies it again,
+    /// idempotently).
+    #[allow(clippy::too_many_arguments)]
+    async fn record_applied(
+        &self,
+        bm: &BoardMapping,
+        ev: &WebhookEvent,
+        item_id: &str,
+        item: Option<&Item>,
+        links_item: bool,
+        deferred: &[&str],
+        applied: &Applied,
+    ) {
+        use crmsync_core::applied::{hashed_keys, key_hash, NAME_KEY, STATE_KEY};
+        use crmsync_core::EventKind;
+        let (Ok(board), Ok(item_n)) = (lookups::parse_id(&bm.board_id), lookups::parse_id(item_id))
+        else {
+            return;
+        };
+        let store = &self.inner.store;
+        let mut hashes = std::collections::BTreeMap::new();
+        let mut replace = false;
+        if ev.event_type.removes_item() {
+            if !matches!(applied, Applied::Done(_)) {
+                return;
+            }
+            let state = if ev.event_type == EventKind::DeletePulse {
+                "deleted"
+            } else {
+                "archived"
+            };
+            hashes.insert(STATE_KEY.to_string(), state.to_string());
+        } else {
+            let Some(item) = item else { return };
+            let keys: Vec<String> = if links_item && matches!(applied, Applied::Done(_)) {
+                replace = true;
+                hashed_keys(bm)
+                    .into_iter()
+                    .filter(|k| !deferred.contains(&k.as_str()))
+                    .collect()
+            } else {
+                match ev.event_type {
+                    EventKind::UpdateColumnValue => ev
+                        .column_id
+                        .iter()
+                        .filter(|c| hashed_keys(bm).contains(c))
+                        .cloned()
+                        .collect(),
+                    EventKind::UpdateName => vec![NAME_KEY.to_string()],
+                    _ => Vec::new(),
+                }
+            };
+            if keys.is_empty() {
+                return;
+            }
+            for k in keys {
+                let h = key_hash(item, &k);
+                hashes.insert(k, h);
+            }
+        }
+        match store.find_link_by_monday(board, item_n).await {
+            Ok(Some(_)) => {}
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(board_id = board, item_id = item_n, error = %e,
+                    "could not read the link to record the applied values");
+                return;
+            }
+        }
+        if let Err(e) = store
+            .record_applied_values(board, item_n, &hashes, replace)
+            .await
+        {
+            tracing::warn!(board_id = board, item_id = item_n, error = %e,
+                "could not record the applied values; a sweep will apply them again");
+        }
     }
 
     /// Stores a follow-up under its root event's key (a second store of the same key — a retried

@@ -195,6 +195,9 @@ pub enum EngineError {
     /// A Salesforce call outside event processing failed (e.g. describes for validation).
     #[error("{0}")]
     Salesforce(#[from] SalesforceError),
+    /// Data from Monday (or an argument) that a sweep or report cannot use, with what it was.
+    #[error("{0}")]
+    Invalid(String),
 }
 
 #[cfg(test)]

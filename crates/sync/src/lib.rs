@@ -35,11 +35,13 @@
 //! column, so their `create_pulse` links instead of creating.
 
 pub mod alerts;
+pub mod drift;
 mod engine;
 mod error;
 mod health;
 pub mod ingest;
 mod lookups;
+pub mod reconcile;
 mod setup;
 
 pub use alerts::{Alert, AlertConfig, AlertKind, Alerter, TelegramConfig};

@@ -58,7 +58,10 @@ pub struct TestApp {
     pub alert_window: Duration,
     pg_db: Option<PgDatabase>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    served: Option<JoinHandle<anyhow::Result<()>>>,
+    served: Option<Served>,
+    receiver: ReceiverConfig,
+    worker: bool,
+    sweep_every: Option<Duration>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -78,6 +81,24 @@ pub struct Options {
     /// Whether the mock Monday signs the webhook challenge (default `true`; Monday documents the
     /// JWT only for event deliveries, so `false` is the case to be ready for).
     pub sign_challenge: bool,
+    /// Seed directory of both mocks (`monday/`, `salesforce/`; default `fixtures/seed`). The
+    /// replay runner points it at a scenario's starting state.
+    pub seed_dir: PathBuf,
+    /// Register the mapped boards' webhooks on the mock Monday (default `true`). Without them
+    /// edits through the mock fire nothing: the replay runner sends recorded deliveries instead.
+    pub install_webhooks: bool,
+    /// PostgreSQL without the "store down" proxy in between (benchmarks; default `false`). Then
+    /// [`TestApp::proxy`] is `None`.
+    pub direct_store: bool,
+    /// The Salesforce client's per-request timeout (default: the client's own).
+    pub sf_request_timeout: Option<Duration>,
+    /// The mock Monday's complexity budget: points per window (default: the mock's).
+    pub monday_budget: Option<(u64, Duration)>,
+    /// The mock Monday's webhook redelivery schedule: interval and number of retries after a
+    /// failed delivery (default 300 ms × 60; Monday's is 1 min × 30).
+    pub webhook_retries: (Duration, u32),
+    /// The app's reconciliation timer (`CRMSYNC_SWEEP_MINUTES` of `crmsync serve`; default off).
+    pub sweep_every: Option<Duration>,
 }
 
 impl Options {
@@ -97,6 +118,13 @@ impl Options {
             inline_budget: Duration::from_secs(2),
             inline_concurrency: None,
             sign_challenge: true,
+            seed_dir: seed_dir(),
+            install_webhooks: true,
+            direct_store: false,
+            sf_request_timeout: None,
+            monday_budget: None,
+            webhook_retries: (Duration::from_millis(300), 60),
+            sweep_every: None,
         }
     }
 }
@@ -114,8 +142,12 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         }
         Db::Postgres => {
             let db = PgDatabase::create("crmsync_e2e").await;
-            let proxy = Proxy::start(db.server_addr()).await;
-            (db.url_through(&proxy), Some(proxy), None, Some(db))
+            if opts.direct_store {
+                (db.url.clone(), None, None, Some(db))
+            } else {
+                let proxy = Proxy::start(db.server_addr()).await;
+                (db.url_through(&proxy), Some(proxy), None, Some(db))
+            }
         }
     };
     let store = Store::connect_with(
@@ -133,14 +165,19 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
     store.migrate().await.unwrap();
 
     let salesforce = mock_salesforce::MockSalesforce::builder()
+        .seed_dir(opts.seed_dir.join("salesforce"))
         .start()
         .await
         .unwrap();
-    let monday = mock_monday::MockMonday::builder()
-        .seed_dir(seed_dir().join("monday"))
+    let mut monday = mock_monday::MockMonday::builder();
+    if let Some((points, window)) = opts.monday_budget {
+        monday = monday.budget(points, window);
+    }
+    let monday = monday
+        .seed_dir(opts.seed_dir.join("monday"))
         .signing_secret(SIGNING_SECRET)
         .sign_challenge(opts.sign_challenge)
-        .webhook_retries(Duration::from_millis(300), 60)
+        .webhook_retries(opts.webhook_retries.0, opts.webhook_retries.1)
         .start()
         .await
         .unwrap();
@@ -156,6 +193,10 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         max_backoff: Duration::from_millis(100),
         max_elapsed: Duration::from_secs(1),
     });
+    let sf_config = match opts.sf_request_timeout {
+        Some(t) => sf_config.with_request_timeout(t),
+        None => sf_config,
+    };
     let sf_client = SalesforceClient::new(sf_config).unwrap();
     let monday_client = MondayClient::new(
         MondayConfig::new(SecretString::from(monday.token().to_string()))
@@ -200,24 +241,13 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
     }
     rc.pending_policy = opts.pending_policy;
     rc.status_token = Some(SecretString::from(STATUS_TOKEN));
-    let app = App::from_parts(engine.clone(), rc);
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let served = tokio::spawn(crmsync_app::serve(
-        listener,
-        app,
-        ServeOptions {
-            worker: opts.worker,
-            drain_timeout: Duration::from_secs(10),
-            close_store: false,
-        },
-        async {
-            let _ = rx.await;
-        },
-    ));
+    let (tx, served) = serve_on(listener, &engine, rc.clone(), opts.worker, opts.sweep_every);
     let hook_url = url::Url::parse(&webhook_url).unwrap();
-    crmsync_app::webhooks::install(&monday_client, &mapping, &hook_url)
-        .await
-        .unwrap();
+    if opts.install_webhooks {
+        crmsync_app::webhooks::install(&monday_client, &mapping, &hook_url)
+            .await
+            .unwrap();
+    }
     TestApp {
         base_url,
         webhook_url,
@@ -234,8 +264,38 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         pg_db,
         shutdown: Some(tx),
         served: Some(served),
+        receiver: rc,
+        worker: opts.worker,
+        sweep_every: opts.sweep_every,
         _dir: dir,
     }
+}
+
+type Served = JoinHandle<anyhow::Result<()>>;
+
+fn serve_on(
+    listener: TcpListener,
+    engine: &Engine,
+    rc: ReceiverConfig,
+    worker: bool,
+    sweep_every: Option<Duration>,
+) -> (tokio::sync::oneshot::Sender<()>, Served) {
+    let app = App::from_parts(engine.clone(), rc);
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn(crmsync_app::serve(
+        listener,
+        app,
+        ServeOptions {
+            worker,
+            drain_timeout: Duration::from_secs(10),
+            close_store: false,
+            sweep_every,
+        },
+        async {
+            let _ = rx.await;
+        },
+    ));
+    (tx, served)
 }
 
 impl TestApp {
@@ -263,7 +323,12 @@ impl TestApp {
 
     /// Waits until Monday delivered every webhook and the event log has no open event.
     pub async fn settle(&self) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        self.settle_within(Duration::from_secs(30)).await
+    }
+
+    /// [`TestApp::settle`] with another deadline (a migration fires a webhook per item).
+    pub async fn settle_within(&self, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
         loop {
             let deliveries = self.monday.admin.deliveries().await.unwrap();
             let pending = deliveries
@@ -293,7 +358,7 @@ impl TestApp {
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "not settled after 30 s: {pending} deliveries pending, {open} events open"
+                "not settled after {limit:?}: {pending} deliveries pending, {open} events open"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -383,6 +448,25 @@ impl TestApp {
                 Err(e) => panic!("the app's task failed: {e}"),
             }
         }
+    }
+
+    /// Starts the app again on the same address after [`TestApp::stop_serving`] (crmsync back up
+    /// after an outage: the mock's webhooks point at the same URL).
+    pub async fn start_serving(&mut self) {
+        assert!(self.served.is_none(), "the app is still serving");
+        let addr = self.base_url.trim_start_matches("http://").to_string();
+        let listener = TcpListener::bind(&addr)
+            .await
+            .unwrap_or_else(|e| panic!("cannot listen on {addr} again: {e}"));
+        let (tx, served) = serve_on(
+            listener,
+            &self.engine,
+            self.receiver.clone(),
+            self.worker,
+            self.sweep_every,
+        );
+        self.shutdown = Some(tx);
+        self.served = Some(served);
     }
 
     /// Stops the app and drops the test's PostgreSQL database.

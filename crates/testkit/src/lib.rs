@@ -10,16 +10,24 @@
 //! * [`sf_rest`] — reads the mock Salesforce through its REST API, independently of crmsync's client.
 //! * [`lambda_emulator`] — the AWS Lambda Runtime API, to run the built `bootstrap` as Lambda would;
 //!   [`lambda_suite`] — the artifact suite on it (binary `crmsync-lambda-test`, `cargo xtask lambda test`).
+//! * [`replay`] — replays `fixtures/` scenarios through the receiver and engine and compares the
+//!   outcome with their insta snapshots (binary `crmsync-replay`, `cargo xtask replay`).
+//! * [`bench`] — `cargo xtask bench` (binary `crmsync-bench`): webhook → Salesforce, mapping
+//!   and planning, BENCHMARKS.md and its plot.
+//! * [`chaos`] — `cargo xtask chaos` (binary `crmsync-chaos`): the fault matrix, RELIABILITY.md.
 //! * [`demo`] — the scripted demo behind `cargo xtask demo` (binary `crmsync-demo`).
 //!
 //! This is the only crate outside `mock-servers/` that depends on the mocks other than as a
 //! dev-dependency (`cargo xtask tidy` checks it).
 
+pub mod bench;
+pub mod chaos;
 pub mod demo;
 pub mod harness;
 pub mod lambda_emulator;
 pub mod lambda_suite;
 pub mod pg;
+pub mod replay;
 pub mod seed;
 pub mod sf_rest;
 pub mod telegram;

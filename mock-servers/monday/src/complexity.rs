@@ -136,6 +136,7 @@ impl Calc<'_> {
             "boards" => ids_len().unwrap_or_else(|| limit(25)),
             "items" => ids_len().unwrap_or_else(|| limit(25)),
             "items_page" | "next_items_page" | "items_page_by_column_values" => limit(25),
+            "activity_logs" => limit(25),
             "users" => ids_len().unwrap_or_else(|| limit(200)),
             "column_values" => ids_len().unwrap_or(20),
             "columns" => ids_len().unwrap_or(20),

@@ -17,6 +17,7 @@
 
 #![warn(missing_docs)]
 
+pub mod activity;
 pub mod client;
 pub mod columns;
 pub mod complexity;

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
+use crate::activity::{self, ActivityRec};
 use crate::complexity::Window;
 use crate::config::{BudgetErrorMode, Config};
 use crate::model::Seed;
@@ -97,6 +98,7 @@ pub struct Mock {
     pub(crate) journal: Mutex<Vec<JournalEntry>>,
     pub(crate) faults: Mutex<Faults>,
     deliveries: Mutex<Vec<Delivery>>,
+    activity: Mutex<Vec<ActivityRec>>,
     reorder: Mutex<Vec<u64>>,
     queue: mpsc::UnboundedSender<u64>,
     http: reqwest::Client,
@@ -124,6 +126,7 @@ impl Mock {
             journal: Mutex::new(Vec::new()),
             faults: Mutex::new(Faults::default()),
             deliveries: Mutex::new(Vec::new()),
+            activity: Mutex::new(Vec::new()),
             reorder: Mutex::new(Vec::new()),
             queue: tx,
             http: reqwest::Client::builder().build().unwrap_or_default(),
@@ -173,6 +176,7 @@ impl Mock {
         *lock(&self.requests) = Window::default();
         lock(&self.journal).clear();
         lock(&self.deliveries).clear();
+        lock(&self.activity).clear();
         lock(&self.reorder).clear();
         *lock(&self.faults) = Faults::default();
     }
@@ -240,7 +244,17 @@ impl Mock {
         );
     }
 
-    /// Queues webhook deliveries for events (called after every change).
+    /// The activity log of every board, oldest first (see [`crate::activity`]).
+    pub fn activity_log(&self) -> Vec<ActivityRec> {
+        lock(&self.activity).clone()
+    }
+
+    /// Entries of one board's activity log matching `filter`, newest first.
+    pub fn activity_logs(&self, board_id: &str, filter: &activity::Filter) -> Vec<ActivityRec> {
+        activity::select(&lock(&self.activity), board_id, filter)
+    }
+
+    /// Queues webhook deliveries (and activity log entries) for events (called after every change).
     pub fn emit(&self, events: Vec<Event>) {
         if events.is_empty() {
             return;
@@ -249,10 +263,17 @@ impl Mock {
         {
             let st = self.lock_state();
             let mut log = lock(&self.deliveries);
+            let mut activity = lock(&self.activity);
             for ev in &events {
                 let Ok(board) = st.board(&ev.item.board_id) else {
                     continue;
                 };
+                activity.push(activity::entry(
+                    ev,
+                    board,
+                    &st.users,
+                    self.config.account_id,
+                ));
                 for w in st
                     .webhooks
                     .iter()

@@ -36,7 +36,44 @@ pub async fn run(args: ServeArgs) -> Result<()> {
             "shutting down: finishing in-flight requests and events"
         );
     };
-    crmsync_app::serve(listener, app, ServeOptions::default(), shutdown).await?;
+    match config.sweep_every {
+        Some(every) => crate::outln!(
+            "crmsync: reconciliation sweep every {} min (CRMSYNC_SWEEP_MINUTES)",
+            every.as_secs() / 60
+        ),
+        None => crate::outln!("crmsync: reconciliation sweeps off (CRMSYNC_SWEEP_MINUTES=0)"),
+    }
+    let serve_options = ServeOptions {
+        sweep_every: config.sweep_every,
+        ..ServeOptions::default()
+    };
+    match &args.record {
+        Some(dir) => {
+            let recorder = crmsync_app::record::Recorder::new(
+                dir,
+                app.engine.clone(),
+                crmsync_app::record::RecordOptions {
+                    secrets: crmsync_app::record::config_secrets(&config),
+                    personal_fields: args
+                        .record_redact
+                        .iter()
+                        .map(|f| f.trim().to_string())
+                        .filter(|f| !f.is_empty())
+                        .collect(),
+                },
+            )?;
+            crate::outln!("crmsync: recording deliveries into {}", dir.display());
+            crmsync_app::serve_recording(
+                listener,
+                app,
+                serve_options,
+                recorder,
+                shutdown,
+            )
+            .await?;
+        }
+        None => crmsync_app::serve(listener, app, serve_options, shutdown).await?,
+    }
     crate::outln!("crmsync: stopped");
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! Helpers for driving the built `crmsync` binary like a user would: in-process mocks, a fresh
 //! store (SQLite temp file or a fresh PostgreSQL database on the server of `DATABASE_URL`), the
 //! environment the binary reads, and `crmsync serve` as a child process.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -40,6 +40,15 @@ impl Env {
 
     /// With `signing_secret`, the mock Monday signs deliveries (app webhooks, JWT).
     pub async fn start_with(db: Db, signing_secret: Option<&str>) -> Env {
+        Env::start_full(db, signing_secret, None).await
+    }
+
+    /// With the mock Monday's complexity budget lifted (the migration tests: limits off).
+    pub async fn start_unmetered(db: Db) -> Env {
+        Env::start_full(db, None, Some(1_000_000_000_000)).await
+    }
+
+    async fn start_full(db: Db, signing_secret: Option<&str>, budget: Option<u64>) -> Env {
         let salesforce = mock_salesforce::MockSalesforce::builder()
             .client_credentials(SF_CLIENT_ID, SF_CLIENT_SECRET)
             .start()
@@ -50,6 +59,9 @@ impl Env {
             .webhook_retries(Duration::from_millis(300), 60);
         if let Some(secret) = signing_secret {
             builder = builder.signing_secret(secret);
+        }
+        if let Some(points) = budget {
+            builder = builder.budget(points, Duration::from_secs(60));
         }
         let monday = builder.start().await.unwrap();
         let dir = tempfile::tempdir().unwrap();
@@ -118,6 +130,25 @@ impl Env {
         Server::start(self.command(&all)).await
     }
 
+    /// Starts `crmsync serve --addr 127.0.0.1:PORT --public-url http://127.0.0.1:PORT EXTRA` on a
+    /// free port (the public URL must be known before it starts: it is the JWT audience), installs
+    /// the webhooks there, and returns the server and its public URL.
+    pub async fn serve_public(&self, extra: &[&str]) -> (Server, String) {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let public = format!("http://127.0.0.1:{port}");
+        let addr = format!("127.0.0.1:{port}");
+        let mut args = vec!["--addr", addr.as_str(), "--public-url", public.as_str()];
+        args.extend_from_slice(extra);
+        let server = self.serve_with(&args).await;
+        self.run(&["webhooks", "install", "--url", &public])
+            .await
+            .ok();
+        (server, public)
+    }
+
     /// Reads the mock Salesforce through its REST API with crmsync's client.
     pub fn sf(&self) -> crmsync_salesforce::SalesforceClient {
         crmsync_salesforce::SalesforceClient::new(crmsync_salesforce::SalesforceConfig::new(
@@ -184,11 +215,11 @@ impl std::fmt::Display for Run {
 
 pub async fn run(mut c: Command) -> Run {
     let out = tokio::time::timeout(
-        Duration::from_secs(120),
+        Duration::from_secs(300),
         c.stdout(Stdio::piped()).stderr(Stdio::piped()).output(),
     )
     .await
-    .expect("crmsync did not finish within 120 s")
+    .expect("crmsync did not finish within 300 s")
     .expect("running crmsync");
     Run {
         code: out.status.code(),
@@ -300,4 +331,22 @@ where
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// The `mock-crm` binary (built on first use into this test's target directory: `crmsync`'s
+/// tests start it as the rehearsal's mocks, as a user's `crmsync` finds it next to itself).
+pub fn mock_crm() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let status = std::process::Command::new(env!("CARGO"))
+                .args(["build", "--quiet", "-p", "mock-crm", "--bin", "mock-crm"])
+                .status()
+                .expect("running cargo build -p mock-crm");
+            assert!(status.success(), "cargo build -p mock-crm failed");
+            let path = Path::new(env!("CARGO_BIN_EXE_crmsync")).with_file_name("mock-crm");
+            assert!(path.exists(), "{} was not built", path.display());
+            path
+        })
+        .clone()
 }

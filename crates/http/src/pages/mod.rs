@@ -7,6 +7,8 @@
 //! * `GET /status/items/{board}/{item}` — one item: its board, its Salesforce record (with a
 //!   Lightning link), its history (what crmsync did with every change).
 //! * `GET /status/boards/{board}` — one board: 24 h / 7 d counts, open problems, last applied.
+//! * `GET /status/drift` — the last `crmsync drift` report (the overview also lists the last
+//!   reconciliation sweeps with their complexity).
 //! * `GET|POST /status/sign-in`, `POST /status/sign-out` — the session cookie (see [`auth`]).
 //!
 //! Times are rendered in UTC inside `<time datetime=…>`; a 10-line inline script rewrites them
@@ -16,6 +18,7 @@ pub(crate) mod auth;
 mod board;
 mod item;
 mod overview;
+mod reconcile;
 mod svg;
 
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -35,6 +38,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/status/search", get(item::search))
         .route("/status/items/{board}/{item}", get(item::page))
         .route("/status/boards/{board}", get(board::page))
+        .route("/status/drift", get(reconcile::drift_page))
         .route(
             "/status/sign-in",
             get(auth::sign_in_form).post(auth::sign_in),

@@ -100,6 +100,8 @@ pub(crate) struct Overview {
     pub boards: Vec<BoardSummary>,
     pub hourly: Vec<HourBucket>,
     pub migration_runs: Vec<RunView>,
+    /// Reconciliation sweeps and the last drift report.
+    pub reconcile: super::reconcile::ReconcileView,
 }
 
 async fn gather(st: &AppState) -> Result<Overview, crmsync_store::StoreError> {
@@ -144,6 +146,7 @@ async fn gather(st: &AppState) -> Result<Overview, crmsync_store::StoreError> {
         boards,
         hourly: svg::buckets(&timings, now),
         migration_runs,
+        reconcile: super::reconcile::gather(st).await?,
     })
 }
 
@@ -283,6 +286,7 @@ fn render_overview(o: &Overview) -> String {
     h.push_str("<h2 id=\"boards\">Boards</h2>");
     h.push_str(&boards_table(&o.boards));
     h.push_str(&runs_section(&o.migration_runs));
+    h.push_str(&super::reconcile::section(&o.reconcile));
     // the report's own tables scroll sideways on a narrow screen instead of widening the page
     h.push_str(
         &rest

@@ -277,6 +277,53 @@ impl Board {
         let st = mock(ctx).lock_state();
         st.me().cloned().map(User).into_iter().map(Some).collect()
     }
+    /// The board log events (newest first).
+    #[allow(clippy::too_many_arguments)]
+    async fn activity_logs(
+        &self,
+        ctx: &Context<'_>,
+        column_ids: Option<Vec<Option<String>>>,
+        from: Option<Iso8601DateTime>,
+        group_ids: Option<Vec<Option<String>>>,
+        item_ids: Option<Vec<ID>>,
+        #[graphql(default_with = "Some(25)")] limit: Option<i32>,
+        #[graphql(default_with = "Some(1)")] page: Option<i32>,
+        to: Option<Iso8601DateTime>,
+        user_ids: Option<Vec<ID>>,
+    ) -> async_graphql::Result<Option<Vec<Option<ActivityLogType>>>> {
+        let time = |name: &str, t: Option<Iso8601DateTime>| -> async_graphql::Result<_> {
+            t.map(|t| {
+                chrono::DateTime::parse_from_rfc3339(&t.0)
+                    .map(|d| d.with_timezone(&chrono::Utc))
+                    .map_err(|_| {
+                        api_err(crate::state::ApiError::InvalidArgument(format!(
+                            "Invalid ISO8601DateTime for {name}: {:?}",
+                            t.0
+                        )))
+                    })
+            })
+            .transpose()
+        };
+        let strings = |v: Option<Vec<Option<String>>>| v.map(|v| v.into_iter().flatten().collect());
+        let ids = |v: Option<Vec<ID>>| v.map(|v| v.into_iter().map(|i| i.0).collect());
+        let filter = crate::activity::Filter {
+            from: time("from", from)?,
+            to: time("to", to)?,
+            item_ids: ids(item_ids),
+            column_ids: strings(column_ids),
+            group_ids: strings(group_ids),
+            user_ids: ids(user_ids),
+            limit: limit.unwrap_or(25).max(1) as usize,
+            page: page.unwrap_or(1).max(1) as usize,
+        };
+        Ok(Some(
+            mock(ctx)
+                .activity_logs(&self.0.id, &filter)
+                .into_iter()
+                .map(|e| Some(ActivityLogType(e)))
+                .collect(),
+        ))
+    }
     async fn items_page(
         &self,
         ctx: &Context<'_>,
@@ -287,6 +334,36 @@ impl Board {
     ) -> async_graphql::Result<ItemsResponse> {
         let _ = hierarchy_scope_config;
         items_page(ctx, &self.0.id, None, cursor, limit, query_params)
+    }
+}
+
+/// `ActivityLogType`: one board log event.
+#[derive(Clone, Debug)]
+pub struct ActivityLogType(pub crate::activity::ActivityRec);
+
+#[Object(rename_fields = "snake_case")]
+impl ActivityLogType {
+    async fn account_id(&self) -> String {
+        self.0.account_id.clone()
+    }
+    async fn created_at(&self) -> String {
+        self.0.created_at()
+    }
+    /// The item's column values in string form.
+    async fn data(&self) -> String {
+        self.0.data.clone()
+    }
+    async fn entity(&self) -> String {
+        "pulse".into()
+    }
+    async fn event(&self) -> String {
+        self.0.event.clone()
+    }
+    async fn id(&self) -> String {
+        self.0.id.clone()
+    }
+    async fn user_id(&self) -> String {
+        self.0.user_id.clone()
     }
 }
 

@@ -1,0 +1,114 @@
+//! `crmsync-bench`: the benchmarks behind `cargo xtask bench` (see `crmsync_testkit::bench`).
+//!
+//! ```text
+//! crmsync-bench [--quick] [--store-json FILE] [--out BENCHMARKS.md] [--svg docs/benchmarks.svg]
+//!               [--command TEXT]
+//! ```
+//! Needs `DATABASE_URL` (a PostgreSQL server) for the webhook benchmark.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use crmsync_testkit::bench::report::{self, Figures, RunInfo, StoreFigures};
+use crmsync_testkit::bench::{mapping, webhook};
+
+struct Args {
+    quick: bool,
+    store_json: Option<PathBuf>,
+    out: PathBuf,
+    svg: PathBuf,
+    command: String,
+}
+
+fn parse_args() -> Result<Args> {
+    let mut a = Args {
+        quick: false,
+        store_json: None,
+        out: PathBuf::from("BENCHMARKS.md"),
+        svg: PathBuf::from("docs/benchmarks.svg"),
+        command: "cargo xtask bench".to_owned(),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| it.next().with_context(|| format!("{name} needs a value"));
+        match arg.as_str() {
+            "--quick" => a.quick = true,
+            "--store-json" => a.store_json = Some(value("--store-json")?.into()),
+            "--out" => a.out = value("--out")?.into(),
+            "--svg" => a.svg = value("--svg")?.into(),
+            "--command" => a.command = value("--command")?,
+            "-h" | "--help" => {
+                println!("crmsync-bench [--quick] [--store-json FILE] [--out FILE] [--svg FILE] [--command TEXT]");
+                std::process::exit(0);
+            }
+            other => bail!("unexpected argument {other:?} (see --help)"),
+        }
+    }
+    Ok(a)
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() -> Result<()> {
+    let args = parse_args()?;
+    let info = RunInfo::here(&args.command);
+    let mut store = Vec::new();
+    let mut store_notes = Vec::new();
+    if let Some(path) = &args.store_json {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            if let Some(note) = line.strip_prefix("NOTE ") {
+                store_notes.push(note.to_owned());
+                continue;
+            }
+            let f: StoreFigures = serde_json::from_str(line)
+                .with_context(|| format!("a store figure line in {}: {line}", path.display()))?;
+            store.push(f);
+        }
+    }
+    eprintln!("crmsync-bench: mapping and planning loops");
+    let mapping = mapping::run(args.quick)?;
+    eprintln!("crmsync-bench: webhook → Salesforce through the receiver");
+    let cfg = if args.quick {
+        webhook::WebhookBenchConfig {
+            items: 20,
+            rates: vec![50],
+            seconds: 0.5,
+            concurrency: 4,
+            saturate_seconds: 0.5,
+        }
+    } else {
+        webhook::WebhookBenchConfig {
+            items: 300,
+            rates: vec![50, 100, 200, 300],
+            seconds: 6.0,
+            concurrency: 16,
+            saturate_seconds: 8.0,
+        }
+    };
+    let web = webhook::run(&cfg).await?;
+    let fig = Figures {
+        info,
+        store,
+        store_notes,
+        webhook: Some(web),
+        mapping,
+    };
+    let svg_name = args
+        .svg
+        .strip_prefix(args.out.parent().unwrap_or(std::path::Path::new("")))
+        .unwrap_or(&args.svg)
+        .display()
+        .to_string();
+    let md = report::markdown(&fig, &svg_name);
+    if let Some(dir) = args.svg.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    if let Some(w) = &fig.webhook {
+        std::fs::write(&args.svg, report::svg(w))
+            .with_context(|| format!("writing {}", args.svg.display()))?;
+    }
+    std::fs::write(&args.out, &md).with_context(|| format!("writing {}", args.out.display()))?;
+    print!("{md}");
+    Ok(())
+}
