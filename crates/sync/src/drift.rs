@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 
 use crate::engine::Engine;
 use crate::error::EngineError;
-use crate::reconcile::{core_item, parse, read_columns};
+use crate::reconcile::{core_item, parse, read_columns, select_boards};
 
 /// Records read per SOQL `IN (…)`.
 const SOQL_CHUNK: usize = 200;
@@ -78,17 +78,7 @@ pub struct DriftReport {
 /// Builds the drift report for `boards` (None: every mapped board) and stores it.
 pub async fn drift(engine: &Engine, boards: Option<&[String]>) -> Result<DriftReport, EngineError> {
     let mapping = engine.mapping();
-    let selected: Vec<BoardMapping> = match boards {
-        None => mapping.boards.clone(),
-        Some(ids) => ids
-            .iter()
-            .map(|id| {
-                mapping.board(id).cloned().ok_or_else(|| {
-                    EngineError::Mapping(format!("board {id} is not in the mapping"))
-                })
-            })
-            .collect::<Result<_, _>>()?,
-    };
+    let selected = select_boards(&mapping, boards)?;
     let mut out = Vec::new();
     for bm in &selected {
         out.push(board_drift(engine, bm).await?);

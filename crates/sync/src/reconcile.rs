@@ -169,29 +169,7 @@ pub async fn sweep(
     let store = engine.store();
     let mapping = engine.mapping();
     let until = Utc::now();
-    let boards: Vec<BoardMapping> = match &opts.boards {
-        None => mapping.boards.clone(),
-        Some(ids) => {
-            let mut out = Vec::new();
-            for id in ids {
-                match mapping.board(id) {
-                    Some(b) => out.push(b.clone()),
-                    None => {
-                        return Err(EngineError::Mapping(format!(
-                            "board {id} is not in the mapping (mapped boards: {})",
-                            mapping
-                                .boards
-                                .iter()
-                                .map(|b| b.board_id.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        )))
-                    }
-                }
-            }
-            out
-        }
-    };
+    let boards = select_boards(&mapping, opts.boards.as_deref())?;
     let board_list = boards
         .iter()
         .map(|b| b.board_id.as_str())
@@ -632,4 +610,30 @@ pub(crate) fn read_columns(bm: &BoardMapping) -> Vec<String> {
     cols.sort();
     cols.dedup();
     cols
+}
+
+/// The mapped boards with these ids (None: all of them); an id not in the mapping is an error
+/// that lists the mapped ones.
+pub(crate) fn select_boards(
+    mapping: &crmsync_core::Mapping,
+    ids: Option<&[String]>,
+) -> Result<Vec<BoardMapping>, EngineError> {
+    let Some(ids) = ids else {
+        return Ok(mapping.boards.clone());
+    };
+    ids.iter()
+        .map(|id| {
+            mapping.board(id).cloned().ok_or_else(|| {
+                EngineError::Mapping(format!(
+                    "board {id} is not in the mapping (mapped boards: {})",
+                    mapping
+                        .boards
+                        .iter()
+                        .map(|b| b.board_id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })
+        })
+        .collect()
 }
