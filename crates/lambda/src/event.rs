@@ -10,6 +10,9 @@ pub enum Invocation {
     /// an explicit `{"crmsync": "drain"}` (EventBridge Scheduler with a fixed input, or a manual
     /// `aws lambda invoke`): drain due events and flush alert summaries.
     Drain,
+    /// `{"crmsync": "reconcile"}`: the scheduled reconciliation sweep of the SAM template (what
+    /// `crmsync reconcile --since last` does), then a drain of what it stored.
+    Reconcile,
     /// `{"crmsync": "migrate-delta"}`: the optional hourly delta migration of the SAM template
     /// (`crmsync migrate run --stage production --since last`).
     MigrateDelta,
@@ -24,6 +27,7 @@ pub enum Invocation {
 pub fn classify(payload: &Value) -> Invocation {
     match payload.get("crmsync").and_then(Value::as_str) {
         Some("drain") => return Invocation::Drain,
+        Some("reconcile") => return Invocation::Reconcile,
         Some("migrate-delta") => return Invocation::MigrateDelta,
         _ => {}
     }
@@ -51,8 +55,9 @@ pub fn classify(payload: &Value) -> Invocation {
         .unwrap_or_default();
     Invocation::Unknown(format!(
         "expected an API Gateway / Function URL request or a scheduled drain \
-         ({{\"crmsync\":\"drain\"}} or an EventBridge \"Scheduled Event\"); got an object with \
-         keys {keys:?}"
+         ({{\"crmsync\":\"drain\"}} or an EventBridge \"Scheduled Event\"), a sweep \
+         ({{\"crmsync\":\"reconcile\"}}) or a delta migration ({{\"crmsync\":\"migrate-delta\"}}); \
+         got an object with keys {keys:?}"
     ))
 }
 
@@ -108,6 +113,10 @@ mod tests {
         assert_eq!(
             classify(&json!({"crmsync": "migrate-delta"})),
             Invocation::MigrateDelta
+        );
+        assert_eq!(
+            classify(&json!({"crmsync": "reconcile"})),
+            Invocation::Reconcile
         );
     }
 

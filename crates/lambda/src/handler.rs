@@ -1,4 +1,5 @@
-//! One invocation: an HTTP request answered by the shared Router, or the scheduled drain.
+//! One invocation: an HTTP request answered by the shared Router, the scheduled drain, the
+//! scheduled reconciliation sweep or the scheduled delta migration.
 //!
 //! Every invocation runs in a `tracing` span carrying Lambda's request id (the JSON log lines
 //! show it as `span.request_id`). Nothing is left running when an invocation returns: inline
@@ -6,11 +7,16 @@
 //! before the response is handed back, bounded by the invocation's deadline.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
 use crmsync_app::App;
+use crmsync_migrate::{RunOptions, Stage};
+use crmsync_store::SweepTrigger;
 use crmsync_sync::ingest::Ingest;
+use crmsync_sync::reconcile::{Since, SweepOptions};
 use crmsync_sync::Engine;
 use lambda_http::lambda_runtime::{Context, LambdaEvent};
 use lambda_http::request::LambdaRequest;
@@ -23,6 +29,11 @@ use crate::event::{classify, invalid_base64_body, strip_stage, Invocation};
 
 /// Kept free at the end of an invocation: time to settle the event in hand and to answer.
 const SETTLE_MARGIN: Duration = Duration::from_secs(2);
+
+/// The activity-log window of a board's first scheduled sweep (two of the template's 15-minute
+/// intervals, as `crmsync serve`'s timer does): a first sweep never turns every unlinked item of
+/// a board into a create.
+const FIRST_SWEEP_WINDOW: Duration = Duration::from_secs(30 * 60);
 
 /// An invocation's failure (reported to Lambda through `/invocation/{id}/error`).
 pub type Error = lambda_http::Error;
@@ -46,16 +57,20 @@ pub struct Handler {
     router: axum::Router,
     ingest: Ingest,
     engine: Engine,
+    mapping_path: PathBuf,
 }
 
 impl Handler {
-    /// The handler of `app` (built by [`App::from_config`] with the Lambda's options).
-    pub fn new(app: &App) -> anyhow::Result<Handler> {
+    /// The handler of `app` (built by [`App::from_config`] with the Lambda's options);
+    /// `mapping_path` is `CRMSYNC_MAPPING` (the delta migration reads the mapping's text for its
+    /// plan hash).
+    pub fn new(app: &App, mapping_path: PathBuf) -> anyhow::Result<Handler> {
         let state = app.state()?;
         Ok(Handler {
             ingest: state.ingest().clone(),
             engine: app.engine.clone(),
             router: crmsync_http::router(state),
+            mapping_path,
         })
     }
 
@@ -76,12 +91,16 @@ impl Handler {
                     alerts_flushed = report.alerts_flushed, "scheduled drain done");
                 Ok(serde_json::to_value(report)?)
             }
+            Invocation::Reconcile => {
+                let report = self.reconcile(deadline).await?;
+                tracing::info!(sweep = %report["sweep"], drain = %report["drain"],
+                    "scheduled reconciliation sweep done");
+                Ok(report)
+            }
             Invocation::MigrateDelta => {
-                let why = "the scheduled delta migration (`crmsync migrate run --stage production \
-                           --since last`) is not part of this build yet: the migration commands \
-                           do not exist; keep EnableDeltaMigration=false";
-                tracing::error!(%why, "delta migration requested");
-                Err(why.into())
+                let report = self.migrate_delta().await?;
+                tracing::info!(report = %report, "scheduled delta migration done");
+                Ok(report)
             }
             Invocation::Http { stage } => self.http(payload, context, stage, deadline).await,
             Invocation::Unknown(why) => {
@@ -172,6 +191,58 @@ impl Handler {
                 report.processed
             )),
         }
+    }
+}
+
+impl Handler {
+    /// The scheduled reconciliation sweep (`crmsync reconcile --since last`: Monday's activity
+    /// log since each board's last sweep; a board never swept gets [`FIRST_SWEEP_WINDOW`]), then
+    /// a drain that applies what it stored, in order per item, within the deadline.
+    pub async fn reconcile(&self, deadline: SystemTime) -> anyhow::Result<Value> {
+        let opts = SweepOptions {
+            since: Since::LastOr(FIRST_SWEEP_WINDOW),
+            boards: None,
+            dry_run: false,
+            trigger: SweepTrigger::Schedule,
+        };
+        let sweep = crmsync_sync::reconcile::sweep(&self.engine, &opts, &|_| {})
+            .await
+            .context("the reconciliation sweep failed")?;
+        let drain = self.drain(deadline).await?;
+        Ok(serde_json::json!({ "sweep": sweep, "drain": drain }))
+    }
+
+    /// The scheduled delta migration (`crmsync migrate run --stage production --since last`):
+    /// refused unless a rehearsal of the current plan hash passed; an invocation error when any
+    /// record failed (the report is in the error and in the store's run).
+    pub async fn migrate_delta(&self) -> anyhow::Result<Value> {
+        let sink: crmsync_migrate::ProgressSink = Arc::new(|_| {});
+        let migrator = crmsync_app::clients::migrator(
+            &self.mapping_path,
+            self.engine.store().clone(),
+            self.engine.salesforce().clone(),
+            self.engine.monday().clone(),
+            sink,
+        )
+        .await?;
+        let report = migrator
+            .run(&RunOptions {
+                stage: Stage::Production,
+                resume: false,
+                dry_run: false,
+                since_last: true,
+                objects: None,
+            })
+            .await
+            .context("the delta migration failed")?;
+        let value = serde_json::to_value(&report)?;
+        if !report.failures.is_empty() || report.outcome == "failed" {
+            anyhow::bail!(
+                "the delta migration finished with {} failed record(s): {value}",
+                report.failures.len()
+            );
+        }
+        Ok(value)
     }
 }
 

@@ -81,7 +81,7 @@ async fn init() -> Result<Handler> {
         lease_s = config.processing.lease.as_secs(),
         "bootstrap ready"
     );
-    Handler::new(&app)
+    Handler::new(&app, config.mapping_path.clone())
 }
 
 /// Tells Lambda why init failed (`POST /2018-06-01/runtime/init/error`); best effort.

@@ -795,6 +795,7 @@ async fn cases(s: &mut Suite) -> Result<()> {
     s.pass("GET /status?format=json with the token → 200");
 
     drain_cases(s).await?;
+    reconcile_case(s).await?;
 
     // JSON logs carrying the request id.
     let logs = s.logs.lock().unwrap_or_else(|e| e.into_inner()).clone();
@@ -817,6 +818,47 @@ async fn cases(s: &mut Suite) -> Result<()> {
         ensure!(!joined.contains(secret), "a secret reached the log");
     }
     s.pass("JSON logs carry the request id, no secret in them");
+    Ok(())
+}
+
+/// A change no webhook brought (the item was created on Monday and nothing was delivered): the
+/// scheduled sweep finds it in Monday's activity log, stores it and drains it into Salesforce; a
+/// second sweep stores nothing.
+async fn reconcile_case(s: &mut Suite) -> Result<()> {
+    let item = s.new_lead("Lambda Swept Cooperative", "Okafor").await?;
+    ensure!(
+        s.lead_of(&item).await?.is_none(),
+        "a Lead exists before the sweep"
+    );
+    let outcome = s.invoke(json!({"crmsync": "reconcile"})).await?;
+    let Outcome::Response(r) = &outcome else {
+        bail!("reconcile failed: {outcome:?}");
+    };
+    ensure!(
+        r["sweep"]["events_stored"].as_u64().unwrap_or(0) >= 1,
+        "the sweep stored nothing: {r}"
+    );
+    let lead = s
+        .lead_of(&item)
+        .await?
+        .context("no Lead after the scheduled sweep")?;
+    ensure!(
+        lead["Company"] == "Lambda Swept Cooperative" && lead["LastName"] == "Okafor",
+        "the swept Lead: {lead}"
+    );
+    let again = s.invoke(json!({"crmsync": "reconcile"})).await?;
+    let Outcome::Response(r) = &again else {
+        bail!("second reconcile failed: {again:?}");
+    };
+    ensure!(
+        r["sweep"]["events_stored"] == 0,
+        "a second sweep stored events: {r}"
+    );
+    ensure!(
+        s.sf.by_item("Lead", "Company", &item).await.len() == 1,
+        "not exactly one Lead for the swept item"
+    );
+    s.pass("{\"crmsync\":\"reconcile\"} → the sweep applies a change no webhook brought, once");
     Ok(())
 }
 
