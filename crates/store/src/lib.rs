@@ -54,8 +54,8 @@ mod history;
 mod links;
 mod lookup;
 mod migration;
-mod reconcile;
 mod migration_state;
+mod reconcile;
 mod shared;
 mod status;
 mod types;
@@ -74,10 +74,10 @@ use sqlx::{ConnectOptions, Connection};
 pub use error::{Result, StoreError};
 pub use history::{ATTEMPT_ERROR_CAP, REJECTED_BODY_CAP};
 pub use lookup::{BoardCounts, EventTiming, ItemHit};
+pub use migration_state::{DeltaCursor, OpenIntent};
 pub use reconcile::{
     values_hash, AppliedValues, DriftReportRow, SweepCounts, SweepId, SweepRun, SweepTrigger,
 };
-pub use migration_state::{DeltaCursor, OpenIntent};
 pub use types::*;
 
 /// Tuning for [`Store::connect_with`].

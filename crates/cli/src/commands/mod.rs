@@ -3,7 +3,7 @@
 pub mod db;
 pub mod dead_letters;
 pub mod mapping;
-pub mod reconcile;
 pub mod migrate;
+pub mod reconcile;
 pub mod serve;
 pub mod webhooks;

@@ -63,14 +63,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
                 },
             )?;
             crate::outln!("crmsync: recording deliveries into {}", dir.display());
-            crmsync_app::serve_recording(
-                listener,
-                app,
-                serve_options,
-                recorder,
-                shutdown,
-            )
-            .await?;
+            crmsync_app::serve_recording(listener, app, serve_options, recorder, shutdown).await?;
         }
         None => crmsync_app::serve(listener, app, serve_options, shutdown).await?,
     }
