@@ -107,8 +107,30 @@ async fn snapshot_rehearsal_production_verify() {
     assert_eq!(r["outcome"], "passed", "{rehearsal}");
     assert_eq!(r["plan_hash"], hash.as_str());
     assert_eq!(r["verify_differences"], 0);
-    // The rehearsal wrote to its own mocks only.
+    // The rehearsal wrote to its own mocks only, and kept its links, checkpoints and intents in
+    // its own store: the configured store holds the passed rehearsal run and nothing that points
+    // at a rehearsal item.
     assert_eq!(board_items(&env, ACCOUNTS).await.len(), accounts_before);
+    let store = crmsync_store::Store::connect(&env.database_url)
+        .await
+        .unwrap();
+    for table in ["record_links", "migration_checkpoints", "migration_intents"] {
+        let rows: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+            .fetch_one(&sqlx::SqlitePool::connect(&env.database_url).await.unwrap())
+            .await
+            .unwrap();
+        assert_eq!(
+            rows, 0,
+            "the rehearsal left rows in the configured store's {table}"
+        );
+    }
+    let runs = store.list_runs(10).await.unwrap();
+    assert!(
+        runs.iter()
+            .any(|r| r.plan_hash == hash && r.stage == crmsync_store::MigrationStage::Rehearsal),
+        "no rehearsal run recorded in the configured store: {runs:?}"
+    );
+    store.close().await;
 
     // Now production is accepted, and migrates everything once.
     let prod = env

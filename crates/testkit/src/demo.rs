@@ -77,6 +77,8 @@ pub async fn run(out: &mut impl Write) -> Result<()> {
         .seed_dir(seed.join("monday"))
         .signing_secret(signing_secret.clone())
         .webhook_retries(Duration::from_millis(500), 20)
+        // Complexity budget lifted so the migration below takes seconds, not minutes.
+        .budget(1_000_000_000_000, Duration::from_secs(60))
         .start()
         .await
         .context("starting the mock Monday")?;
@@ -125,6 +127,9 @@ pub async fn run(out: &mut impl Write) -> Result<()> {
             &format!("Monday board {name:<14} → Salesforce {}", b.object),
         )?;
     }
+
+    // --- the migration first: every Salesforce record onto its board (a rehearsal on the mocks)
+    migrate(out, &store, &sf, &monday, &mapping, &mapping_path).await?;
 
     // --- engine, receiver, worker
     let engine = Engine::new(
@@ -613,6 +618,118 @@ fn changes(
         };
         say(out, line.trim_end())?;
     }
+    Ok(())
+}
+
+/// The migration as `crmsync migrate run --stage rehearsal` does it, with progress lines: every
+/// Lead, Account, Contact and Opportunity of the mock Salesforce onto its board, relations set,
+/// verified. Its items are created before the webhooks are registered, as in a first go-live.
+async fn migrate(
+    out: &mut impl Write,
+    store: &Store,
+    sf: &SalesforceClient,
+    monday: &MondayClient,
+    mapping: &crmsync_core::mapping::Mapping,
+    mapping_path: &std::path::Path,
+) -> Result<()> {
+    use crmsync_migrate::{MigrateOptions, Migrator, Progress, RunOptions, Stage};
+    use std::sync::{Arc, Mutex};
+
+    say(out, "")?;
+    say(
+        out,
+        "Migrating Salesforce → Monday.com first (a rehearsal of `crmsync migrate run` on the mocks)",
+    )?;
+    let src = std::fs::read_to_string(mapping_path)
+        .with_context(|| format!("reading {}", mapping_path.display()))?;
+    // Progress events arrive on the migration's tasks; lines are collected and printed here.
+    let lines: Arc<Mutex<Vec<String>>> = Arc::default();
+    let latest: Arc<Mutex<Option<String>>> = Arc::default();
+    let (sink_lines, sink_latest) = (lines.clone(), latest.clone());
+    let sink = Arc::new(move |p: &Progress| match p {
+        Progress::Finished { object, pass, done } => {
+            if let Ok(mut l) = sink_lines.lock() {
+                l.push(format!("  {object:<12} {pass:<10} {done:>6} done"));
+            }
+            if let Ok(mut l) = sink_latest.lock() {
+                *l = None;
+            }
+        }
+        Progress::Advanced { object, pass, done } => {
+            if let Ok(mut l) = sink_latest.lock() {
+                *l = Some(format!("  {object:<12} {pass:<10} {done:>6} …"));
+            }
+        }
+        _ => {}
+    });
+    let migrator = Migrator::new(
+        store.clone(),
+        sf.clone(),
+        monday.clone(),
+        mapping.clone(),
+        &src,
+        MigrateOptions::default(),
+        sink,
+    );
+    let started = Instant::now();
+    let run = migrator.run(&RunOptions {
+        stage: Stage::Rehearsal,
+        resume: false,
+        dry_run: false,
+        since_last: false,
+        objects: None,
+    });
+    tokio::pin!(run);
+    let mut tick = tokio::time::interval(Duration::from_millis(700));
+    let flush = |out: &mut dyn Write, with_latest: bool| -> Result<()> {
+        let done: Vec<String> = lines
+            .lock()
+            .map(|mut l| l.drain(..).collect())
+            .unwrap_or_default();
+        for l in done {
+            writeln!(out, "{l}")?;
+        }
+        if with_latest {
+            if let Some(l) = latest.lock().ok().and_then(|mut l| l.take()) {
+                writeln!(out, "{l}")?;
+            }
+        }
+        out.flush()?;
+        Ok(())
+    };
+    let report = loop {
+        tokio::select! {
+            r = &mut run => break r.context("the migration")?,
+            _ = tick.tick() => flush(out, true)?,
+        }
+    };
+    flush(out, false)?;
+    let sum =
+        |f: fn(&crmsync_migrate::ObjectReport) -> u64| report.objects.iter().map(f).sum::<u64>();
+    row(
+        out,
+        "Migrated",
+        &format!(
+            "{} records read, {} items created, {} adopted, {} relations set in {:.1} s",
+            sum(|o| o.read),
+            sum(|o| o.created),
+            sum(|o| o.adopted),
+            sum(|o| o.relations_set),
+            started.elapsed().as_secs_f64()
+        ),
+    )?;
+    if !report.failures.is_empty() || report.verify_differences != Some(0) {
+        bail!(
+            "the migration did not pass: {} failed records, verify differences {:?}",
+            report.failures.len(),
+            report.verify_differences
+        );
+    }
+    row(
+        out,
+        "Verified",
+        "both sides read back: 0 differences (every mapped field and relation)",
+    )?;
     Ok(())
 }
 

@@ -99,6 +99,8 @@ pub struct Options {
     pub webhook_retries: (Duration, u32),
     /// The app's reconciliation timer (`CRMSYNC_SWEEP_MINUTES` of `crmsync serve`; default off).
     pub sweep_every: Option<Duration>,
+    /// The mock Salesforce's seed multiplied this many times (`mock-crm --scale`; default 1).
+    pub salesforce_scale: u32,
 }
 
 impl Options {
@@ -125,6 +127,7 @@ impl Options {
             monday_budget: None,
             webhook_retries: (Duration::from_millis(300), 60),
             sweep_every: None,
+            salesforce_scale: 1,
         }
     }
 }
@@ -166,6 +169,7 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
 
     let salesforce = mock_salesforce::MockSalesforce::builder()
         .seed_dir(opts.seed_dir.join("salesforce"))
+        .scale(opts.salesforce_scale)
         .start()
         .await
         .unwrap();

@@ -67,12 +67,24 @@ impl SfRest {
         panic!("mock Salesforce keeps refusing the test's token");
     }
 
-    /// Records of a SOQL query.
+    /// Records of a SOQL query, every page (follows `nextRecordsUrl`).
     pub async fn query(&self, soql: &str) -> Vec<Value> {
         let q = url::form_urlencoded::byte_serialize(soql.as_bytes()).collect::<String>();
-        let (status, v) = self.get(&format!("/query?q={q}")).await;
+        let (status, mut v) = self.get(&format!("/query?q={q}")).await;
         assert_eq!(status, 200, "query {soql}: {v}");
-        v["records"].as_array().cloned().unwrap_or_default()
+        let mut out = v["records"].as_array().cloned().unwrap_or_default();
+        while let Some(next) = v["nextRecordsUrl"].as_str().map(str::to_owned) {
+            // `/services/data/vNN.0/query/<cursor>`: the part after the version.
+            let path = next
+                .split_once("/query/")
+                .map(|(_, cursor)| format!("/query/{cursor}"))
+                .unwrap_or(next);
+            let (status, page) = self.get(&path).await;
+            assert_eq!(status, 200, "query {soql} (next page): {page}");
+            out.extend(page["records"].as_array().cloned().unwrap_or_default());
+            v = page;
+        }
+        out
     }
 
     /// Records whose `Monday_Item_Id__c` is `item_id`.

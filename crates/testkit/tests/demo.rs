@@ -14,6 +14,26 @@ async fn demo_runs_every_scripted_edit_and_exits_0() {
         Some(0),
         "stdout:\n{stdout}\nstderr:\n{stderr}"
     );
+    // The migration first: every seed record onto its board, relations set, verify clean,
+    // with progress lines per object and pass.
+    assert!(
+        stdout.contains("Lead         records       450 done"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("1100 records read, 1100 items created"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("both sides read back: 0 differences"),
+        "{stdout}"
+    );
+    let migrated = stdout.find("Migrated ").unwrap_or(usize::MAX);
+    let webhooks = stdout.find("registered on Monday").unwrap_or(0);
+    assert!(
+        migrated < webhooks,
+        "the migration comes before the real-time part:\n{stdout}"
+    );
     // Webhooks registered through the install logic, challenge and all.
     assert!(
         stdout.contains("20 registered on Monday, each confirmed by Monday's challenge"),

@@ -132,6 +132,10 @@ pub struct Args {
     /// Serve the mock Salesforce over https with a self-signed certificate written (PEM) to PATH.
     #[arg(long = "tls", value_name = "PATH")]
     pub tls: Option<PathBuf>,
+    /// Multiply the seed N times (deterministic): every record except Users N times, with
+    /// unique names and emails, each copy's references pointing at the same copy's records.
+    #[arg(long = "scale", value_name = "N", default_value_t = 1)]
+    pub scale: u32,
 }
 
 impl Default for Args {
@@ -147,6 +151,7 @@ impl Default for Args {
             jwt_public_key: None,
             max_body_bytes: 10 * 1024 * 1024,
             tls: None,
+            scale: 1,
         }
     }
 }
@@ -232,6 +237,11 @@ impl MockSalesforceBuilder {
     /// Maximum request body size.
     pub fn max_body_bytes(mut self, max: usize) -> Self {
         self.args.max_body_bytes = max;
+        self
+    }
+    /// Multiplies the seed `n` times (see [`Args::scale`]; default 1 = the seed as it is).
+    pub fn scale(mut self, n: u32) -> Self {
+        self.args.scale = n;
         self
     }
     /// RSA public key (PEM) that verifies JWT bearer assertions.

@@ -107,6 +107,54 @@ impl Data {
         Ok(data)
     }
 
+    /// Multiplies the seed deterministically: `n` copies of every record of every object except
+    /// `User` (copy 1 is the seed itself). Copy `k` gets fresh Ids, its name fields (`Name`,
+    /// `LastName`) end in ` k` and its email fields read `local+k@domain`, so names and emails
+    /// stay unique; references to scaled objects point at the same copy's records (a copied
+    /// Contact's `AccountId` is the copied Account), references to Users stay.
+    pub fn scale(&mut self, schema: &Schema, n: u32) -> Result<(), MockError> {
+        if n == 0 {
+            return Err(MockError::Seed("--scale must be at least 1".into()));
+        }
+        let scaled: Vec<&ObjectDef> = schema
+            .objects()
+            .filter(|o| !o.name.eq_ignore_ascii_case("User"))
+            .collect();
+        // The seed's own records, per object, before any copy is added.
+        let seed: Vec<(&ObjectDef, Vec<Record>)> = scaled
+            .iter()
+            .map(|obj| (*obj, self.table(obj).cloned().collect()))
+            .collect();
+        for k in 2..=u64::from(n) {
+            // Seed Id → copy k's Id, for every scaled record (references are remapped with it).
+            let mut ids_k: std::collections::HashMap<String, String> = Default::default();
+            for (obj, records) in &seed {
+                for (i, rec) in records.iter().enumerate() {
+                    let Some(old) = rec.get("Id").and_then(Value::as_str) else {
+                        continue;
+                    };
+                    let id = ids::make_id(&obj.key_prefix, k * 1_000_000 + i as u64 + 1);
+                    if self.get_any(schema, &id).is_some() {
+                        return Err(MockError::Seed(format!(
+                            "--scale {n}: the generated Id {id} is already in the seed"
+                        )));
+                    }
+                    ids_k.insert(old.to_string(), id);
+                }
+            }
+            for (obj, records) in &seed {
+                let table = self.tables.entry(table_key(obj)).or_default();
+                for rec in records {
+                    let copy = scaled_copy(obj, rec, k, &ids_k);
+                    if let Some(id) = copy.get("Id").and_then(Value::as_str).map(str::to_owned) {
+                        table.insert(id, copy);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// All records of an object (including deleted ones).
     pub fn table(&self, obj: &ObjectDef) -> impl Iterator<Item = &Record> {
         self.tables
@@ -1357,4 +1405,47 @@ pub fn csv_cells(row: &Value, columns: &[String]) -> Vec<String> {
             }
         })
         .collect()
+}
+
+/// Copy `k` of a seed record: new Id, references into the copy, unique names and emails.
+fn scaled_copy(
+    obj: &ObjectDef,
+    rec: &Record,
+    k: u64,
+    ids_k: &std::collections::HashMap<String, String>,
+) -> Record {
+    let mut out = rec.clone();
+    for f in &obj.fields {
+        let Some(v) = out.get_mut(&f.name) else {
+            continue;
+        };
+        let Some(text) = v.as_str() else {
+            continue;
+        };
+        let new = match f.ftype.as_str() {
+            "id" | "reference" => ids_k.get(text).cloned(),
+            "email" => text.split_once('@').map(|(local, domain)| {
+                let suffix = format!("+{k}@{domain}");
+                let keep = (f.length as usize).saturating_sub(suffix.len()).max(1);
+                format!("{}{suffix}", truncate_chars(local, keep))
+            }),
+            _ if f.name == "Name" || f.name == "LastName" => {
+                let suffix = format!(" {k}");
+                let keep = (f.length as usize).saturating_sub(suffix.len()).max(1);
+                Some(format!("{}{suffix}", truncate_chars(text, keep)))
+            }
+            _ => None,
+        };
+        if let Some(new) = new {
+            *v = Value::String(new);
+        }
+    }
+    out
+}
+
+fn truncate_chars(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
 }

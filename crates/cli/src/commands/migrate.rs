@@ -451,10 +451,43 @@ async fn rehearse(
         MondayConfig::new(SecretString::from(token)).with_api_url(format!("{monday_url}/v2")),
     )
     .context("configuring the Monday client for the rehearsal")?;
-    let m: Migrator = context::migrator(&config.mapping_path, store, sf, monday, sink).await?;
-    let r = m.run(opts).await.map_err(refusal);
+    // The rehearsal's own state (links, checkpoints, intents, delta cursors) lives in a
+    // throwaway store next to its throwaway mocks: the mocks' item ids must never reach the
+    // configured store, whose links would then tie real Salesforce records to items that exist
+    // only in the rehearsal (and refuse the production run's links). The configured store gets
+    // the outcome only: a rehearsal run of this plan hash, passed or failed, with its counts.
+    let scratch_dir = std::env::temp_dir().join(format!("crmsync-rehearsal-{}", uuid_like()));
+    std::fs::create_dir_all(&scratch_dir)
+        .with_context(|| format!("creating {}", scratch_dir.display()))?;
+    let result = async {
+        let url = format!("sqlite://{}/rehearsal.db", scratch_dir.display());
+        let scratch = Store::connect(&url)
+            .await
+            .context("opening the rehearsal's own store")?;
+        scratch
+            .migrate()
+            .await
+            .context("preparing the rehearsal's own store")?;
+        let m: Migrator =
+            context::migrator(&config.mapping_path, scratch.clone(), sf, monday, sink).await?;
+        let r = m.run(opts).await.map_err(refusal)?;
+        if let Some(id) = r.run_id {
+            let run = scratch
+                .get_run(crmsync_store::RunId(id))
+                .await?
+                .context("the rehearsal's run is missing from its store")?;
+            let recorded = store
+                .start_run(crmsync_store::MigrationStage::Rehearsal, &r.plan_hash)
+                .await?;
+            store.finish_run(recorded, run.outcome, &run.counts).await?;
+        }
+        scratch.close().await;
+        anyhow::Ok(r)
+    }
+    .await;
     let _ = child.kill().await;
-    r
+    let _ = std::fs::remove_dir_all(&scratch_dir);
+    result
 }
 
 fn uuid_like() -> String {

@@ -34,7 +34,8 @@ impl MockHandle {
         seed_dir: &Path,
     ) -> Result<MockHandle, MockError> {
         let schema = Schema::load(seed_dir)?;
-        let seed = Data::load(&schema, seed_dir)?;
+        let mut seed = Data::load(&schema, seed_dir)?;
+        seed.scale(&schema, args.scale)?;
         let org_path = seed_dir.join("org.json");
         let org: Value = if org_path.exists() {
             let text = std::fs::read_to_string(&org_path).map_err(|source| MockError::Io {
