@@ -104,6 +104,8 @@ const HEAVY: &[Heavy] = &[
             ("crmsync-lambda", Allowed::AnyKind),
             // The deploy tool (`crmsync-deploy`): the only crate with the AWS SDK.
             ("crmsync-aws", Allowed::AnyKind),
+            // SQS (queue mode) and S3 (backups) for `crmsync` and the Lambda.
+            ("crmsync-cloud", Allowed::AnyKind),
             ("crmsync-testkit", Allowed::DevOnly),
         ],
     },

@@ -261,7 +261,7 @@ fn heavy_dependencies_only_in_the_crates_allowed_them() {
     for bad in [
         "crmsync-http (crates/http) depends on aws-sdk-s3 in [dependencies].\n  rule: an AWS SDK or \
          Lambda runtime crate (aws-*, lambda_*) is allowed only in: crmsync-lambda, crmsync-aws, \
-         crmsync-testkit (dev-dependencies).",
+         crmsync-cloud, crmsync-testkit (dev-dependencies).",
         "crmsync-testkit (crates/testkit) depends on lambda_http in [dependencies].",
         "mock-salesforce (mock-servers/salesforce) depends on async-graphql in [dependencies].\n  \
          rule: the GraphQL server (async-graphql*) is allowed only in: mock-monday.",

@@ -17,6 +17,8 @@ pub mod record;
 mod serve;
 pub mod webhooks;
 
+use std::sync::Arc;
+
 use anyhow::{Context, Result};
 use crmsync_config::Config;
 use crmsync_http::{AppState, PendingPolicy, ReceiverConfig};
@@ -24,7 +26,7 @@ use crmsync_store::StoreOptions;
 use crmsync_sync::{Alerter, Engine, EngineConfig};
 use secrecy::ExposeSecret;
 
-pub use serve::{serve, serve_recording, ServeOptions};
+pub use serve::{serve, serve_recording, QueueConsumer, ServeOptions};
 
 /// How [`App::from_config`] builds the receiver and the engine.
 #[derive(Debug, Clone)]
@@ -82,6 +84,9 @@ pub struct App {
     pub engine: Engine,
     /// The webhook receiver's configuration (authentication, budget, pending policy, status token).
     pub receiver: ReceiverConfig,
+    /// Queue mode's producer (`CRMSYNC_QUEUE_URL`; the binaries build it with `crmsync-cloud`):
+    /// the receiver stores each event and sends it there instead of processing it inline.
+    pub queue: Option<Arc<dyn crmsync_sync::queue::Enqueue>>,
 }
 
 impl App {
@@ -97,18 +102,36 @@ impl App {
             &options.store,
         )
         .await?;
-        Ok(App { engine, receiver })
+        Ok(App {
+            engine,
+            receiver,
+            queue: None,
+        })
     }
 
     /// An app from parts built elsewhere (the demo and the test kit point the clients at mocks).
     pub fn from_parts(engine: Engine, receiver: ReceiverConfig) -> App {
-        App { engine, receiver }
+        App {
+            engine,
+            receiver,
+            queue: None,
+        }
+    }
+
+    /// Queue mode: the receiver sends stored events to `queue` (see [`crmsync_sync::queue`]).
+    pub fn with_queue(mut self, queue: Arc<dyn crmsync_sync::queue::Enqueue>) -> App {
+        self.queue = Some(queue);
+        self
     }
 
     /// The router's state (the receiver configuration checked).
     pub fn state(&self) -> Result<AppState> {
-        AppState::new(self.engine.clone(), self.receiver.clone())
-            .context("configuring the receiver")
+        let state = AppState::new(self.engine.clone(), self.receiver.clone())
+            .context("configuring the receiver")?;
+        Ok(match &self.queue {
+            Some(q) => state.with_queue(Arc::clone(q)),
+            None => state,
+        })
     }
 
     /// The alerter.

@@ -2,6 +2,8 @@
 //! harness run.
 
 use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -28,6 +30,29 @@ pub struct ServeOptions {
     /// Run a reconciliation sweep (`--since last`) this often (None: never).
     /// `crmsync serve` takes it from `CRMSYNC_SWEEP_MINUTES`.
     pub sweep_every: Option<Duration>,
+    /// Queue mode's polling consumer (`crmsync serve` with `CRMSYNC_QUEUE_URL`), run next to
+    /// the receiver until shutdown and awaited like the worker. With a consumer and no worker,
+    /// each scheduled sweep is followed by a drain of what it stored (sweep events are not sent
+    /// to the queue).
+    pub consumer: Option<QueueConsumer>,
+}
+
+/// What a [`QueueConsumer`] runs: given the engine and the stop flag, the consuming task.
+pub type ConsumerFn = dyn Fn(
+        crmsync_sync::Engine,
+        tokio::sync::watch::Receiver<bool>,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send>>
+    + Send
+    + Sync;
+
+/// A task that consumes the queue with the engine until the stop flag turns true.
+#[derive(Clone)]
+pub struct QueueConsumer(pub Arc<ConsumerFn>);
+
+impl std::fmt::Debug for QueueConsumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("QueueConsumer")
+    }
 }
 
 impl Default for ServeOptions {
@@ -37,6 +62,7 @@ impl Default for ServeOptions {
             drain_timeout: Duration::from_secs(30),
             close_store: true,
             sweep_every: None,
+            consumer: None,
         }
     }
 }
@@ -88,10 +114,15 @@ async fn serve_inner(
                 .await;
         })
     });
+    let consumer = options.consumer.as_ref().map(|c| {
+        let run = (c.0)(app.engine.clone(), stop_rx.clone());
+        tokio::spawn(run)
+    });
+    let drain_after_sweep = !options.worker && consumer.is_some();
     let sweeper = options.sweep_every.map(|every| {
         let engine = app.engine.clone();
         let rx = stop_rx.clone();
-        tokio::spawn(sweep_on_timer(engine, every, rx))
+        tokio::spawn(sweep_on_timer(engine, every, rx, drain_after_sweep))
     });
     let mut server_rx = stop_rx;
     let mut router = crmsync_http::router(state);
@@ -146,6 +177,14 @@ async fn serve_inner(
             tracing::warn!("the worker did not stop in time; its claims expire with their lease");
         }
     }
+    if let Some(consumer) = consumer {
+        if tokio::time::timeout(work_timeout, consumer).await.is_err() {
+            all_stopped = false;
+            tracing::warn!(
+                "the queue consumer did not stop in time; its claims expire with their lease"
+            );
+        }
+    }
     if let Some(sweeper) = sweeper {
         // A sweep in progress only reads Monday and stores events: stopping it half-way loses
         // nothing (the next one starts where the last passed one ended).
@@ -190,6 +229,7 @@ async fn sweep_on_timer(
     engine: crmsync_sync::Engine,
     every: Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
+    drain_after: bool,
 ) {
     use crmsync_sync::reconcile::{sweep, Since, SweepOptions};
     let opts = SweepOptions {
@@ -216,6 +256,12 @@ async fn sweep_on_timer(
                 Err(e) => tracing::warn!(error = %e, "scheduled reconciliation sweep failed; the next one retries its window"),
             },
             _ = stop.wait_for(|s| *s) => return,
+        }
+        if drain_after {
+            match engine.drain().await {
+                Ok(n) => tracing::info!(processed = n, "applied what the sweep stored"),
+                Err(e) => tracing::warn!(error = %e, "could not apply what the sweep stored"),
+            }
         }
     }
 }

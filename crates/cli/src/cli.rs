@@ -52,6 +52,37 @@ pub enum Command {
     /// resumably, verify, re-run for deltas.
     #[command(subcommand)]
     Migrate(MigrateCmd),
+    /// Back up the sync state (events, links, dead letters, migration runs and checkpoints) to
+    /// S3: what changed since the last backup there, as gzipped JSON Lines parts with a manifest
+    /// (row counts and sha256 per part). Safe while crmsync runs. Payloads are kept, redacted or
+    /// excluded per CRMSYNC_BACKUP_PAYLOADS (keep|redact|exclude).
+    Backup(BackupArgs),
+    /// Rebuild the sync state from the backups under an S3 prefix into an empty store (the
+    /// manifest and every part's sha256 are checked first; a non-empty store is refused unless
+    /// --force).
+    Restore(RestoreArgs),
+}
+
+/// `crmsync backup`.
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// Where: `s3://bucket/prefix`.
+    #[arg(long)]
+    pub to: String,
+    /// Print the manifest as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `crmsync restore`.
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// From where: `s3://bucket/prefix` (the chain ending at its latest backup).
+    #[arg(long)]
+    pub from: String,
+    /// Upsert over a store that is not empty.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `crmsync reconcile`.

@@ -26,6 +26,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Reconcile(args) => commands::reconcile::run(args).await,
         Command::Drift(args) => commands::reconcile::drift(args).await,
         Command::Migrate(cmd) => commands::migrate::run(cmd).await,
+        Command::Backup(args) => commands::backup::backup(args).await,
+        Command::Restore(args) => commands::backup::restore(args).await,
     }
 }
 

@@ -280,6 +280,13 @@ impl AppState {
         })
     }
 
+    /// Queue mode: stored events go to `queue` (see [`crmsync_sync::queue`]); the receiver
+    /// answers 200 once the event is stored and sent, 503 when the send fails.
+    pub fn with_queue(mut self, queue: Arc<dyn crmsync_sync::queue::Enqueue>) -> AppState {
+        self.ingest = self.ingest.with_queue(queue);
+        self
+    }
+
     /// The ingest path (shared with the Lambda, queue consumers and replay); its
     /// [`Ingest::drain`] waits for inline work at shutdown.
     pub fn ingest(&self) -> &Ingest {
@@ -504,6 +511,35 @@ async fn receive(
             WebhookError::StoreUnavailable
         }
     })?;
+    if st.ingest.queue_mode() {
+        return match st.ingest.enqueue(&stored, &new.trigger_uuid).await {
+            Ok(_) => Ok((
+                StatusCode::OK,
+                Json(json!({
+                    "event_id": stored.event_id.0,
+                    "duplicate": stored.duplicate,
+                    "status": "queued",
+                })),
+            )
+                .into_response()),
+            Err(e) => {
+                // Stored, not sent: Monday's redelivery sends it (and the scheduled drain
+                // applies anything left behind).
+                tracing::error!(error = %e, event_id = %stored.event_id,
+                    "could not send the event to the queue; answering 503 so Monday redelivers");
+                Ok((
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Json(json!({
+                        "event_id": stored.event_id.0,
+                        "duplicate": stored.duplicate,
+                        "status": "stored",
+                        "error": "the queue is unavailable",
+                    })),
+                )
+                    .into_response())
+            }
+        };
+    }
     let receipt = st.ingest.process_inline(&stored).await;
     let body = json!({
         "event_id": stored.event_id.0,

@@ -16,6 +16,12 @@ pub enum Invocation {
     /// `{"crmsync": "migrate-delta"}`: the optional hourly delta migration of the SAM template
     /// (`crmsync migrate run --stage production --since last`).
     MigrateDelta,
+    /// `{"crmsync": "backup"}`: the scheduled backup of the SAM template (`crmsync backup --to
+    /// $CRMSYNC_BACKUP_TO`).
+    Backup,
+    /// A batch of queue mode's SQS messages (`{"Records": [{"eventSource": "aws:sqs", …}]}`),
+    /// answered with `{"batchItemFailures": [{"itemIdentifier": messageId}, …]}`.
+    Sqs,
     /// An HTTP request; `stage` is API Gateway's stage (`None` or `$default` for Function URLs
     /// and the default stage), whose `/{stage}` prefix the path carries.
     Http { stage: Option<String> },
@@ -29,7 +35,17 @@ pub fn classify(payload: &Value) -> Invocation {
         Some("drain") => return Invocation::Drain,
         Some("reconcile") => return Invocation::Reconcile,
         Some("migrate-delta") => return Invocation::MigrateDelta,
+        Some("backup") => return Invocation::Backup,
         _ => {}
+    }
+    if let Some(records) = payload.get("Records").and_then(Value::as_array) {
+        if !records.is_empty()
+            && records
+                .iter()
+                .all(|r| r.get("eventSource").and_then(Value::as_str) == Some("aws:sqs"))
+        {
+            return Invocation::Sqs;
+        }
     }
     if payload.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event")
         && payload.get("source").and_then(Value::as_str) == Some("aws.events")
@@ -56,7 +72,8 @@ pub fn classify(payload: &Value) -> Invocation {
     Invocation::Unknown(format!(
         "expected an API Gateway / Function URL request or a scheduled drain \
          ({{\"crmsync\":\"drain\"}} or an EventBridge \"Scheduled Event\"), a sweep \
-         ({{\"crmsync\":\"reconcile\"}}) or a delta migration ({{\"crmsync\":\"migrate-delta\"}}); \
+         ({{\"crmsync\":\"reconcile\"}}), an SQS batch ({{\"Records\": [...]}}) or a delta \
+         migration ({{\"crmsync\":\"migrate-delta\"}}); \
          got an object with keys {keys:?}"
     ))
 }

@@ -58,6 +58,7 @@ pub struct Handler {
     ingest: Ingest,
     engine: Engine,
     mapping_path: PathBuf,
+    max_receives: u32,
 }
 
 impl Handler {
@@ -71,7 +72,15 @@ impl Handler {
             engine: app.engine.clone(),
             router: crmsync_http::router(state),
             mapping_path,
+            max_receives: crmsync_cloud::sqs::DEFAULT_MAX_RECEIVES,
         })
+    }
+
+    /// Queue mode: the SQS event source's `maxReceiveCount` (`CRMSYNC_QUEUE_MAX_RECEIVES`, the
+    /// redrive policy of the template's queue): on that receive an event still open is given up.
+    pub fn with_max_receives(mut self, n: u32) -> Handler {
+        self.max_receives = n.max(1);
+        self
     }
 
     /// One invocation, in a span with its request id.
@@ -101,6 +110,15 @@ impl Handler {
                 let report = self.migrate_delta().await?;
                 tracing::info!(report = %report, "scheduled delta migration done");
                 Ok(report)
+            }
+            Invocation::Backup => {
+                let report = self.backup().await?;
+                tracing::info!(report = %report, "scheduled backup done");
+                Ok(report)
+            }
+            Invocation::Sqs => {
+                let response = self.sqs(&payload, deadline).await?;
+                Ok(response)
             }
             Invocation::Http { stage } => self.http(payload, context, stage, deadline).await,
             Invocation::Unknown(why) => {
@@ -195,6 +213,72 @@ impl Handler {
 }
 
 impl Handler {
+    /// The scheduled backup (`crmsync backup --to $CRMSYNC_BACKUP_TO`, payloads per
+    /// `CRMSYNC_BACKUP_PAYLOADS`): the manifest, or an invocation error naming what failed.
+    pub async fn backup(&self) -> anyhow::Result<Value> {
+        let to = std::env::var("CRMSYNC_BACKUP_TO")
+            .context("CRMSYNC_BACKUP_TO is not set (s3://bucket/prefix of the backups)")?;
+        let payloads: crmsync_cloud::backup::Payloads = std::env::var("CRMSYNC_BACKUP_PAYLOADS")
+            .unwrap_or_default()
+            .parse()
+            .map_err(anyhow::Error::msg)?;
+        let location: crmsync_cloud::s3::S3Location = to.parse()?;
+        let objects = crmsync_cloud::s3::Objects::new(crmsync_cloud::s3::client().await, location);
+        let report = crmsync_cloud::backup::backup(self.engine.store(), &objects, payloads)
+            .await
+            .with_context(|| format!("backing up to {to}"))?;
+        Ok(serde_json::json!({
+            "id": report.manifest.id,
+            "previous": report.manifest.previous,
+            "counts": report.manifest.counts,
+            "parts": report.manifest.parts.len(),
+        }))
+    }
+
+    /// Queue mode's SQS batch: each message's event processed in order (see
+    /// `crmsync_sync::queue`), answered with the partial batch response
+    /// `{"batchItemFailures": [{"itemIdentifier": messageId}]}` (the event source mapping has
+    /// `ReportBatchItemFailures`), so only the messages not done return to the queue. Messages
+    /// left when the deadline is one event deadline away are reported too. Then due alert
+    /// summaries are sent.
+    pub async fn sqs(&self, payload: &Value, deadline: SystemTime) -> Result<Value, Error> {
+        if crate::sqs::has_record_without_id(payload) {
+            return Err("an SQS record without a messageId: failing the whole batch".into());
+        }
+        let messages = crate::sqs::messages(payload);
+        let reserve = self.engine.config().event_deadline + SETTLE_MARGIN;
+        let stop_at = std::time::Instant::now() + time_left(deadline).saturating_sub(reserve);
+        let results = crmsync_sync::queue::consume_batch(
+            &self.engine,
+            &messages,
+            self.max_receives,
+            Some(stop_at),
+        )
+        .await;
+        let mut failures = Vec::new();
+        let mut outcomes: BTreeMap<&'static str, usize> = BTreeMap::new();
+        for (id, d) in &results {
+            let label = match d {
+                crmsync_sync::queue::Disposition::Done { .. } => "done",
+                crmsync_sync::queue::Disposition::Retry { .. } => "returned",
+                crmsync_sync::queue::Disposition::GaveUp { .. } => "gave_up",
+                crmsync_sync::queue::Disposition::Invalid { .. } => "invalid",
+            };
+            *outcomes.entry(label).or_default() += 1;
+            if !d.is_done() {
+                failures.push(serde_json::json!({ "itemIdentifier": id }));
+            }
+        }
+        self.engine.alerter().flush().await;
+        tracing::info!(
+            messages = messages.len(),
+            ?outcomes,
+            failures = failures.len(),
+            "SQS batch done"
+        );
+        Ok(serde_json::json!({ "batchItemFailures": failures }))
+    }
+
     /// The scheduled reconciliation sweep (`crmsync reconcile --since last`: Monday's activity
     /// log since each board's last sweep; a board never swept gets [`FIRST_SWEEP_WINDOW`]), then
     /// a drain that applies what it stored, in order per item, within the deadline.

@@ -18,3 +18,4 @@
 pub mod event;
 pub mod handler;
 pub mod settings;
+pub mod sqs;

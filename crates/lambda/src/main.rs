@@ -4,6 +4,8 @@
 //! store (no migrations: `crmsync db migrate` is a deploy step), both clients, the mapping
 //! validated live, the router — and then polls the Runtime API. A configuration that cannot work
 //! is reported to `/runtime/init/error` with a message naming the variable, and the process exits 1.
+// The SDK clients built in `init` make its future deep (the layout query needs more than 128).
+#![recursion_limit = "256"]
 
 use std::collections::HashMap;
 use std::process::ExitCode;
@@ -34,7 +36,7 @@ fn main() -> ExitCode {
 }
 
 async fn run() -> ExitCode {
-    let handler = match init().await {
+    let handler = match Box::pin(init()).await {
         Ok(h) => Arc::new(h),
         Err(e) => {
             let message = format!("{e:#}");
@@ -75,13 +77,27 @@ async fn init() -> Result<Handler> {
         store: settings.store_options(),
         ..AppOptions::for_config(&config)
     };
-    let app = App::from_config(&config, options).await?;
+    let mut app = App::from_config(&config, options).await?;
+    let queue =
+        crmsync_cloud::sqs::QueueSettings::from_map(&env).context("reading the queue settings")?;
+    if let Some(q) = &queue {
+        let client = crmsync_cloud::sqs::client().await;
+        app = app.with_queue(Arc::new(crmsync_cloud::sqs::SqsQueue::new(
+            client,
+            q.url.clone(),
+        )));
+        tracing::info!(queue = %q.url, max_receives = q.max_receives, "queue mode");
+    }
     tracing::info!(
         function_timeout_s = settings.function_timeout.as_secs(),
         lease_s = config.processing.lease.as_secs(),
         "bootstrap ready"
     );
-    Handler::new(&app, config.mapping_path.clone())
+    let handler = Handler::new(&app, config.mapping_path.clone())?;
+    Ok(match &queue {
+        Some(q) => handler.with_max_receives(q.max_receives),
+        None => handler,
+    })
 }
 
 /// Tells Lambda why init failed (`POST /2018-06-01/runtime/init/error`); best effort.

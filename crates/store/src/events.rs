@@ -520,6 +520,25 @@ impl Store {
         }
     }
 
+    /// Makes an event that waits for its next attempt (pending or failed, not held) due now, so
+    /// that a claim can take it at once (queue mode's last receive gives up on it). `false` when
+    /// the event is not waiting (done, dead, being processed, or unknown).
+    pub async fn make_due_now(&self, id: EventId) -> Result<bool> {
+        let sql = format!(
+            "UPDATE events SET next_attempt_at = {} WHERE id = $1 AND status IN ('pending', 'failed')",
+            self.now_sql()
+        );
+        let n = dispatch!(self, p => {
+            sqlx::query(&sql)
+                .bind(id.0)
+                .execute(p)
+                .await
+                .map_err(StoreError::query("make_due_now", event_key(id)))?
+                .rows_affected()
+        });
+        Ok(n > 0)
+    }
+
     /// The event was applied: status `done`, item released.
     pub async fn mark_done(&self, claim: &Claim) -> Result<()> {
         self.settle("mark_done", claim, Settle::Done)

@@ -47,6 +47,7 @@
 //! such events neither wait for each other nor share one "item 0" lease ([`Event::monday_item_id`]
 //! is `None` for them). Pass `item_id` 0 in [`NewEvent`] for such a delivery.
 
+pub mod backup;
 mod dead_letters;
 mod error;
 mod events;

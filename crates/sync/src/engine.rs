@@ -572,6 +572,58 @@ impl Engine {
         self.inner.monitor.stop();
     }
 
+    /// Gives up on an open event (queue mode: the queue's last receive): makes it due, claims its
+    /// item and, when it is the item's head, dead-letters it with `why` and sends one alert
+    /// (`RetriesExhausted`, code `SQS_MAX_RECEIVES`). When an older event of the item heads the
+    /// queue, that one is processed instead (its own message decides its fate) and `None` is
+    /// returned; also `None` when another worker holds the item.
+    pub async fn give_up(
+        &self,
+        event_id: EventId,
+        why: &str,
+    ) -> Result<Option<DeadLetterId>, EngineError> {
+        let store = &self.inner.store;
+        store.make_due_now(event_id).await?;
+        let (worker, lease) = (&self.inner.config.worker_id, self.inner.config.lease);
+        let Some(claimed) = store.claim_for_event(event_id, worker, lease).await? else {
+            return Ok(None);
+        };
+        if claimed.event.id != event_id {
+            self.process_claimed(claimed).await?;
+            return Ok(None);
+        }
+        let event = &claimed.event;
+        let error = match &event.last_error {
+            Some(last) => format!("{why} (last error: {last})"),
+            None => why.to_string(),
+        };
+        let dl = store.mark_dead(&claimed.claim, &error, None).await?;
+        tracing::error!(%event_id, board_id = event.board_id, item_id = event.item_id,
+            dead_letter_id = %dl, error = %error, "event dead-lettered by the queue");
+        let board = event.board_id.to_string();
+        let board_name = self
+            .mapping()
+            .board(&board)
+            .and_then(|b| b.name.clone().or_else(|| Some(b.object.clone())));
+        self.inner
+            .alerter
+            .alert(Alert {
+                kind: AlertKind::RetriesExhausted,
+                board_id: Some(board),
+                board_name,
+                item_id: Some(event.item_id.to_string()),
+                event_id: Some(event.id.0),
+                dead_letter_id: Some(dl.0),
+                code: "SQS_MAX_RECEIVES".into(),
+                error,
+                what_to_do: format!(
+                    "Check the error, fix its cause, then run `crmsync dead-letters replay {dl}`."
+                ),
+            })
+            .await;
+        Ok(Some(dl))
+    }
+
     /// Deletes refused-delivery records older than [`REJECTED_DELIVERY_RETENTION`] (the worker
     /// does it hourly), so a stranger probing the webhook URL cannot grow the store for good.
     pub async fn prune_rejected_deliveries(&self) {

@@ -23,6 +23,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 use tracing::Instrument;
 
+use crate::queue::{Enqueue, EnqueueError, QueueMessage};
 use crate::Engine;
 
 /// Tuning of [`Ingest`].
@@ -226,6 +227,7 @@ pub struct Ingest {
     engine: Engine,
     config: IngestConfig,
     permits: Arc<Semaphore>,
+    queue: Option<Arc<dyn Enqueue>>,
 }
 
 impl std::fmt::Debug for Ingest {
@@ -233,6 +235,7 @@ impl std::fmt::Debug for Ingest {
         f.debug_struct("Ingest")
             .field("config", &self.config)
             .field("free_permits", &self.permits.available_permits())
+            .field("queue_mode", &self.queue.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -248,7 +251,35 @@ impl Ingest {
                 ..config
             },
             permits: Arc::new(Semaphore::new(n)),
+            queue: None,
         }
+    }
+
+    /// Queue mode: stored events are sent to `queue` instead of being processed inline (see
+    /// [`crate::queue`]).
+    pub fn with_queue(mut self, queue: Arc<dyn Enqueue>) -> Ingest {
+        self.queue = Some(queue);
+        self
+    }
+
+    /// Whether stored events go to a queue (queue mode).
+    pub fn queue_mode(&self) -> bool {
+        self.queue.is_some()
+    }
+
+    /// Queue mode: sends the message of a stored event (group `board:item`, deduplication id
+    /// `trigger_uuid`). A duplicate delivery is sent again (the queue drops it within its
+    /// deduplication interval; later, the consumer finds its event settled), so a delivery whose
+    /// first send failed (answered 503) is sent by Monday's redelivery. `Ok(false)` when not in
+    /// queue mode.
+    pub async fn enqueue(&self, stored: &Stored, trigger_uuid: &str) -> Result<bool, EnqueueError> {
+        let Some(queue) = &self.queue else {
+            return Ok(false);
+        };
+        let message = QueueMessage::of(stored);
+        queue.send(message, trigger_uuid).await?;
+        tracing::info!(event_id = %stored.event_id, group = %message.group_id(), "event sent to the queue");
+        Ok(true)
     }
 
     /// The engine.

@@ -41,6 +41,7 @@ mod error;
 mod health;
 pub mod ingest;
 mod lookups;
+pub mod queue;
 pub mod reconcile;
 mod setup;
 

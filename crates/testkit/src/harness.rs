@@ -294,6 +294,7 @@ fn serve_on(
             drain_timeout: Duration::from_secs(10),
             close_store: false,
             sweep_every,
+            consumer: None,
         },
         async {
             let _ = rx.await;

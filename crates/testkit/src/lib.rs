@@ -26,6 +26,7 @@ pub mod demo;
 pub mod harness;
 pub mod lambda_emulator;
 pub mod lambda_suite;
+pub mod moto;
 pub mod pg;
 pub mod replay;
 pub mod seed;

@@ -1,5 +1,6 @@
 //! One module per command.
 
+pub mod backup;
 pub mod db;
 pub mod dead_letters;
 pub mod mapping;

@@ -16,7 +16,40 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         migrate: true,
         ..AppOptions::for_config(&config)
     };
-    let app = App::from_config(&config, options).await?;
+    let mut app = App::from_config(&config, options).await?;
+    let env: std::collections::HashMap<String, String> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect();
+    let queue = crmsync_cloud::sqs::QueueSettings::from_map(&env)?;
+    let consumer = match &queue {
+        None => None,
+        Some(settings) => {
+            let client = crmsync_cloud::sqs::client().await;
+            let consumer = crmsync_cloud::sqs::PollConsumer::new(
+                client.clone(),
+                settings,
+                app.engine.config().event_deadline,
+            )
+            .await
+            .context("starting queue mode (CRMSYNC_QUEUE_URL)")?;
+            crate::outln!(
+                "crmsync: queue mode: events go to {} and are applied by its consumer \
+                 (a message is given up after {} receives)",
+                settings.url,
+                consumer.max_receives()
+            );
+            app = app.with_queue(std::sync::Arc::new(crmsync_cloud::sqs::SqsQueue::new(
+                client,
+                settings.url.clone(),
+            )));
+            Some(crmsync_app::QueueConsumer(std::sync::Arc::new(
+                move |engine, stop| {
+                    let c = consumer.clone();
+                    Box::pin(c.run(engine, stop))
+                },
+            )))
+        }
+    };
 
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
@@ -45,6 +78,10 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     }
     let serve_options = ServeOptions {
         sweep_every: config.sweep_every,
+        // Queue mode: the consumer applies events (retries come back with their message), so no
+        // worker claims them in between.
+        worker: consumer.is_none(),
+        consumer,
         ..ServeOptions::default()
     };
     match &args.record {
