@@ -19,13 +19,18 @@ pub mod backup;
 pub mod s3;
 pub mod sqs;
 
-/// The shared AWS configuration from the environment (region, credentials, endpoint).
-pub async fn aws_config() -> aws_config::SdkConfig {
-    let https = aws_smithy_http_client::Builder::new()
+/// The HTTPS client of every AWS call: rustls with ring.
+fn https_client() -> aws_sdk_sqs::config::SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
         .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
             aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
         ))
-        .build_https();
+        .build_https()
+}
+
+/// The shared AWS configuration from the environment (region, credentials, endpoint).
+pub async fn aws_config() -> aws_config::SdkConfig {
+    let https = https_client();
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .http_client(https)
         .load()
@@ -62,11 +67,7 @@ pub use aws_sdk_sqs;
 /// An AWS configuration for a local endpoint (moto, LocalStack, MinIO) with fixed test
 /// credentials and region `us-east-1`: for tests and tools that set up queues and buckets there.
 pub async fn local_aws_config(endpoint: &str) -> aws_config::SdkConfig {
-    let https = aws_smithy_http_client::Builder::new()
-        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https();
+    let https = https_client();
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .http_client(https)
         .endpoint_url(endpoint)
