@@ -94,6 +94,10 @@ pub struct Options {
     pub sf_request_timeout: Option<Duration>,
     /// The mock Monday's complexity budget: points per window (default: the mock's).
     pub monday_budget: Option<(u64, Duration)>,
+    /// The mock Monday's mutations per window (the budget's window), and the Monday client's
+    /// pacing to match (default: Monday's 2,000 a minute on both; `u64::MAX`: unlimited and
+    /// unpaced).
+    pub monday_mutations: Option<u64>,
     /// The mock Monday's webhook redelivery schedule: interval and number of retries after a
     /// failed delivery (default 300 ms × 60; Monday's is 1 min × 30).
     pub webhook_retries: (Duration, u32),
@@ -104,6 +108,14 @@ pub struct Options {
 }
 
 impl Options {
+    /// The mock Monday's complexity budget and mutation limit lifted and the client unpaced
+    /// ("limits off": the migration tests and benchmarks that measure crmsync, not the limits).
+    pub fn limits_off(mut self) -> Options {
+        self.monday_budget = Some((1_000_000_000_000, Duration::from_secs(60)));
+        self.monday_mutations = Some(u64::MAX);
+        self
+    }
+
     pub fn new(db: Db) -> Options {
         Options {
             db,
@@ -125,6 +137,7 @@ impl Options {
             direct_store: false,
             sf_request_timeout: None,
             monday_budget: None,
+            monday_mutations: None,
             webhook_retries: (Duration::from_millis(300), 60),
             sweep_every: None,
             salesforce_scale: 1,
@@ -177,6 +190,9 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
     if let Some((points, window)) = opts.monday_budget {
         monday = monday.budget(points, window);
     }
+    if let Some(n) = opts.monday_mutations {
+        monday = monday.mutations_per_window(n);
+    }
     let monday = monday
         .seed_dir(opts.seed_dir.join("monday"))
         .signing_secret(SIGNING_SECRET)
@@ -202,9 +218,21 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         None => sf_config,
     };
     let sf_client = SalesforceClient::new(sf_config).unwrap();
+    let mutation_limit = match opts.monday_mutations {
+        None => Some(crmsync_monday::MutationLimit::monday()),
+        Some(n) => u32::try_from(n)
+            .ok()
+            .map(|per_window| crmsync_monday::MutationLimit {
+                per_window,
+                window: opts
+                    .monday_budget
+                    .map_or(Duration::from_secs(60), |(_, w)| w),
+            }),
+    };
     let monday_client = MondayClient::new(
         MondayConfig::new(SecretString::from(monday.token().to_string()))
-            .with_api_url(monday.api_url()),
+            .with_api_url(monday.api_url())
+            .with_mutation_limit(mutation_limit),
     )
     .unwrap();
     let mapping = load_mapping(&opts.mapping_path, &sf_client, &monday_client)
