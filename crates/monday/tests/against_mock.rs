@@ -384,11 +384,11 @@ fn creates(n: usize, board: &str) -> Vec<crmsync_monday::Mutation> {
         .collect()
 }
 
-/// A mock Monday allowing 20 mutations per 1-second window (its budget lifted).
-async fn limited_mock() -> RunningMock {
+/// A mock Monday allowing 20 mutations per `window` (its budget lifted).
+async fn limited_mock(window: Duration) -> RunningMock {
     start_mock(
         MockMonday::builder()
-            .budget(1_000_000_000_000, Duration::from_secs(1))
+            .budget(1_000_000_000_000, window)
             .mutations_per_window(20),
     )
     .await
@@ -407,7 +407,7 @@ async fn mutations_are_paced_under_the_mutation_limit() {
     // The mock enforces 20 mutations per 1-second window (Monday: 2,000 per minute); the client
     // paced under the same limit sends 60 in batches of 10 without a single refusal, waiting
     // for room before the batches that would not fit.
-    let mock = limited_mock().await;
+    let mock = limited_mock(Duration::from_secs(1)).await;
     let timer = RecordingTimer::default();
     let config = MondayConfig::new(SecretString::from(mock.token().to_owned()))
         .with_api_url(mock.api_url())
@@ -433,10 +433,10 @@ async fn mutations_are_paced_under_the_mutation_limit() {
 
 #[tokio::test]
 async fn an_unpaced_client_waits_out_the_mutation_limit_refusal() {
-    // Without pacing the third batch is refused whole (429, "Call limit exceeded"): the client
+    // Without pacing the second batch is refused whole (429, "Call limit exceeded"): the client
     // waits `retry_in_seconds` and re-sends it (safe: nothing of a refused request ran), and
     // every item exists exactly once.
-    let mock = limited_mock().await;
+    let mock = limited_mock(Duration::from_secs(5)).await;
     let config = MondayConfig::new(SecretString::from(mock.token().to_owned()))
         .with_api_url(mock.api_url())
         .with_mutation_limit(None);
@@ -446,8 +446,9 @@ async fn an_unpaced_client_waits_out_the_mutation_limit_refusal() {
         .items_stream(board, ItemsPageOptions::default())
         .count()
         .await;
-    for _ in 0..3 {
-        let results = client.batch(&creates(10, board)).await.expect("batch");
+    // 20 fill the 5-second window; the next 10 are refused, waited out and re-sent.
+    for n in [20, 10] {
+        let results = client.batch(&creates(n, board)).await.expect("batch");
         assert!(results.iter().all(Result::is_ok), "{results:?}");
     }
     assert!(call_limit_refusals(&mock) >= 1, "expected a refusal");
