@@ -30,7 +30,9 @@
 //! `item_locks`, acquired with an `INSERT … ON CONFLICT DO UPDATE … WHERE lease expired`, inside a write
 //! transaction: `BEGIN IMMEDIATE` on SQLite, row locks on PostgreSQL), so across processes at most one
 //! unexpired lease exists per item. Only the oldest open event of the item is handed out, and only once
-//! it is due. A worker settles its claim with `mark_done` / `mark_skipped` / `mark_failed` / `mark_dead`,
+//! it is due. `claim_next` finds due items in `queue_heads` (migration 0009: one row per item with open
+//! events, its head and when that head is claimable, kept in step by triggers on `events`; on
+//! PostgreSQL every writer of a queue takes its advisory lock `crmsync_queue_key` first). A worker settles its claim with `mark_done` / `mark_skipped` / `mark_failed` / `mark_dead`,
 //! which release the item; a claim whose lease expired and was taken over is rejected with
 //! [`StoreError::LeaseLost`] (the token is a fencing token).
 //!
