@@ -457,7 +457,7 @@ impl Store {
         if let crate::Pool::Postgres(p) = &self.pool {
             // The queue's advisory lock first, the lock order of crmsync_claim/crmsync_settle
             // (migration 0009), so a heartbeat never deadlocks with a claim of the same item.
-            let mut tx = p.begin().await.map_err(err)?;
+            let mut tx = p.begin_write().await.map_err(err)?;
             sqlx::query("SELECT pg_advisory_xact_lock(crmsync_queue_key($1, $2))")
                 .bind(claim.board_id)
                 .bind(claim.item_id)

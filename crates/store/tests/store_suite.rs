@@ -49,6 +49,7 @@ suite!(
     claims_hand_out_oldest_due_event_and_block_the_item,
     concurrent_workers_never_hold_one_item_twice_and_keep_order,
     receipts_racing_settlements_never_strand_an_event,
+    a_cancelled_heartbeat_never_swallows_the_next_receipt,
     expired_lease_is_reclaimable_and_old_claim_is_fenced,
     dead_letter_round_trips_payload_byte_for_byte,
     replay_puts_the_event_back,
@@ -550,6 +551,49 @@ async fn receipts_racing_settlements_never_strand_an_event(db: &TestDb) {
     }
     assert_eq!(counts.done, total as u64);
     assert_eq!(db.store.next_due_in().await.unwrap(), None);
+}
+
+/// A heartbeat cancelled mid-flight (the engine aborts its heartbeat task when an attempt ends;
+/// an event deadline cancels whatever store call is running) must not leave its pooled connection
+/// inside a transaction. sqlx 0.8's `Pool::begin` on PostgreSQL is not cancel-safe
+/// (transact-rs/sqlx#4393): cut during the `BEGIN` round trip, the session stays in a transaction
+/// nothing ends, and the next statements on that connection — a webhook receipt, say — run inside
+/// it: acknowledged to Monday, invisible to every other process, and gone when the process dies
+/// (the chaos suite's SIGKILL row lost deliveries answered 200 this way). One connection, so every
+/// receipt reuses the connection of the cut heartbeat.
+async fn a_cancelled_heartbeat_never_swallows_the_next_receipt(db: &TestDb) {
+    let one = Store::connect_with(
+        &db.url,
+        &crmsync_store::StoreOptions {
+            max_connections: 1,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let other = db.another_store().await;
+    one.insert_event_if_new(&new_event("hb-0", 9, 1, "{}"))
+        .await
+        .unwrap();
+    let c = one.claim_next("w", LONG).await.unwrap().unwrap();
+    for i in 0..400u64 {
+        let cut = Duration::from_micros(i * 7 % 1500);
+        let _ = tokio::time::timeout(cut, one.renew_lease(&c.claim, LONG)).await;
+        let id = match one
+            .insert_event_if_new(&new_event(&format!("hb-{}", i + 1), 9, 2, "{}"))
+            .await
+            .unwrap()
+        {
+            InsertOutcome::Inserted(id) => id,
+            dup => panic!("a new key is inserted: {dup:?}"),
+        };
+        assert!(
+            other.get_event(id).await.unwrap().is_some(),
+            "receipt {i}, stored after a heartbeat cut after {cut:?}, is invisible to another \
+             connection (it ran inside a transaction the cut left open)"
+        );
+    }
+    one.close().await;
 }
 
 async fn expired_lease_is_reclaimable_and_old_claim_is_fenced(db: &TestDb) {
