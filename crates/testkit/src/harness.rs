@@ -332,38 +332,111 @@ impl TestApp {
 
     /// [`TestApp::settle`] with another deadline (a migration fires a webhook per item).
     pub async fn settle_within(&self, limit: Duration) {
-        let deadline = tokio::time::Instant::now() + limit;
-        loop {
-            let deliveries = self.monday.admin.deliveries().await.unwrap();
-            let pending = deliveries
-                .iter()
-                .filter(|d| {
-                    !matches!(
-                        d.state,
-                        mock_monday::DeliveryState::Delivered | mock_monday::DeliveryState::Failed
+        if let Err(e) = self.settled_within(limit).await {
+            panic!("{e:#}");
+        }
+    }
+
+    /// What is still in flight: Monday deliveries not yet delivered (or given up) and open events
+    /// (pending, processing or failed) in the event log, each described for a report.
+    pub async fn open_work(&self) -> anyhow::Result<OpenWork> {
+        use anyhow::Context as _;
+        let deliveries = self
+            .monday
+            .admin
+            .deliveries()
+            .await
+            .context("reading Monday's deliveries")?;
+        let pending = deliveries
+            .iter()
+            .filter(|d| {
+                !matches!(
+                    d.state,
+                    mock_monday::DeliveryState::Delivered | mock_monday::DeliveryState::Failed
+                )
+            })
+            .count();
+        let counts = self
+            .store
+            .event_counts_since(chrono::DateTime::UNIX_EPOCH)
+            .await
+            .context("counting open events")?;
+        let open = counts.pending + counts.processing + counts.failed;
+        let mut open_events = Vec::new();
+        if open > 0 {
+            let now = chrono::Utc::now();
+            for e in self
+                .store
+                .recent_events(10_000)
+                .await
+                .context("reading the event log")?
+                .into_iter()
+                .filter(|e| {
+                    matches!(
+                        e.status,
+                        crmsync_store::EventStatus::Pending
+                            | crmsync_store::EventStatus::Processing
+                            | crmsync_store::EventStatus::Failed
                     )
                 })
-                .count();
-            let open = match self
-                .store
-                .event_counts_since(chrono::DateTime::UNIX_EPOCH)
-                .await
             {
-                Ok(c) => c.pending + c.processing + c.failed,
-                Err(_) => 1,
-            };
-            if pending == 0 && open == 0 {
-                // Write-backs fire webhooks of their own: settle twice in a row.
-                tokio::time::sleep(Duration::from_millis(150)).await;
-                let again = self.monday.admin.deliveries().await.unwrap();
-                if again.len() == deliveries.len() {
-                    return;
+                open_events.push(format!(
+                    "event {} ({} of item {}/{} #{}) {:?}, {} attempts, due in {} ms, lease {}, last error {:?}",
+                    e.id,
+                    e.event_type,
+                    e.board_id,
+                    e.item_id,
+                    e.item_seq,
+                    e.status,
+                    e.attempts,
+                    (e.next_attempt_at - now).num_milliseconds(),
+                    e.lease_expires_at
+                        .map(|t| format!("ends in {} ms", (t - now).num_milliseconds()))
+                        .unwrap_or_else(|| "none".into()),
+                    e.last_error.as_deref().unwrap_or(""),
+                ));
+            }
+        }
+        Ok(OpenWork {
+            deliveries: deliveries.len(),
+            pending_deliveries: pending,
+            open_events: open as usize,
+            described: open_events,
+        })
+    }
+
+    /// Waits (bounded by `limit`) until Monday has nothing left to deliver and the event log has
+    /// nothing open — twice in a row, since write-backs fire webhooks of their own. On timeout the
+    /// error lists what is still open.
+    pub async fn settled_within(&self, limit: Duration) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            // A store that is briefly unreachable (a chaos row cuts it) counts as not settled.
+            let work = self.open_work().await;
+            if let Ok(w) = &work {
+                if w.is_idle() {
+                    tokio::time::sleep(Duration::from_millis(150)).await;
+                    if let Ok(again) = self.open_work().await {
+                        if again.is_idle() && again.deliveries == w.deliveries {
+                            return Ok(());
+                        }
+                    }
                 }
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "not settled after {limit:?}: {pending} deliveries pending, {open} events open"
-            );
+            if tokio::time::Instant::now() >= deadline {
+                return match work {
+                    Ok(w) => Err(anyhow::anyhow!(
+                        "not settled after {limit:?}: {} deliveries pending, {} events open{}",
+                        w.pending_deliveries,
+                        w.open_events,
+                        w.described
+                            .iter()
+                            .map(|d| format!("; {d}"))
+                            .collect::<String>()
+                    )),
+                    Err(e) => Err(e.context(format!("not settled after {limit:?}"))),
+                };
+            }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -517,4 +590,24 @@ pub fn jwt_for(aud: &str, exp_in: i64) -> String {
         &jsonwebtoken::EncodingKey::from_secret(SIGNING_SECRET.as_bytes()),
     )
     .unwrap()
+}
+
+/// What a [`TestApp`] still has in flight ([`TestApp::open_work`]).
+#[derive(Clone, Debug)]
+pub struct OpenWork {
+    /// Every delivery Monday has made or is making.
+    pub deliveries: usize,
+    /// Deliveries neither delivered nor given up yet.
+    pub pending_deliveries: usize,
+    /// Events pending, processing or failed (due again later).
+    pub open_events: usize,
+    /// One line per open event: status, attempts, when it is due, its lease, its last error.
+    pub described: Vec<String>,
+}
+
+impl OpenWork {
+    /// Nothing to deliver, nothing open.
+    pub fn is_idle(&self) -> bool {
+        self.pending_deliveries == 0 && self.open_events == 0
+    }
 }
