@@ -454,49 +454,19 @@ impl Store {
              WHERE board_id = $2 AND item_id = $3 AND token = $4 RETURNING lease_expires_at",
             self.now_sql()
         );
-        if let crate::Pool::Postgres(p) = &self.pool {
-            // The queue's advisory lock first, the lock order of crmsync_claim/crmsync_settle
-            // (migration 0009), so a heartbeat never deadlocks with a claim of the same item.
-            let mut tx = p.begin_write().await.map_err(err)?;
-            sqlx::query("SELECT pg_advisory_xact_lock(crmsync_queue_key($1, $2))")
-                .bind(claim.board_id)
-                .bind(claim.item_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(err)?;
-            let expires = sqlx::query_scalar::<_, i64>(&lock_sql)
-                .bind(lease_ms)
-                .bind(claim.board_id)
-                .bind(claim.item_id)
-                .bind(&claim.token)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(err)?;
-            let evented = match expires {
-                None => 0,
-                Some(expires) => sqlx::query(RENEW_EVENT_SQL)
-                    .bind(expires)
-                    .bind(claim.event_id.0)
-                    .bind(&claim.token)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(err)?
-                    .rows_affected(),
-            };
-            let expires = if evented == 1 {
-                tx.commit().await.map_err(err)?;
-                expires
-            } else {
-                tx.rollback().await.map_err(err)?;
-                None
-            };
-            return match expires {
-                Some(ms) => from_ms(ms),
-                None => Err(lease_lost(op, claim)),
-            };
-        }
+        let postgres = matches!(self.pool, crate::Pool::Postgres(_));
         let expires: Option<i64> = dispatch!(self, p => {
             let mut tx = p.begin_write().await.map_err(err)?;
+            if postgres {
+                // The queue's advisory lock first, the lock order of crmsync_claim/crmsync_settle
+                // (migration 0009), so a heartbeat never deadlocks with a claim of the same item.
+                sqlx::query("SELECT pg_advisory_xact_lock(crmsync_queue_key($1, $2))")
+                    .bind(claim.board_id)
+                    .bind(claim.item_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(err)?;
+            }
             let expires = sqlx::query_scalar::<_, i64>(&lock_sql)
                 .bind(lease_ms)
                 .bind(claim.board_id)

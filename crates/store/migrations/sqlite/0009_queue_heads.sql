@@ -16,17 +16,24 @@ CREATE TABLE queue_heads (
 );
 CREATE INDEX queue_heads_due ON queue_heads (due_at, head_id);
 
+-- The head of every queue, computed from the events (what queue_heads must hold); the triggers
+-- copy one queue's row from it. SQLite pushes their `WHERE board_id = … AND item_id = …` into the
+-- view, so that is one probe of events_open_by_item per queue.
+CREATE VIEW queue_heads_computed AS
+SELECT e.board_id, e.item_id, e.id AS head_id,
+       CASE WHEN e.status = 'processing' THEN COALESCE(e.lease_expires_at, 0)
+            ELSE e.next_attempt_at END AS due_at
+  FROM events e
+ WHERE e.status IN ('pending', 'failed', 'processing')
+   AND NOT EXISTS (SELECT 1 FROM events o WHERE o.board_id = e.board_id AND o.item_id = e.item_id
+        AND o.item_seq < e.item_seq AND o.status IN ('pending', 'failed', 'processing'));
+
 CREATE TRIGGER events_queue_heads_ins AFTER INSERT ON events
     WHEN NEW.status IN ('pending', 'failed', 'processing')
 BEGIN
-    DELETE FROM queue_heads WHERE board_id = NEW.board_id AND item_id = NEW.item_id;
-    INSERT INTO queue_heads (board_id, item_id, head_id, due_at)
-    SELECT board_id, item_id, id,
-           CASE WHEN status = 'processing' THEN COALESCE(lease_expires_at, 0) ELSE next_attempt_at END
-      FROM events
-     WHERE board_id = NEW.board_id AND item_id = NEW.item_id
-       AND status IN ('pending', 'failed', 'processing')
-     ORDER BY item_seq LIMIT 1;
+    INSERT OR REPLACE INTO queue_heads (board_id, item_id, head_id, due_at)
+    SELECT board_id, item_id, head_id, due_at FROM queue_heads_computed
+     WHERE board_id = NEW.board_id AND item_id = NEW.item_id;
 END;
 
 CREATE TRIGGER events_queue_heads_upd
@@ -35,23 +42,11 @@ CREATE TRIGGER events_queue_heads_upd
       OR NEW.status IN ('pending', 'failed', 'processing')
 BEGIN
     DELETE FROM queue_heads WHERE board_id = OLD.board_id AND item_id = OLD.item_id;
+    DELETE FROM queue_heads WHERE board_id = NEW.board_id AND item_id = NEW.item_id;
     INSERT INTO queue_heads (board_id, item_id, head_id, due_at)
-    SELECT board_id, item_id, id,
-           CASE WHEN status = 'processing' THEN COALESCE(lease_expires_at, 0) ELSE next_attempt_at END
-      FROM events
-     WHERE board_id = OLD.board_id AND item_id = OLD.item_id
-       AND status IN ('pending', 'failed', 'processing')
-     ORDER BY item_seq LIMIT 1;
-    DELETE FROM queue_heads WHERE board_id = NEW.board_id AND item_id = NEW.item_id
-       AND (NEW.board_id <> OLD.board_id OR NEW.item_id <> OLD.item_id);
-    INSERT INTO queue_heads (board_id, item_id, head_id, due_at)
-    SELECT board_id, item_id, id,
-           CASE WHEN status = 'processing' THEN COALESCE(lease_expires_at, 0) ELSE next_attempt_at END
-      FROM events
-     WHERE board_id = NEW.board_id AND item_id = NEW.item_id
-       AND (NEW.board_id <> OLD.board_id OR NEW.item_id <> OLD.item_id)
-       AND status IN ('pending', 'failed', 'processing')
-     ORDER BY item_seq LIMIT 1;
+    SELECT board_id, item_id, head_id, due_at FROM queue_heads_computed
+     WHERE (board_id = OLD.board_id AND item_id = OLD.item_id)
+        OR (board_id = NEW.board_id AND item_id = NEW.item_id);
 END;
 
 CREATE TRIGGER events_queue_heads_del AFTER DELETE ON events
@@ -59,19 +54,10 @@ CREATE TRIGGER events_queue_heads_del AFTER DELETE ON events
 BEGIN
     DELETE FROM queue_heads WHERE board_id = OLD.board_id AND item_id = OLD.item_id;
     INSERT INTO queue_heads (board_id, item_id, head_id, due_at)
-    SELECT board_id, item_id, id,
-           CASE WHEN status = 'processing' THEN COALESCE(lease_expires_at, 0) ELSE next_attempt_at END
-      FROM events
-     WHERE board_id = OLD.board_id AND item_id = OLD.item_id
-       AND status IN ('pending', 'failed', 'processing')
-     ORDER BY item_seq LIMIT 1;
+    SELECT board_id, item_id, head_id, due_at FROM queue_heads_computed
+     WHERE board_id = OLD.board_id AND item_id = OLD.item_id;
 END;
 
 -- The queues that already have open events.
 INSERT INTO queue_heads (board_id, item_id, head_id, due_at)
-SELECT e.board_id, e.item_id, e.id,
-       CASE WHEN e.status = 'processing' THEN COALESCE(e.lease_expires_at, 0) ELSE e.next_attempt_at END
-  FROM events e
- WHERE e.status IN ('pending', 'failed', 'processing')
-   AND NOT EXISTS (SELECT 1 FROM events o WHERE o.board_id = e.board_id AND o.item_id = e.item_id
-        AND o.item_seq < e.item_seq AND o.status IN ('pending', 'failed', 'processing'));
+SELECT board_id, item_id, head_id, due_at FROM queue_heads_computed;
