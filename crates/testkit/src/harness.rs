@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crmsync_app::{App, ServeOptions};
 use crmsync_http::{PendingPolicy, ReceiverConfig, WebhookAuth};
-use crmsync_monday::{MondayClient, MondayConfig};
+use crmsync_monday::{MondayClient, MondayConfig, RetryPolicy as MondayRetryPolicy};
 use crmsync_salesforce::{AuthMode, RetryPolicy, SalesforceClient, SalesforceConfig};
 use crmsync_store::{Store, StoreOptions};
 use crmsync_sync::{
@@ -204,7 +204,8 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
     let sf_client = SalesforceClient::new(sf_config).unwrap();
     let monday_client = MondayClient::new(
         MondayConfig::new(SecretString::from(monday.token().to_string()))
-            .with_api_url(monday.api_url()),
+            .with_api_url(monday.api_url())
+            .with_retry_policy(monday_retry_policy()),
     )
     .unwrap();
     let mapping = load_mapping(&opts.mapping_path, &sf_client, &monday_client)
@@ -609,5 +610,43 @@ impl OpenWork {
     /// Nothing to deliver, nothing open.
     pub fn is_idle(&self) -> bool {
         self.pending_deliveries == 0 && self.open_events == 0
+    }
+}
+
+/// The Monday client's retries in tests: quick transient backoff, like Salesforce's. The
+/// production backoff (0.5 s doubling, ±50 % jitter) can outlast the tests' 4 s event deadline,
+/// which made an outcome depend on the jitter (the deadline cut an event's retries, or did not).
+pub fn monday_retry_policy() -> MondayRetryPolicy {
+    MondayRetryPolicy {
+        base_backoff: Duration::from_millis(20),
+        max_backoff: Duration::from_millis(100),
+        ..MondayRetryPolicy::default()
+    }
+}
+
+#[cfg(test)]
+mod retry_fits_deadline {
+    use super::*;
+
+    /// The longest a client call can spend backing off between transient failures (every
+    /// jitter at its +50 % bound).
+    fn worst_case_backoff(p: &MondayRetryPolicy) -> Duration {
+        (1..p.max_attempts)
+            .map(|a| {
+                let exp = p.base_backoff.saturating_mul(2u32.saturating_pow(a - 1));
+                exp.min(p.max_backoff).mul_f64(1.5).min(p.max_backoff)
+            })
+            .sum()
+    }
+
+    #[test]
+    fn monday_retries_fit_well_inside_the_test_event_deadline() {
+        let p = monday_retry_policy();
+        let worst = worst_case_backoff(&p);
+        let deadline = EngineConfig::for_tests().event_deadline;
+        assert!(
+            worst * 4 < deadline,
+            "worst-case Monday backoff {worst:?} is not well inside the {deadline:?} event deadline"
+        );
     }
 }
