@@ -173,6 +173,8 @@ fn run_phases(paths: &Paths, forwarded: &[String], timer: &mut Timer) -> Result<
         python: Some(python.clone()),
         node: proc::which("node"),
         chromium: Some(chromium),
+        mock_crm: Some(paths.target.join("debug").join("mock-crm"))
+            .filter(|p| paths.prebuilt_bins && p.is_file()),
     };
     // The Lambda artifact (whole-workspace runs only; `-p` selects crates' tests) compiles in
     // the background while the tests run, niced: its own profile and target directory share
@@ -394,6 +396,10 @@ struct TestEnv {
     python: Option<PathBuf>,
     node: Option<PathBuf>,
     chromium: Option<PathBuf>,
+    /// The `mock-crm` executable the build step made (whole-workspace runs), for the CLI's
+    /// rehearsal tests; without it they build it themselves (`cargo build -p mock-crm`, which
+    /// resolves that package's features alone and rebuilds part of the graph).
+    mock_crm: Option<PathBuf>,
 }
 
 impl TestEnv {
@@ -410,6 +416,9 @@ impl TestEnv {
         }
         if let Some(c) = &self.chromium {
             cmd.env("CRMSYNC_TEST_CHROMIUM", c);
+        }
+        if let Some(m) = &self.mock_crm {
+            cmd.env("CRMSYNC_TEST_MOCK_CRM", m);
         }
     }
 }
