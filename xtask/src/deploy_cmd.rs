@@ -73,20 +73,7 @@ pub fn gate(zip_sha: &str, tested: Option<&str>) -> Result<()> {
 }
 
 fn deploy_tool(paths: &Paths) -> Command {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut c = Command::new(cargo);
-    c.args([
-        "run",
-        "-q",
-        "--locked",
-        "-p",
-        "crmsync-aws",
-        "--bin",
-        "crmsync-deploy",
-        "--",
-    ])
-    .current_dir(&paths.root);
-    c
+    paths.tool("crmsync-aws", "crmsync-deploy")
 }
 
 /// `cargo xtask deploy`.

@@ -64,7 +64,7 @@ pub fn run(paths: &Paths, args: &[String]) -> Result<()> {
                 [other, ..] => bail!("unexpected argument {other:?}\n\n{HELP}"),
             };
             let python = crate::test_cmd::ensure_venv(paths)?;
-            build(paths, &python, arm64).map(|_| ())
+            build(paths, &python, arm64, Background::No).map(|_| ())
         }
         Some((cmd, rest)) if cmd == "test" => {
             if let Some(extra) = rest.first() {
@@ -97,8 +97,16 @@ pub struct Built {
     pub glibc: String,
 }
 
+/// How the compile runs: in the foreground (its output on the terminal), or in the background
+/// of `cargo xtask test` — at the lowest CPU priority (`nice`), so the tests running meanwhile
+/// keep the cores they ask for, with its output in a log printed only when it fails.
+pub enum Background {
+    No,
+    Niced { log: PathBuf },
+}
+
 /// Builds `bootstrap` and zips it; fails when it needs a glibc above 2.34.
-pub fn build(paths: &Paths, python: &Path, arm64: bool) -> Result<Built> {
+pub fn build(paths: &Paths, python: &Path, arm64: bool, how: Background) -> Result<Built> {
     let triple = if arm64 {
         "aarch64-unknown-linux-gnu"
     } else {
@@ -115,15 +123,40 @@ pub fn build(paths: &Paths, python: &Path, arm64: bool) -> Result<Built> {
     .context("building PATH")?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let started = Instant::now();
-    proc::run(
-        Command::new(&cargo)
-            .args(["zigbuild", "--locked", "--profile", PROFILE])
-            .args(["-p", "crmsync-lambda", "--bin", "bootstrap", "--target"])
-            .arg(format!("{triple}.{}.{}", MAX_GLIBC[0], MAX_GLIBC[1]))
-            .current_dir(&paths.root)
-            .env("PATH", &path),
-        "cargo zigbuild -p crmsync-lambda --bin bootstrap",
-    )?;
+    let what = "cargo zigbuild -p crmsync-lambda --bin bootstrap";
+    let mut cmd = match &how {
+        Background::No => Command::new(&cargo),
+        Background::Niced { .. } => {
+            let mut c = Command::new("nice");
+            c.args(["-n", "19"]).arg(&cargo);
+            c
+        }
+    };
+    cmd.args(["zigbuild", "--locked", "--profile", PROFILE])
+        .args(["-p", "crmsync-lambda", "--bin", "bootstrap", "--target"])
+        .arg(format!("{triple}.{}.{}", MAX_GLIBC[0], MAX_GLIBC[1]))
+        .current_dir(&paths.root)
+        .env("PATH", &path);
+    match &how {
+        Background::No => proc::run(&mut cmd, what)?,
+        Background::Niced { log } => {
+            let file =
+                fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
+            let err = file
+                .try_clone()
+                .with_context(|| format!("opening {}", log.display()))?;
+            cmd.stdout(file).stderr(err);
+            let st = proc::status(&mut cmd, what, Mode::Interruptible)?;
+            if !st.success() {
+                let text = fs::read_to_string(log).unwrap_or_default();
+                eprintln!("{text}");
+                bail!(
+                    "`{what}` failed ({st}); its output is above and in {}",
+                    log.display()
+                );
+            }
+        }
+    }
     let compile_secs = started.elapsed().as_secs_f64();
     let binary = paths.target.join(triple).join(PROFILE).join("bootstrap");
     let bytes = fs::read(&binary).with_context(|| format!("reading {}", binary.display()))?;
@@ -287,18 +320,9 @@ pub fn test(paths: &Paths, python: &Path, database_url: &str) -> Result<()> {
     )?;
     let report = art.dir.join("emulator-report.json");
     let _ = fs::remove_file(&report);
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     proc::run(
-        Command::new(cargo)
-            .args([
-                "run",
-                "-q",
-                "-p",
-                "crmsync-testkit",
-                "--bin",
-                "crmsync-lambda-test",
-            ])
-            .arg("--")
+        paths
+            .tool("crmsync-testkit", "crmsync-lambda-test")
             .arg("--bootstrap")
             .arg(&bootstrap)
             .arg("--report")

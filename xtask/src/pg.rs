@@ -87,9 +87,14 @@ impl Provisioned {
 }
 
 /// Directories xtask works in.
+#[derive(Clone)]
 pub struct Paths {
     pub root: PathBuf,
     pub target: PathBuf,
+    /// Set by `cargo xtask test` once its build step has built every workspace binary: tools
+    /// then run from `target/debug/` instead of through `cargo run`, which would resolve the
+    /// features of one package alone and rebuild part of the dependency graph (minutes).
+    pub prebuilt_bins: bool,
 }
 
 impl Paths {
@@ -102,7 +107,27 @@ impl Paths {
             .map(PathBuf::from)
             .map(|t| if t.is_absolute() { t } else { root.join(t) })
             .unwrap_or_else(|| root.join("target"));
-        Paths { root, target }
+        Paths {
+            root,
+            target,
+            prebuilt_bins: false,
+        }
+    }
+
+    /// A workspace binary, ready to take its own arguments: the executable the test build made
+    /// (when [`Paths::prebuilt_bins`] is set and it exists), else `cargo run -q --locked -p
+    /// <package> --bin <bin> --`.
+    pub fn tool(&self, package: &str, bin: &str) -> Command {
+        let built = self.target.join("debug").join(bin);
+        let mut c = if self.prebuilt_bins && built.is_file() {
+            Command::new(built)
+        } else {
+            let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+            c.args(["run", "-q", "--locked", "-p", package, "--bin", bin, "--"]);
+            c
+        };
+        c.current_dir(&self.root);
+        c
     }
 
     /// Where throwaway clusters may live: `target/`, or a temp dir when `target/` is unusable.

@@ -42,6 +42,7 @@ Runs the whole suite, as `.ci/run` and CI do:
      client directory with a package.json and in crates/http/tests/browser (playwright-core);
      finds chromium for the browser tests: CRMSYNC_TEST_CHROMIUM if set, else /usr/bin/chromium,
      else (Debian, as root) `apt-get update` + `apt-get install -y chromium`;
+     (steps 3 and 4 run in a thread while step 5 builds)
   4. checks .github/workflows/*.yml offline: check-jsonschema (vendor.github-workflows) and
      `zizmor --offline`; lints the SAM template infra/template.yaml with cfn-lint;
   5. builds all test targets (with SQLX_OFFLINE=true);
@@ -55,7 +56,9 @@ Runs the whole suite, as `.ci/run` and CI do:
   8. replays every scenario under fixtures/ on that PostgreSQL (`cargo xtask replay`; skipped
      when `-p` selects packages other than crmsync-testkit);
   9. (whole workspace only) `cargo xtask lambda build` and `cargo xtask lambda test`: the Lambda
-     zip built with cargo-zigbuild (glibc <= 2.34) and run against the Runtime API emulator;
+     zip built with cargo-zigbuild (glibc <= 2.34) — compiled in the background at `nice 19`
+     while steps 7 and 8 run, its output in target/lambda-build.log (printed if it fails) —
+     and run against the Runtime API emulator;
      then `cargo xtask deploy` and `rollback` against moto's server mode on 127.0.0.1;
  10. stops and deletes what it started, also when tests fail or on Ctrl-C / SIGTERM.
 
@@ -65,10 +68,25 @@ Arguments after `--` go to the test runner; `-p/--package` replaces `--workspace
 
 struct Timer {
     phases: Vec<(String, Duration)>,
+    /// Phases that ran beside others (not part of the sum), with what they overlapped.
+    parallel: Vec<(String, Duration, &'static str)>,
     start: Instant,
 }
 
 impl Timer {
+    fn new() -> Timer {
+        Timer {
+            phases: Vec::new(),
+            parallel: Vec::new(),
+            start: Instant::now(),
+        }
+    }
+
+    fn parallel(&mut self, phases: Vec<(String, Duration)>, beside: &'static str) {
+        self.parallel
+            .extend(phases.into_iter().map(|(n, d)| (n, d, beside)));
+    }
+
     fn phase<T>(&mut self, name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
         eprintln!("xtask: == {name}");
         let t = Instant::now();
@@ -82,6 +100,11 @@ impl Timer {
             .phases
             .iter()
             .map(|(n, d)| format!("{n} {:.1}s", d.as_secs_f64()))
+            .chain(
+                self.parallel
+                    .iter()
+                    .map(|(n, d, beside)| format!("[{n} {:.1}s, {beside}]", d.as_secs_f64())),
+            )
             .collect();
         format!(
             "{} (total {:.1}s)",
@@ -92,10 +115,7 @@ impl Timer {
 }
 
 pub fn run(paths: &Paths, forwarded: &[String]) -> Result<()> {
-    let mut timer = Timer {
-        phases: Vec::new(),
-        start: Instant::now(),
-    };
+    let mut timer = Timer::new();
     let result = run_phases(paths, forwarded, &mut timer);
     eprintln!("xtask: timings: {}", timer.report());
     result
@@ -110,25 +130,74 @@ fn run_phases(paths: &Paths, forwarded: &[String], timer: &mut Timer) -> Result<
     }
     pg::clean_stale(paths)?;
 
-    let python = timer.phase("python tools (target/xtask/venv)", || ensure_venv(paths))?;
-    timer.phase("workflow checks", || check_workflows(paths, &python))?;
-    timer.phase("node clients", || install_node_clients(paths))?;
-    let chromium = timer.phase("chromium (browser tests)", ensure_chromium)?;
-
     let runner = Runner::detect();
+    let whole_workspace = selected_packages(forwarded).is_empty();
+    // The tools (pip, npm, apt) install while the tests build: neither needs the other, and the
+    // installs mostly wait on disk and network.
+    let (setup, setup_phases, built_tests) = std::thread::scope(|s| {
+        let setup = s.spawn(|| {
+            let mut t = Timer::new();
+            let r = (|| -> Result<(PathBuf, PathBuf)> {
+                let python = t.phase("python tools (target/xtask/venv)", || ensure_venv(paths))?;
+                t.phase("workflow checks", || check_workflows(paths, &python))?;
+                t.phase("node clients", || install_node_clients(paths))?;
+                let chromium = t.phase("chromium (browser tests)", ensure_chromium)?;
+                Ok((python, chromium))
+            })();
+            (r, t.phases)
+        });
+        let built = timer.phase("build tests", || {
+            proc::run(
+                runner
+                    .build_command(paths, forwarded)
+                    .env("SQLX_OFFLINE", "true"),
+                "build tests",
+            )
+        });
+        let (r, phases) = setup
+            .join()
+            .unwrap_or_else(|_| (Err(anyhow::anyhow!("the tool setup panicked")), Vec::new()));
+        (r, phases, built)
+    });
+    timer.parallel(setup_phases, "during build tests");
+    let (python, chromium) = setup?;
+    built_tests?;
+    // The build step built every workspace binary (each crate with a binary has integration
+    // tests): later phases run them from target/debug/.
+    let paths = &Paths {
+        prebuilt_bins: whole_workspace,
+        ..paths.clone()
+    };
+
     let env = TestEnv {
         python: Some(python.clone()),
         node: proc::which("node"),
         chromium: Some(chromium),
+        mock_crm: Some(paths.target.join("debug").join("mock-crm"))
+            .filter(|p| paths.prebuilt_bins && p.is_file()),
     };
-    timer.phase("build tests", || {
-        proc::run(
-            runner
-                .build_command(paths, forwarded)
-                .env("SQLX_OFFLINE", "true"),
-            "build tests",
-        )
-    })?;
+    // The Lambda artifact (whole-workspace runs only; `-p` selects crates' tests) compiles in
+    // the background while the tests run, niced: its own profile and target directory share
+    // no cargo lock with the tests' builds.
+    let lambda_build = whole_workspace.then(|| {
+        let python = python.clone();
+        let paths = paths.clone();
+        std::thread::spawn(move || {
+            let t = Instant::now();
+            let log = paths.target.join("lambda-build.log");
+            eprintln!(
+                "xtask: == lambda build (in the background, niced; log: {})",
+                log.display()
+            );
+            let r = crate::lambda_cmd::build(
+                &paths,
+                &python,
+                false,
+                crate::lambda_cmd::Background::Niced { log },
+            );
+            (r, t.elapsed())
+        })
+    });
 
     let db = timer.phase("postgres", || pg::provision_for_tests(paths))?;
     eprintln!("xtask: PostgreSQL: {}", db.describe());
@@ -150,26 +219,37 @@ fn run_phases(paths: &Paths, forwarded: &[String], timer: &mut Timer) -> Result<
     // - replay of the recorded traffic in fixtures/ against the mocks (issue: replay);
     let replayed = match replay_selected(forwarded) {
         true => timer.phase("replay fixtures/", || {
-            crate::replay_cmd::replay_built(&paths.root, &db.url, &[])
+            crate::replay_cmd::replay(paths, &db.url, &[])
         })?,
         false => true,
     };
     // - the Lambda artifact: build the zip, run it against the Runtime API emulator, deploy it
     //   to moto and roll back (whole-workspace runs only; `-p` selects crates' tests).
-    let lambda = if selected_packages(forwarded).is_empty() {
-        let built = timer.phase("lambda build", || {
-            crate::lambda_cmd::build(paths, &python, false)
-        })?;
-        timer.phase("lambda test (emulator)", || {
-            crate::lambda_cmd::test(paths, &python, &db.url)
-        })?;
-        timer.phase("deploy and rollback against moto", || {
-            crate::deploy_cmd::moto_phase(paths, &python)
-        })?;
-        Some(built)
-    } else {
-        eprintln!("xtask: packages selected: the Lambda artifact phases do not run");
-        None
+    let lambda = match lambda_build {
+        Some(handle) => {
+            let (built, took) =
+                timer.phase("lambda build (wait for the background build)", || {
+                    handle
+                        .join()
+                        .map_err(|_| anyhow::anyhow!("the Lambda build thread panicked"))
+                })?;
+            timer.parallel(
+                vec![("lambda build".to_string(), took)],
+                "during tests and replay",
+            );
+            let built = built?;
+            timer.phase("lambda test (emulator)", || {
+                crate::lambda_cmd::test(paths, &python, &db.url)
+            })?;
+            timer.phase("deploy and rollback against moto", || {
+                crate::deploy_cmd::moto_phase(paths, &python)
+            })?;
+            Some(built)
+        }
+        None => {
+            eprintln!("xtask: packages selected: the Lambda artifact phases do not run");
+            None
+        }
     };
 
     timer.phase("stop postgres", || {
@@ -316,6 +396,10 @@ struct TestEnv {
     python: Option<PathBuf>,
     node: Option<PathBuf>,
     chromium: Option<PathBuf>,
+    /// The `mock-crm` executable the build step made (whole-workspace runs), for the CLI's
+    /// rehearsal tests; without it they build it themselves (`cargo build -p mock-crm`, which
+    /// resolves that package's features alone and rebuilds part of the graph).
+    mock_crm: Option<PathBuf>,
 }
 
 impl TestEnv {
@@ -332,6 +416,9 @@ impl TestEnv {
         }
         if let Some(c) = &self.chromium {
             cmd.env("CRMSYNC_TEST_CHROMIUM", c);
+        }
+        if let Some(m) = &self.mock_crm {
+            cmd.env("CRMSYNC_TEST_MOCK_CRM", m);
         }
     }
 }

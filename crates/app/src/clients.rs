@@ -74,7 +74,8 @@ pub fn salesforce(config: &Config) -> Result<SalesforceClient> {
     SalesforceClient::new(sc).context("configuring the Salesforce client")
 }
 
-/// The Monday client (`MONDAY_API_URL`, `MONDAY_API_TOKEN`, `MONDAY_API_VERSION`).
+/// The Monday client (`MONDAY_API_URL`, `MONDAY_API_TOKEN`, `MONDAY_API_VERSION`,
+/// `MONDAY_MUTATIONS_PER_MINUTE`).
 pub fn monday(config: &Config) -> Result<MondayClient> {
     let token = config
         .monday
@@ -84,7 +85,19 @@ pub fn monday(config: &Config) -> Result<MondayClient> {
     if let Some(v) = &config.monday.api_version {
         mc = mc.with_api_version(v.clone());
     }
+    mc = mc.with_mutation_limit(mutation_limit(config));
     MondayClient::new(mc).context("configuring the Monday client")
+}
+
+/// The mutation limit the Monday client paces itself under (`MONDAY_MUTATIONS_PER_MINUTE`).
+pub fn mutation_limit(config: &Config) -> Option<crmsync_monday::MutationLimit> {
+    config
+        .monday
+        .mutations_per_minute
+        .map(|n| crmsync_monday::MutationLimit {
+            per_window: n,
+            window: std::time::Duration::from_secs(60),
+        })
 }
 
 /// The alerter: Telegram when `TELEGRAM_*` is set, the log otherwise.

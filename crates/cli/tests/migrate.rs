@@ -6,47 +6,6 @@ mod common;
 
 use common::*;
 use crmsync_testkit::{ACCOUNTS, OPPORTUNITIES};
-use futures::StreamExt;
-
-const LIFTED: &str = "--monday-budget-points 1000000000000";
-
-async fn board_items(env: &Env, board: &str) -> Vec<crmsync_monday::Item> {
-    let c = crmsync_monday::MondayClient::new(
-        crmsync_monday::MondayConfig::new(secrecy::SecretString::from(
-            env.monday.token().to_string(),
-        ))
-        .with_api_url(env.monday.api_url()),
-    )
-    .unwrap();
-    let mut s = c.items_stream(board, crmsync_monday::ItemsPageOptions::default());
-    let mut out = Vec::new();
-    while let Some(i) = s.next().await {
-        out.push(i.unwrap());
-    }
-    out
-}
-
-fn with_id(items: &[crmsync_monday::Item], id_column: &str) -> usize {
-    items
-        .iter()
-        .filter(|i| {
-            i.column_values
-                .iter()
-                .any(|c| c.id == id_column && c.text.as_deref().is_some_and(|t| !t.is_empty()))
-        })
-        .count()
-}
-
-/// The plan hash named in a refusal.
-fn refused_hash(r: &Run) -> String {
-    assert_eq!(r.code, Some(2), "expected the refusal (exit 2):\n{r}");
-    assert!(
-        r.stderr.contains("crmsync migrate run --stage rehearsal"),
-        "{r}"
-    );
-    let at = r.stderr.find("plan ").expect("names the plan") + 5;
-    r.stderr[at..at + 16].to_string()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn snapshot_rehearsal_production_verify() {
@@ -55,7 +14,7 @@ async fn snapshot_rehearsal_production_verify() {
         .push(("CRMSYNC_MOCK_CRM".into(), mock_crm().display().to_string()));
     env.vars
         .push(("CRMSYNC_MOCK_CRM_ARGS".into(), LIFTED.into()));
-    let accounts_before = board_items(&env, ACCOUNTS).await.len();
+    let accounts_before = env.board_items(ACCOUNTS).await.len();
 
     // Production before any rehearsal: refused, naming the hash and the rehearsal command.
     let hash = refused_hash(&env.run(&["migrate", "run", "--stage", "production"]).await);
@@ -110,7 +69,7 @@ async fn snapshot_rehearsal_production_verify() {
     // The rehearsal wrote to its own mocks only, and kept its links, checkpoints and intents in
     // its own store: the configured store holds the passed rehearsal run and nothing that points
     // at a rehearsal item.
-    assert_eq!(board_items(&env, ACCOUNTS).await.len(), accounts_before);
+    assert_eq!(env.board_items(ACCOUNTS).await.len(), accounts_before);
     let store = crmsync_store::Store::connect(&env.database_url)
         .await
         .unwrap();
@@ -145,12 +104,9 @@ async fn snapshot_rehearsal_production_verify() {
         .map(|o| o["created"].as_u64().unwrap())
         .sum();
     assert_eq!(created, 1_100, "{prod}");
+    assert_eq!(env.column_texts(ACCOUNTS, "text_mkrykpx4").await.len(), 150);
     assert_eq!(
-        with_id(&board_items(&env, ACCOUNTS).await, "text_mkrykpx4"),
-        150
-    );
-    assert_eq!(
-        with_id(&board_items(&env, OPPORTUNITIES).await, "text_mkry20c9"),
+        env.column_texts(OPPORTUNITIES, "text_mkry20c9").await.len(),
         200
     );
     assert!(env.dir.path().join("migration-report.json").exists());

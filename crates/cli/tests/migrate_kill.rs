@@ -8,78 +8,29 @@ use common::*;
 use crmsync_testkit::{ACCOUNTS, CONTACTS};
 use futures::StreamExt;
 
-const LIFTED: &str = "--monday-budget-points 1000000000000";
-
-async fn id_column_values(env: &Env, board: &str, column: &str) -> Vec<String> {
-    let c = crmsync_monday::MondayClient::new(
-        crmsync_monday::MondayConfig::new(secrecy::SecretString::from(
-            env.monday.token().to_string(),
-        ))
-        .with_api_url(env.monday.api_url()),
-    )
-    .unwrap();
-    let mut s = c.items_stream(board, crmsync_monday::ItemsPageOptions::default());
-    let mut out = Vec::new();
-    while let Some(i) = s.next().await {
-        let i = i.unwrap();
-        if let Some(t) = i
-            .column_values
-            .iter()
-            .find(|c| c.id == column)
-            .and_then(|c| c.text.clone())
-            .filter(|t| !t.is_empty())
-        {
-            out.push(t);
-        }
-    }
-    out.sort();
-    out
-}
+const OBJECTS: &str = "Account,Contact";
 
 async fn killed_then_resumed(point: &str, n: u32) {
     let mut env = Env::start_unmetered(Db::Sqlite).await;
+    // The production stage needs a passed rehearsal of this plan: recorded directly (the
+    // rehearsal itself, and the refusal without it, are tested in migrate.rs).
+    let hash = refused_hash(&env.run(&["migrate", "run", "--stage", "production"]).await);
+    env.record_passed_rehearsal(&hash).await;
     env.vars
-        .push(("CRMSYNC_MOCK_CRM".into(), mock_crm().display().to_string()));
-    env.vars
-        .push(("CRMSYNC_MOCK_CRM_ARGS".into(), LIFTED.into()));
-    let dir = env.dir.path().display().to_string();
-    env.vars.push(("TMPDIR".into(), dir));
-    // A passing rehearsal of this plan (the hash covers every board; one object is enough here).
-    env.run(&[
+        .push(("CRMSYNC_MIGRATE_KILL_AT".into(), format!("{point}:{n}")));
+    let production = [
         "migrate",
         "run",
         "--stage",
-        "rehearsal",
+        "production",
         "--objects",
-        "Account",
-    ])
-    .await
-    .ok();
-    let objects = "Account,Contact";
-    env.vars
-        .push(("CRMSYNC_MIGRATE_KILL_AT".into(), format!("{point}:{n}")));
+        OBJECTS,
+    ];
     let killed = if point == "verify" {
-        env.run(&[
-            "migrate",
-            "run",
-            "--stage",
-            "production",
-            "--objects",
-            objects,
-        ])
-        .await
-        .ok();
-        env.run(&["migrate", "verify", "--objects", objects]).await
+        env.run(&production).await.ok();
+        env.run(&["migrate", "verify", "--objects", OBJECTS]).await
     } else {
-        env.run(&[
-            "migrate",
-            "run",
-            "--stage",
-            "production",
-            "--objects",
-            objects,
-        ])
-        .await
+        env.run(&production).await
     };
     // Killed by the signal: no exit code.
     assert_eq!(killed.code, None, "expected SIGKILL at {point}:\n{killed}");
@@ -89,18 +40,9 @@ async fn killed_then_resumed(point: &str, n: u32) {
     );
     env.vars.retain(|(k, _)| k != "CRMSYNC_MIGRATE_KILL_AT");
 
-    let resumed = env
-        .run(&[
-            "migrate",
-            "run",
-            "--stage",
-            "production",
-            "--resume",
-            "--objects",
-            objects,
-        ])
-        .await;
-    resumed.ok();
+    let mut resumed = production.to_vec();
+    resumed.push("--resume");
+    env.run(&resumed).await.ok();
     let records = env.sf();
     for (board, object, column) in [
         (ACCOUNTS, "Account", "text_mkrykpx4"),
@@ -114,12 +56,12 @@ async fn killed_then_resumed(point: &str, n: u32) {
         ids.sort();
         // One item per record (no duplicate), every record (no gap).
         assert_eq!(
-            id_column_values(&env, board, column).await,
+            env.column_texts(board, column).await,
             ids,
             "{object} after {point}"
         );
     }
-    let verify = env.run(&["migrate", "verify", "--objects", objects]).await;
+    let verify = env.run(&["migrate", "verify", "--objects", OBJECTS]).await;
     verify.ok();
     assert!(verify.stdout.contains(" 0 difference(s)"), "{verify}");
 }

@@ -18,6 +18,7 @@
 //! | `MONDAY_API_VERSION` | e.g. `2026-10` | the client's default |
 //! | `MONDAY_SIGNING_SECRET` | app signing secret (webhook JWTs) | |
 //! | `MONDAY_WEBHOOK_TOKEN` | shared token in the webhook URL | |
+//! | `MONDAY_MUTATIONS_PER_MINUTE` | mutations the client sends per minute at most (0 = unpaced) | `2000` (Monday's limit) |
 //! | `TELEGRAM_BOT_TOKEN`, `TELEGRAM_CHAT_ID` | alerts (both, or neither) | |
 //! | `TELEGRAM_API_URL` | Bot API base URL | `https://api.telegram.org` |
 //! | `CRMSYNC_STATUS_TOKEN` | protects `GET /status` | (status page disabled) |
@@ -159,7 +160,12 @@ pub struct MondaySettings {
     pub api_version: Option<String>,
     pub signing_secret: Option<SecretString>,
     pub webhook_token: Option<SecretString>,
+    /// `MONDAY_MUTATIONS_PER_MINUTE`: the client paces mutations under it; `None` (0) = unpaced.
+    pub mutations_per_minute: Option<u32>,
 }
+
+/// Default of `MONDAY_MUTATIONS_PER_MINUTE` (Monday's limit of mutations per minute).
+pub const DEFAULT_MONDAY_MUTATIONS_PER_MINUTE: u32 = 2_000;
 
 impl MondaySettings {
     /// `MONDAY_API_TOKEN`, or an error naming it.
@@ -257,6 +263,7 @@ pub const VARIABLES: &[&str] = &[
     "MONDAY_API_VERSION",
     "MONDAY_SIGNING_SECRET",
     "MONDAY_WEBHOOK_TOKEN",
+    "MONDAY_MUTATIONS_PER_MINUTE",
     "TELEGRAM_BOT_TOKEN",
     "TELEGRAM_CHAT_ID",
     "TELEGRAM_API_URL",
@@ -498,7 +505,21 @@ fn monday_section(vars: &Vars<'_>) -> Result<MondaySettings, ConfigError> {
             .transpose()?,
         signing_secret: vars.secret("MONDAY_SIGNING_SECRET"),
         webhook_token: vars.secret("MONDAY_WEBHOOK_TOKEN"),
+        mutations_per_minute: mutations_per_minute(vars)?,
     })
+}
+
+/// `MONDAY_MUTATIONS_PER_MINUTE`: a whole number, 0 = unpaced.
+fn mutations_per_minute(vars: &Vars<'_>) -> Result<Option<u32>, ConfigError> {
+    const VAR: &str = "MONDAY_MUTATIONS_PER_MINUTE";
+    let Some(raw) = vars.get(VAR) else {
+        return Ok(Some(DEFAULT_MONDAY_MUTATIONS_PER_MINUTE));
+    };
+    let n: u32 = raw.trim().parse().map_err(|_| ConfigError::Invalid {
+        var: VAR,
+        reason: format!("{raw:?} is not a whole number of mutations (0 turns pacing off)"),
+    })?;
+    Ok((n > 0).then_some(n))
 }
 
 /// A positive whole number of `unit`s (`s` or `ms`) in `var`, or `default`.

@@ -596,3 +596,15 @@ fn sweep_interval_defaults_to_15_minutes_0_turns_it_off_and_junk_names_the_varia
         assert!(e.to_string().contains(needle), "{raw}: {e}");
     }
 }
+
+#[test]
+fn mutations_per_minute_defaults_to_mondays_limit_and_zero_turns_pacing_off() {
+    let c = Config::from_map(&env(&[])).unwrap();
+    assert_eq!(c.monday.mutations_per_minute, Some(2_000));
+    let c = Config::from_map(&env(&[("MONDAY_MUTATIONS_PER_MINUTE", "120")])).unwrap();
+    assert_eq!(c.monday.mutations_per_minute, Some(120));
+    let c = Config::from_map(&env(&[("MONDAY_MUTATIONS_PER_MINUTE", "0")])).unwrap();
+    assert_eq!(c.monday.mutations_per_minute, None);
+    let e = Config::from_map(&env(&[("MONDAY_MUTATIONS_PER_MINUTE", "fast")])).unwrap_err();
+    assert_eq!(var_of(&e), "MONDAY_MUTATIONS_PER_MINUTE");
+}

@@ -18,6 +18,7 @@ mod error;
 mod hash;
 mod run;
 mod snapshot;
+mod users;
 mod verify;
 
 use std::sync::Arc;
@@ -31,7 +32,8 @@ use serde::Serialize;
 pub use error::MigrateError;
 pub use hash::plan_hash;
 pub use run::{Change, Failure, ObjectReport, RunOptions, RunReport, Stage};
-pub use snapshot::{fake, SnapshotReport};
+pub use snapshot::{fake, fake_id, SnapshotReport};
+pub use users::UnmatchedUser;
 pub use verify::{Difference, VerifyReport};
 
 /// Result of the crate's operations.
@@ -176,6 +178,8 @@ pub struct ObjectPlan {
     pub problems: Vec<Failure>,
     /// Labels the data needs that the board lacks: `column: label`.
     pub missing_labels: Vec<String>,
+    /// Owners with no Monday user of the same email (their records' people column stays empty).
+    pub unmatched_users: Vec<UnmatchedUser>,
     /// Monday requests estimated (lookups, mutation batches, relation pass).
     pub estimated_calls: u64,
     /// Complexity points estimated.
@@ -325,10 +329,15 @@ impl Migrator {
     pub async fn plan(&self, objects: Option<&[String]>) -> Result<PlanReport> {
         let plan_hash = self.current_plan_hash().await?;
         let mut out = Vec::new();
-        for bm in self.boards(objects)? {
+        let boards = self.boards(objects)?;
+        let users = Arc::new(self.user_lookups(&boards).await?);
+        for bm in boards {
             let q = self.soql(bm);
             let soql = Self::soql_text(bm, &q)?;
-            let mut tally = run::Tally::default();
+            let mut tally = run::Tally {
+                users: users.clone(),
+                ..run::Tally::default()
+            };
             self.pass_records(bm, &q, None, &mut tally, true).await?;
             let mut missing: Vec<String> = tally
                 .missing_labels
@@ -362,6 +371,7 @@ impl Migrator {
                 unchanged: tally.unchanged,
                 problems: tally.failures,
                 missing_labels: missing,
+                unmatched_users: tally.unmatched.report(&bm.object, &users),
                 estimated_calls: mutations.div_ceil(batch) + lookups + relation_batches,
                 estimated_complexity: mutations * COMPLEXITY_PER_MUTATION
                     + (lookups + relation_batches) * COMPLEXITY_PER_LOOKUP,

@@ -115,6 +115,9 @@ pub struct RunReport {
     pub objects: Vec<ObjectReport>,
     /// Failed records with reasons.
     pub failures: Vec<Failure>,
+    /// Owners with no Monday user of the same email: their records' people columns stay empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unmatched_users: Vec<crate::UnmatchedUser>,
     /// What a dry run would change.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub changes: Vec<Change>,
@@ -144,6 +147,10 @@ pub(crate) struct Tally {
     pub last: Option<(chrono::DateTime<chrono::Utc>, String, String)>,
     pub calls: u64,
     pub mutations: u64,
+    /// Both user directories (people columns), shared by the boards of one operation.
+    pub users: std::sync::Arc<StaticLookups>,
+    /// Records whose owner has no Monday user of the same email.
+    pub unmatched: crate::users::Unmatched,
 }
 
 impl Tally {
@@ -154,11 +161,6 @@ impl Tally {
             reason: reason.into(),
         });
     }
-}
-
-/// Lookups with links only (the first pass: relations and people are left out or deferred).
-fn no_lookups() -> StaticLookups {
-    StaticLookups::default()
 }
 
 struct Planned {
@@ -217,6 +219,11 @@ impl Migrator {
         let mut mutations = 0u64;
         let mut cursors = Vec::new();
         let mut tallies = Vec::new();
+        let mut unmatched_users = Vec::new();
+        let users = std::sync::Arc::new(
+            self.user_lookups(&boards.iter().collect::<Vec<_>>())
+                .await?,
+        );
         for bm in &boards {
             let mut q = self.soql(bm);
             if opts.since_last {
@@ -226,6 +233,7 @@ impl Migrator {
             }
             let mut tally = Tally {
                 collect_changes: opts.dry_run,
+                users: users.clone(),
                 ..Tally::default()
             };
             self.pass_records(bm, &q, run_id, &mut tally, opts.dry_run)
@@ -257,6 +265,7 @@ impl Migrator {
             });
             failures.extend(tally.failures);
             changes.extend(tally.changes);
+            unmatched_users.extend(tally.unmatched.report(&bm.object, &users));
         }
         let mut verify_differences = None;
         let outcome = match run_id {
@@ -305,6 +314,7 @@ impl Migrator {
             outcome,
             objects: reports,
             failures,
+            unmatched_users,
             changes,
             verify_differences,
             duration_ms: started.elapsed().as_millis() as u64,
@@ -533,7 +543,8 @@ impl Migrator {
         plan_only: bool,
     ) -> Result<()> {
         let mut existing = self.existing_items(bm, &records, tally).await?;
-        let lookups = no_lookups();
+        // The user directories (people columns); relations are left to the second pass.
+        let lookups = tally.users.clone();
         let mut planned = Vec::new();
         for r in &records {
             let Some(sf_id) = record_text(r, "Id") else {
@@ -542,9 +553,15 @@ impl Migrator {
             };
             let found = existing.remove(&sf_id);
             let adopted = found.as_ref().is_some_and(|(_, a)| *a);
-            match plan_item(r, found.as_ref().map(|(i, _)| i), first, &lookups) {
+            match plan_item(r, found.as_ref().map(|(i, _)| i), first, &*lookups) {
                 Err(e) => tally.fail(&bm.object, &sf_id, e.to_string()),
                 Ok(op) => {
+                    let deferred = match &op {
+                        ItemOperation::Create { deferred, .. }
+                        | ItemOperation::Update { deferred, .. }
+                        | ItemOperation::Unchanged { deferred, .. } => deferred,
+                    };
+                    tally.unmatched.note(first, r, deferred);
                     let labels = match &op {
                         ItemOperation::Create { new_labels, .. }
                         | ItemOperation::Update { new_labels, .. } => new_labels.clone(),

@@ -49,11 +49,48 @@ pub fn fake(kind: &str, original: &str) -> String {
     }
 }
 
+const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+const ID_SUFFIX: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ012345";
+
+/// A stable fake for a Salesforce Id: the same key prefix (so it names the same object), a body
+/// derived from the whole Id by a one-way hash, and the case-safe checksum of an 18-character
+/// Id. The same Id always gives the same fake (in records, references, and the items' Id
+/// columns alike), so relations and links between the redacted records still hold. Anything that
+/// is not a Salesforce Id is returned unchanged.
+pub fn fake_id(id: &str) -> String {
+    if !looks_like_id(id) {
+        return id.to_string();
+    }
+    // 15- and 18-character forms of one Id give the same fake.
+    let id15 = &id[..15];
+    let d = Sha256::digest(format!("crmsync-redact-id:{id15}").as_bytes());
+    let mut out: String = id15[..3].to_string();
+    out.extend(d.iter().take(12).map(|b| BASE62[*b as usize % 62] as char));
+    let bytes = out.as_bytes();
+    let mut suffix = String::with_capacity(3);
+    for chunk in bytes.chunks(5) {
+        let mut bits = 0usize;
+        for (i, c) in chunk.iter().enumerate() {
+            if c.is_ascii_uppercase() {
+                bits |= 1 << i;
+            }
+        }
+        suffix.push(ID_SUFFIX[bits] as char);
+    }
+    out + &suffix
+}
+
+/// A stable fake for a URL (a web site, a link column): nothing of the original is kept.
+fn fake_url(original: &str) -> String {
+    format!("https://{}.example.invalid/", fake("site", original))
+}
+
 /// Salesforce field types holding personal data, and the fake kind for each.
 fn personal_field(name: &str, field_type: &str) -> Option<&'static str> {
     match field_type {
         "email" => Some("email"),
         "phone" => Some("phone"),
+        "url" => Some("url"),
         "textarea" => Some("text"),
         "string" => {
             let n = name.to_ascii_lowercase();
@@ -68,6 +105,8 @@ fn personal_field(name: &str, field_type: &str) -> Option<&'static str> {
                 "postal",
                 "description",
                 "website",
+                "alias",
+                "signature",
             ];
             personal.iter().any(|p| n.contains(p)).then_some("text")
         }
@@ -77,8 +116,16 @@ fn personal_field(name: &str, field_type: &str) -> Option<&'static str> {
 
 fn redact_column(column_type: &str, v: &mut Value) {
     match (column_type, v) {
-        ("text" | "name", Value::String(s)) if !s.is_empty() && !looks_like_id(s) => {
-            *s = fake("text", s);
+        // A Salesforce Id column: the record's fake Id, so the link to the redacted record holds.
+        ("text" | "name", Value::String(s)) if looks_like_id(s) => *s = fake_id(s),
+        ("text" | "name", Value::String(s)) if !s.is_empty() => *s = fake("text", s),
+        ("link", Value::Object(o)) => {
+            if let Some(Value::String(s)) = o.get_mut("url") {
+                *s = fake_url(s);
+            }
+            if let Some(Value::String(s)) = o.get_mut("text") {
+                *s = fake("text", s);
+            }
         }
         ("email", Value::Object(o)) => {
             for k in ["email", "text"] {
@@ -152,10 +199,10 @@ impl Migrator {
                 let mut r = r?;
                 if object == "User" && integration_user.is_empty() {
                     if let Some(Value::String(id)) = r.get("Id") {
-                        integration_user = id.clone();
+                        integration_user = if redact { fake_id(id) } else { id.clone() };
                     }
                 }
-                if redact && object != "User" {
+                if redact {
                     redact_record(&mut r, &fields);
                 }
                 records.push(Value::Object(r));
@@ -235,33 +282,50 @@ impl Migrator {
         }
         write_json(&out.join("monday/boards.json"), &Value::Array(boards_json))?;
         write_json(&out.join("monday/items.json"), &Value::Array(items_json))?;
-        let users = self
-            .monday
-            .graphql(
-                "Users",
-                "query Users { users(limit: 1000) { id name email } complexity { before after query reset_in_x_seconds } }",
-                json!({}),
-                true,
-            )
-            .await?;
-        write_json(
-            &out.join("monday/users.json"),
-            users.get("users").unwrap_or(&Value::Array(Vec::new())),
-        )?;
+        let mut users = self.monday_users().await?;
+        if redact {
+            users.iter_mut().for_each(redact_user);
+        }
+        write_json(&out.join("monday/users.json"), &Value::Array(users))?;
         Ok(report)
     }
 }
 
 fn redact_record(r: &mut Map<String, Value>, fields: &[(String, String)]) {
+    let original_id = r.get("Id").and_then(Value::as_str).map(str::to_string);
     for (name, field_type) in fields {
-        let Some(kind) = personal_field(name, field_type) else {
+        let Some(Value::String(s)) = r.get_mut(name) else {
             continue;
         };
-        if let Some(Value::String(s)) = r.get_mut(name) {
-            if !s.is_empty() {
-                *s = fake(kind, s);
-            }
+        if s.is_empty() {
+            continue;
         }
+        match field_type.as_str() {
+            // Ids and references: stable fakes, so every relation between records still holds.
+            "id" | "reference" => *s = fake_id(s),
+            _ => match personal_field(name, field_type) {
+                Some("url") => *s = fake_url(s),
+                Some(kind) => *s = fake(kind, s),
+                None => {}
+            },
+        }
+    }
+    // `attributes.url` names the record by its Id.
+    if let (Some(id), Some(Value::Object(attrs))) = (original_id, r.get_mut("attributes")) {
+        if let Some(Value::String(url)) = attrs.get_mut("url") {
+            *url = url.replace(&id, &fake_id(&id));
+        }
+    }
+}
+
+/// A Monday user with its name and email replaced (the email the same fake as the Salesforce
+/// user's, so people columns still match by email).
+fn redact_user(u: &mut Value) {
+    if let Some(Value::String(s)) = u.get_mut("email") {
+        *s = fake("email", s);
+    }
+    if let Some(Value::String(s)) = u.get_mut("name") {
+        *s = fake("text", s);
     }
 }
 
@@ -279,5 +343,37 @@ mod tests {
         assert!(fake("phone", "+1 202 555 0100").starts_with("+1 555 "));
         assert!(looks_like_id("0015g00000000G9AAI"));
         assert!(!looks_like_id("Harbor Housing"));
+    }
+
+    #[test]
+    fn fake_ids_are_stable_keep_the_object_and_carry_a_valid_checksum() {
+        let a = fake_id("0015g00000000G9AAI");
+        assert_eq!(a, fake_id("0015g00000000G9AAI"));
+        // The 15-character form of the same Id gives the same fake.
+        assert_eq!(a, fake_id("0015g00000000G9"));
+        assert_ne!(a, fake_id("0015g00000000GAAAY"));
+        assert_eq!(a.len(), 18);
+        assert!(a.starts_with("001"));
+        assert!(!a.contains("5g00000000G9"));
+        // The suffix is the case-safe checksum of the first 15 characters (a recorded real Id:
+        // 001D000000IRFma -> IAH).
+        let check = |id15: &str| -> String {
+            id15.as_bytes()
+                .chunks(5)
+                .map(|c| {
+                    let bits = c
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, b)| b.is_ascii_uppercase())
+                        .fold(0usize, |m, (i, _)| m | 1 << i);
+                    ID_SUFFIX[bits] as char
+                })
+                .collect()
+        };
+        assert_eq!(check("001D000000IRFma"), "IAH");
+        assert_eq!(&a[15..], check(&a[..15]));
+        assert_eq!(fake_id("not an id"), "not an id");
+        let url = fake_url("https://harborhousing.org/about");
+        assert!(url.ends_with(".example.invalid/") && !url.contains("harbor"));
     }
 }

@@ -46,13 +46,15 @@ impl Migrator {
             differences: Vec::new(),
         };
         let boards: Vec<BoardMapping> = self.boards(objects)?.into_iter().cloned().collect();
+        let users = self
+            .user_lookups(&boards.iter().collect::<Vec<_>>())
+            .await?;
         for bm in &boards {
-            // Columns the migration writes; people columns depend on user directories the
-            // migration does not have and are not compared.
+            // Columns the migration writes (people columns through both user directories; an
+            // owner without a Monday user is reported by plan and run, not a difference here).
             let mut cmp = bm.clone();
             cmp.columns.retain(|c| {
                 c.direction.to_monday()
-                    && c.transform != Transform::People
                     && (c.transform != Transform::BoardRelation
                         || bm.migration.sets_relation(&c.column))
             });
@@ -82,7 +84,9 @@ impl Migrator {
                 let mut calls = 0;
                 let items = self.linked_items(bm, &batch, &mut calls).await?;
                 report.items += items.len() as u64;
-                let lookups = self.relation_lookups(&cmp, &batch, &items).await?;
+                let mut lookups = self.relation_lookups(&cmp, &batch, &items).await?;
+                lookups.monday_users = users.monday_users.clone();
+                lookups.salesforce_users = users.salesforce_users.clone();
                 for r in &batch {
                     let sf_id = record_text(r, "Id").unwrap_or_default();
                     let Some(item) = items.get(&sf_id) else {

@@ -13,7 +13,10 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::error::{parse_body, ErrorKind, GraphQlError, MondayError};
-use crate::pacing::{BudgetSnapshot, Complexity, ComplexityBudget, RetryPolicy, Timer, TokioTimer};
+use crate::pacing::{
+    BudgetSnapshot, Complexity, ComplexityBudget, MutationLimit, MutationPacer, RetryPolicy, Timer,
+    TokioTimer,
+};
 use crate::types::{
     ActivityLog, Board, ChangeColumnValues, CreateItem, Item, ItemRef, ItemsPageOptions, Webhook,
     WebhookEventType,
@@ -57,6 +60,9 @@ pub struct MondayConfig {
     /// Largest response body the client reads (default [`DEFAULT_MAX_RESPONSE_BYTES`]); a larger
     /// one is refused with [`MondayError::Decode`] instead of being buffered in memory.
     pub max_response_bytes: usize,
+    /// Mutations paced under this limit (default [`MutationLimit::monday`], 2,000 a minute);
+    /// `None` sends them unpaced (a refusal is still waited out and retried).
+    pub mutation_limit: Option<MutationLimit>,
 }
 
 impl fmt::Debug for MondayConfig {
@@ -67,6 +73,7 @@ impl fmt::Debug for MondayConfig {
             .field("api_version", &self.api_version)
             .field("retry", &self.retry)
             .field("max_response_bytes", &self.max_response_bytes)
+            .field("mutation_limit", &self.mutation_limit)
             .finish()
     }
 }
@@ -80,6 +87,7 @@ impl MondayConfig {
             api_version: DEFAULT_API_VERSION.to_owned(),
             retry: RetryPolicy::default(),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            mutation_limit: Some(MutationLimit::monday()),
         }
     }
 
@@ -98,6 +106,12 @@ impl MondayConfig {
     /// Sets the retry policy.
     pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
+        self
+    }
+
+    /// Sets the mutation limit the client paces itself under (`None`: unpaced).
+    pub fn with_mutation_limit(mut self, limit: Option<MutationLimit>) -> Self {
+        self.mutation_limit = limit;
         self
     }
 
@@ -137,6 +151,7 @@ struct Inner {
     retry: RetryPolicy,
     timer: Arc<dyn Timer>,
     budget: ComplexityBudget,
+    pacer: Option<MutationPacer>,
     max_response_bytes: usize,
     /// Sum of `complexity.query` of every answered request (see [`MondayClient::complexity_spent`]).
     spent: std::sync::atomic::AtomicU64,
@@ -194,6 +209,8 @@ struct Request<'a> {
     variables: Value,
     /// Units for cost estimation (number of mutations in a batch, else 1).
     units: u32,
+    /// Mutations the request carries (paced under the mutation limit).
+    mutations: u32,
     /// Whether re-sending after an ambiguous failure (5xx, timeout) is safe.
     idempotent: bool,
     /// Whether errors whose path starts with a field name may be returned with the data
@@ -244,6 +261,7 @@ impl MondayClient {
                 retry: config.retry,
                 timer,
                 budget: ComplexityBudget::default(),
+                pacer: config.mutation_limit.map(MutationPacer::new),
                 max_response_bytes: config.max_response_bytes,
                 spent: std::sync::atomic::AtomicU64::new(0),
             }),
@@ -340,6 +358,7 @@ impl MondayClient {
                 query,
                 variables,
                 units: 1,
+                mutations: u32::from(query.trim_start().starts_with("mutation")),
                 idempotent,
                 allow_field_errors: false,
             })
@@ -685,6 +704,7 @@ impl MondayClient {
                 query: &query,
                 variables,
                 units: mutations.len() as u32,
+                mutations: mutations.len() as u32,
                 idempotent: mutations.iter().all(Mutation::idempotent),
                 allow_field_errors: true,
             })
@@ -727,6 +747,7 @@ impl MondayClient {
                 query,
                 variables,
                 units,
+                mutations: 0,
                 idempotent: true,
                 allow_field_errors: false,
             })
@@ -747,6 +768,7 @@ impl MondayClient {
                 query,
                 variables,
                 units: 1,
+                mutations: 1,
                 idempotent,
                 allow_field_errors: false,
             })
@@ -777,6 +799,18 @@ impl MondayClient {
                     inner.timer.sleep(wait).await;
                     waited = waited.saturating_add(wait);
                     inner.budget.after_reset_wait();
+                }
+            }
+            // Mutation pacing: wait until the batch fits Monday's mutations per minute.
+            if let (Some(pacer), true) = (&inner.pacer, req.mutations > 0) {
+                while let Some(wait) = pacer.reserve(inner.timer.now(), req.mutations) {
+                    tracing::debug!(
+                        operation = req.operation,
+                        ?wait,
+                        mutations = req.mutations,
+                        "waiting for room under the mutation limit"
+                    );
+                    inner.timer.sleep(wait).await;
                 }
             }
             let err = match self.send_once(req).await {

@@ -49,8 +49,8 @@ pub use client::{
 };
 pub use error::{parse_body as parse_error_body, ErrorKind, GraphQlError, MondayError, ParsedBody};
 pub use pacing::{
-    BudgetSnapshot, Complexity, ComplexityBudget, ManualTimer, RetryPolicy, Timer, TokioTimer,
-    MAX_RESET_WAIT,
+    BudgetSnapshot, Complexity, ComplexityBudget, ManualTimer, MutationLimit, MutationPacer,
+    RetryPolicy, Timer, TokioTimer, MAX_RESET_WAIT, MONDAY_MUTATIONS_PER_MINUTE,
 };
 pub use types::{
     ActivityLog, Board, BoardRef, ChangeColumnValues, Column, ColumnSettings, ColumnValue,

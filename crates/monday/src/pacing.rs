@@ -271,9 +271,114 @@ impl ComplexityBudget {
     }
 }
 
+/// Monday's limit of mutations per minute, besides the complexity budget (developer.monday.com,
+/// "Rate limits": 2,000 mutations per minute, except a few mutations with lower limits of their
+/// own).
+pub const MONDAY_MUTATIONS_PER_MINUTE: u32 = 2_000;
+
+/// A limit of `per_window` mutations in any `window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MutationLimit {
+    /// Mutations allowed.
+    pub per_window: u32,
+    /// Length of the window.
+    pub window: Duration,
+}
+
+impl MutationLimit {
+    /// Monday's: [`MONDAY_MUTATIONS_PER_MINUTE`] per 60 s.
+    pub fn monday() -> Self {
+        MutationLimit {
+            per_window: MONDAY_MUTATIONS_PER_MINUTE,
+            window: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Paces mutations under a [`MutationLimit`] with a sliding window: any interval of the
+/// window's length (plus a small margin for the time requests take to arrive) holds at most the
+/// limit, so a server counting in fixed windows of that length never sees more.
+#[derive(Debug)]
+pub struct MutationPacer {
+    limit: MutationLimit,
+    sent: Mutex<std::collections::VecDeque<(Instant, u32)>>,
+}
+
+impl MutationPacer {
+    /// A pacer for `limit`.
+    pub fn new(limit: MutationLimit) -> Self {
+        MutationPacer {
+            limit,
+            sent: Mutex::new(std::collections::VecDeque::new()),
+        }
+    }
+
+    /// The limit.
+    pub fn limit(&self) -> MutationLimit {
+        self.limit
+    }
+
+    fn span(&self) -> Duration {
+        // Margin: requests sent a window apart may arrive a little closer together.
+        self.limit.window + (self.limit.window / 50).min(Duration::from_millis(500))
+    }
+
+    /// Reserves `n` mutations to be sent at `now`: `None` when they fit (they are recorded),
+    /// else how long to wait before asking again. A batch larger than the whole limit is let
+    /// through once the window is empty (the server then answers with its error).
+    pub fn reserve(&self, now: Instant, n: u32) -> Option<Duration> {
+        let mut sent = self.sent.lock().unwrap_or_else(|p| p.into_inner());
+        let span = self.span();
+        while let Some((at, _)) = sent.front() {
+            if now.saturating_duration_since(*at) >= span {
+                sent.pop_front();
+            } else {
+                break;
+            }
+        }
+        let mut used: u64 = sent.iter().map(|(_, k)| u64::from(*k)).sum();
+        let limit = u64::from(self.limit.per_window);
+        if used + u64::from(n) <= limit || sent.is_empty() {
+            sent.push_back((now, n));
+            return None;
+        }
+        // The earliest moment enough of the oldest sends have left the window.
+        for (at, k) in sent.iter() {
+            used -= u64::from(*k);
+            if used + u64::from(n) <= limit {
+                return Some((*at + span).saturating_duration_since(now));
+            }
+        }
+        sent.back()
+            .map(|(at, _)| (*at + span).saturating_duration_since(now))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mutation_pacer_keeps_every_window_within_the_limit() {
+        let p = MutationPacer::new(MutationLimit {
+            per_window: 10,
+            window: Duration::from_secs(60),
+        });
+        let t0 = Instant::now();
+        assert_eq!(p.reserve(t0, 4), None);
+        assert_eq!(p.reserve(t0 + Duration::from_secs(10), 6), None);
+        // Full: the next batch waits until the first send leaves the window (60 s + margin).
+        let wait = p.reserve(t0 + Duration::from_secs(20), 3).unwrap();
+        assert_eq!(wait, Duration::from_millis(60_000 + 500 - 20_000));
+        // After that wait the first send's 4 have left; 3 fit.
+        assert_eq!(p.reserve(t0 + Duration::from_millis(60_500), 3), None);
+        // 6 + 3 = 9 of 10 in the window now: 2 more must wait for the second send to leave.
+        let wait = p.reserve(t0 + Duration::from_millis(60_500), 2).unwrap();
+        assert_eq!(wait, Duration::from_millis(10_000));
+        // A batch larger than the limit goes once the window is empty.
+        assert_eq!(p.reserve(t0 + Duration::from_secs(600), 50), None);
+        assert_eq!(MutationLimit::monday().per_window, 2_000);
+    }
 
     #[test]
     fn waits_for_reset_only_when_estimate_exceeds_remaining() {

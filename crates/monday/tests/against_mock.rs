@@ -370,6 +370,95 @@ async fn exhausted_budget_on_the_mock_is_waited_out_in_both_shapes() {
     }
 }
 
+fn creates(n: usize, board: &str) -> Vec<crmsync_monday::Mutation> {
+    (0..n)
+        .map(|i| {
+            crmsync_monday::Mutation::CreateItem(crmsync_monday::CreateItem {
+                board_id: board.to_owned(),
+                group_id: None,
+                item_name: format!("Paced {i}"),
+                column_values: None,
+                create_labels_if_missing: false,
+            })
+        })
+        .collect()
+}
+
+/// A mock Monday allowing 20 mutations per `window` (its budget lifted).
+async fn limited_mock(window: Duration) -> RunningMock {
+    start_mock(
+        MockMonday::builder()
+            .budget(1_000_000_000_000, window)
+            .mutations_per_window(20),
+    )
+    .await
+}
+
+fn call_limit_refusals(mock: &RunningMock) -> usize {
+    mock.mock
+        .journal()
+        .iter()
+        .filter(|j| j.status == 429 && j.response.to_string().contains("Call limit exceeded"))
+        .count()
+}
+
+#[tokio::test]
+async fn mutations_are_paced_under_the_mutation_limit() {
+    // The mock enforces 20 mutations per 1-second window (Monday: 2,000 per minute); the client
+    // paced under the same limit sends 60 in batches of 10 without a single refusal, waiting
+    // for room before the batches that would not fit.
+    let mock = limited_mock(Duration::from_secs(1)).await;
+    let timer = RecordingTimer::default();
+    let config = MondayConfig::new(SecretString::from(mock.token().to_owned()))
+        .with_api_url(mock.api_url())
+        .with_mutation_limit(Some(crmsync_monday::MutationLimit {
+            per_window: 20,
+            window: Duration::from_secs(1),
+        }));
+    let client = MondayClient::with_timer(config, Arc::new(timer.clone())).expect("client");
+    let batch = creates(10, "9378000326");
+    for _ in 0..6 {
+        let results = client.batch(&batch).await.expect("batch");
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+    }
+    assert_eq!(
+        call_limit_refusals(&mock),
+        0,
+        "the paced client was refused"
+    );
+    // Two batches fit a window: the third and the fifth had to wait for room.
+    let waits = timer.sleeps.lock().unwrap_or_else(|p| p.into_inner()).len();
+    assert!(waits >= 2, "the client waited {waits} time(s)");
+}
+
+#[tokio::test]
+async fn an_unpaced_client_waits_out_the_mutation_limit_refusal() {
+    // Without pacing the second batch is refused whole (429, "Call limit exceeded"): the client
+    // waits `retry_in_seconds` and re-sends it (safe: nothing of a refused request ran), and
+    // every item exists exactly once.
+    let mock = limited_mock(Duration::from_secs(5)).await;
+    let config = MondayConfig::new(SecretString::from(mock.token().to_owned()))
+        .with_api_url(mock.api_url())
+        .with_mutation_limit(None);
+    let client = MondayClient::new(config).expect("client");
+    let board = "9378000326";
+    let before = client
+        .items_stream(board, ItemsPageOptions::default())
+        .count()
+        .await;
+    // 20 fill the 5-second window; the next 10 are refused, waited out and re-sent.
+    for n in [20, 10] {
+        let results = client.batch(&creates(n, board)).await.expect("batch");
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+    }
+    assert!(call_limit_refusals(&mock) >= 1, "expected a refusal");
+    let after = client
+        .items_stream(board, ItemsPageOptions::default())
+        .count()
+        .await;
+    assert_eq!(after, before + 30);
+}
+
 #[tokio::test]
 async fn me_activity_logs_and_the_complexity_spent() {
     let mock = start_mock(MockMonday::builder()).await;

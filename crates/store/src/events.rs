@@ -18,6 +18,10 @@ pub(crate) const EVENT_COLS: &str = "id, trigger_uuid, board_id, item_id, item_s
 /// How many candidate items one `claim_next` call tries before reporting "nothing claimable".
 const CLAIM_CANDIDATES: i64 = 16;
 
+/// A heartbeat's second statement: the claimed event's lease follows the item's.
+const RENEW_EVENT_SQL: &str = "UPDATE events SET lease_expires_at = $1 \
+     WHERE id = $2 AND lease_token = $3 AND status = 'processing'";
+
 /// How often `insert_event_if_new` retries when a concurrent insert for the same item took the same
 /// sequence number (PostgreSQL only; SQLite serializes writers).
 const SEQ_RETRIES: usize = 50;
@@ -300,17 +304,13 @@ impl Store {
             Some(bi) => vec![bi],
             None => {
                 let now = self.now_sql();
+                // The queues whose head is due (kept by migration 0009's triggers), in due order.
                 let sql = format!(
-                    "SELECT e.board_id, e.item_id FROM events e \
-                    WHERE e.status IN ('pending', 'failed', 'processing') \
-                      AND ((e.status IN ('pending', 'failed') AND e.next_attempt_at <= {now}) \
-                           OR (e.status = 'processing' AND e.lease_expires_at <= {now})) \
-                      AND NOT EXISTS (SELECT 1 FROM events o WHERE o.board_id = e.board_id \
-                           AND o.item_id = e.item_id AND o.item_seq < e.item_seq \
-                           AND o.status IN ('pending', 'failed', 'processing')) \
-                      AND NOT EXISTS (SELECT 1 FROM item_locks l WHERE l.board_id = e.board_id \
-                           AND l.item_id = e.item_id AND l.lease_expires_at > {now}) \
-                    ORDER BY e.next_attempt_at, e.id LIMIT $1"
+                    "SELECT q.board_id, q.item_id FROM queue_heads q \
+                    WHERE q.due_at <= {now} \
+                      AND NOT EXISTS (SELECT 1 FROM item_locks l WHERE l.board_id = q.board_id \
+                           AND l.item_id = q.item_id AND l.lease_expires_at > {now}) \
+                    ORDER BY q.due_at, q.head_id LIMIT $1"
                 );
                 dispatch!(self, p => {
                     sqlx::query_as::<_, (i64, i64)>(&sql)
@@ -454,8 +454,19 @@ impl Store {
              WHERE board_id = $2 AND item_id = $3 AND token = $4 RETURNING lease_expires_at",
             self.now_sql()
         );
+        let postgres = matches!(self.pool, crate::Pool::Postgres(_));
         let expires: Option<i64> = dispatch!(self, p => {
             let mut tx = p.begin_write().await.map_err(err)?;
+            if postgres {
+                // The queue's advisory lock first, the lock order of crmsync_claim/crmsync_settle
+                // (migration 0009), so a heartbeat never deadlocks with a claim of the same item.
+                sqlx::query("SELECT pg_advisory_xact_lock(crmsync_queue_key($1, $2))")
+                    .bind(claim.board_id)
+                    .bind(claim.item_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(err)?;
+            }
             let expires = sqlx::query_scalar::<_, i64>(&lock_sql)
                 .bind(lease_ms)
                 .bind(claim.board_id)
@@ -466,10 +477,7 @@ impl Store {
                 .map_err(err)?;
             let evented = match expires {
                 None => 0,
-                Some(expires) => sqlx::query(
-                    "UPDATE events SET lease_expires_at = $1 \
-                     WHERE id = $2 AND lease_token = $3 AND status = 'processing'",
-                )
+                Some(expires) => sqlx::query(RENEW_EVENT_SQL)
                 .bind(expires)
                 .bind(claim.event_id.0)
                 .bind(&claim.token)

@@ -30,7 +30,9 @@
 //! `item_locks`, acquired with an `INSERT … ON CONFLICT DO UPDATE … WHERE lease expired`, inside a write
 //! transaction: `BEGIN IMMEDIATE` on SQLite, row locks on PostgreSQL), so across processes at most one
 //! unexpired lease exists per item. Only the oldest open event of the item is handed out, and only once
-//! it is due. A worker settles its claim with `mark_done` / `mark_skipped` / `mark_failed` / `mark_dead`,
+//! it is due. `claim_next` finds due items in `queue_heads` (migration 0009: one row per item with open
+//! events, its head and when that head is claimable, kept in step by triggers on `events`; on
+//! PostgreSQL every writer of a queue takes its advisory lock `crmsync_queue_key` first). A worker settles its claim with `mark_done` / `mark_skipped` / `mark_failed` / `mark_dead`,
 //! which release the item; a claim whose lease expired and was taken over is rejected with
 //! [`StoreError::LeaseLost`] (the token is a fencing token).
 //!
@@ -138,6 +140,15 @@ pub(crate) use dispatch;
 
 /// Opening a write transaction, per backend: SQLite takes the database write lock up front
 /// (`BEGIN IMMEDIATE`), so a transaction that reads then writes never fails to upgrade its lock.
+///
+/// **Cancel-safe.** sqlx 0.8's `begin` is not: a future dropped while the `BEGIN` round trip is in
+/// flight (a heartbeat task aborted when its attempt ends, an event deadline, a request whose
+/// client went away) returns the connection to the pool still inside that transaction, with
+/// nothing to end it (transact-rs/sqlx#4393). Every later statement on the connection — a webhook
+/// receipt that is then acknowledged — runs inside it, invisible to other processes, and is lost
+/// when the process dies. So the `BEGIN` runs in a task of its own that always finishes: when the
+/// caller is gone, the finished transaction is dropped there and sqlx rolls it back as usual.
+/// Every transaction of the store is opened here.
 pub(crate) trait BeginWrite {
     type Db: sqlx::Database;
     async fn begin_write(
@@ -145,12 +156,28 @@ pub(crate) trait BeginWrite {
     ) -> std::result::Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>;
 }
 
+/// Runs `begin` to completion whatever happens to the caller (see [`BeginWrite`]).
+async fn begin_detached<DB: sqlx::Database>(
+    begin: impl std::future::Future<
+            Output = std::result::Result<sqlx::Transaction<'static, DB>, sqlx::Error>,
+        > + Send
+        + 'static,
+) -> std::result::Result<sqlx::Transaction<'static, DB>, sqlx::Error> {
+    match tokio::spawn(begin).await {
+        Ok(r) => r,
+        Err(e) => Err(sqlx::Error::Io(std::io::Error::other(format!(
+            "the task opening a transaction failed: {e}"
+        )))),
+    }
+}
+
 impl BeginWrite for SqlitePool {
     type Db = sqlx::Sqlite;
     async fn begin_write(
         &self,
     ) -> std::result::Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
-        self.begin_with("BEGIN IMMEDIATE").await
+        let pool = self.clone();
+        begin_detached(async move { pool.begin_with("BEGIN IMMEDIATE").await }).await
     }
 }
 
@@ -159,7 +186,8 @@ impl BeginWrite for PgPool {
     async fn begin_write(
         &self,
     ) -> std::result::Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
-        self.begin().await
+        let pool = self.clone();
+        begin_detached(async move { pool.begin().await }).await
     }
 }
 

@@ -2,7 +2,7 @@
 //! (schema migration 0004).
 
 use crate::error::{Result, StoreError};
-use crate::{dispatch, no_nul, now_ms, RunId, Store};
+use crate::{dispatch, no_nul, now_ms, BeginWrite, RunId, Store};
 
 /// A create whose outcome is unknown: its intent was recorded, no checkpoint followed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,7 +84,7 @@ impl Store {
         let key = format!("migration run {run_id} {sf_object}");
         let now = now_ms();
         dispatch!(self, p => {
-            let mut tx = p.begin().await.map_err(StoreError::query(OP, &key))?;
+            let mut tx = p.begin_write().await.map_err(StoreError::query(OP, &key))?;
             for id in sf_ids {
                 sqlx::query(
                     "INSERT INTO migration_intents (run_id, sf_object, sf_id, board_id, created_at) \

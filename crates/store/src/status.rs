@@ -99,16 +99,10 @@ impl Store {
 
     async fn next_due(&self) -> Result<(Option<i64>, i64)> {
         let sql = format!(
-            "SELECT (SELECT MIN(CASE WHEN l.lease_expires_at > h.due THEN l.lease_expires_at ELSE h.due END) \
-                     FROM (SELECT e.board_id, e.item_id, \
-                                  CASE WHEN e.status = 'processing' THEN e.lease_expires_at \
-                                       ELSE e.next_attempt_at END AS due \
-                           FROM events e \
-                           WHERE e.status IN ('pending', 'failed', 'processing') \
-                             AND NOT EXISTS (SELECT 1 FROM events o WHERE o.board_id = e.board_id \
-                                  AND o.item_id = e.item_id AND o.item_seq < e.item_seq \
-                                  AND o.status IN ('pending', 'failed', 'processing'))) h \
-                     LEFT JOIN item_locks l ON l.board_id = h.board_id AND l.item_id = h.item_id), \
+            "SELECT (SELECT MIN(CASE WHEN l.lease_expires_at > q.due_at THEN l.lease_expires_at \
+                                 ELSE q.due_at END) \
+                     FROM queue_heads q \
+                     LEFT JOIN item_locks l ON l.board_id = q.board_id AND l.item_id = q.item_id), \
                     {now}",
             now = self.now_sql()
         );

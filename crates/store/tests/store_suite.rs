@@ -48,6 +48,8 @@ suite!(
     concurrent_links_to_one_salesforce_record_create_exactly_one,
     claims_hand_out_oldest_due_event_and_block_the_item,
     concurrent_workers_never_hold_one_item_twice_and_keep_order,
+    receipts_racing_settlements_never_strand_an_event,
+    a_cancelled_heartbeat_never_swallows_the_next_receipt,
     expired_lease_is_reclaimable_and_old_claim_is_fenced,
     dead_letter_round_trips_payload_byte_for_byte,
     replay_puts_the_event_back,
@@ -480,6 +482,118 @@ async fn concurrent_workers_never_hold_one_item_twice_and_keep_order(db: &TestDb
     let counts = db.store.event_counts_since(epoch()).await.unwrap();
     assert_eq!(counts.done, total as u64);
     assert_eq!(counts.total(), total as u64);
+}
+
+/// `claim_next` finds work through the queue heads (migration 0009): a receipt that lands while
+/// the item's previous event is being settled must still leave a head for it, or the event would
+/// stay open for good. Receipts and settlements of the same two items race on two connections
+/// pools; every event must be claimed by `claim_next` alone, in order.
+async fn receipts_racing_settlements_never_strand_an_event(db: &TestDb) {
+    const PER_ITEM: i64 = 40;
+    let stores = [db.store.clone(), db.another_store().await];
+    let total = (2 * PER_ITEM) as usize;
+    let receiver = {
+        let store = stores[1].clone();
+        tokio::spawn(async move {
+            for seq in 1..=PER_ITEM {
+                for item in [1, 2] {
+                    store
+                        .insert_event_if_new(&new_event(&format!("r{item}-{seq}"), 5, item, "{}"))
+                        .await
+                        .unwrap();
+                }
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    let applied: Arc<Mutex<HashMap<i64, Vec<i64>>>> = Arc::default();
+    let done = Arc::new(AtomicUsize::new(0));
+    let workers: Vec<_> = (0..4)
+        .map(|w| {
+            let store = stores[w % 2].clone();
+            let (applied, done) = (applied.clone(), done.clone());
+            tokio::spawn(async move {
+                let name = format!("worker-{w}");
+                while done.load(Ordering::SeqCst) < total {
+                    match store.claim_next(&name, LONG).await.unwrap() {
+                        Some(c) => {
+                            applied
+                                .lock()
+                                .unwrap()
+                                .entry(c.event.item_id)
+                                .or_default()
+                                .push(c.event.item_seq);
+                            store.mark_done(&c.claim).await.unwrap();
+                            done.fetch_add(1, Ordering::SeqCst);
+                        }
+                        None => tokio::time::sleep(Duration::from_millis(1)).await,
+                    }
+                }
+            })
+        })
+        .collect();
+    receiver.await.unwrap();
+    let finished =
+        tokio::time::timeout(Duration::from_secs(120), futures::future::join_all(workers)).await;
+    let counts = db.store.event_counts_since(epoch()).await.unwrap();
+    assert!(
+        finished.is_ok(),
+        "claim_next stopped finding open events: {counts:?}, next due {:?}",
+        db.store.next_due_in().await
+    );
+    let applied = applied.lock().unwrap().clone();
+    for item in [1, 2] {
+        assert_eq!(
+            applied.get(&item).cloned().unwrap_or_default(),
+            (1..=PER_ITEM).collect::<Vec<_>>(),
+            "order of item {item}"
+        );
+    }
+    assert_eq!(counts.done, total as u64);
+    assert_eq!(db.store.next_due_in().await.unwrap(), None);
+}
+
+/// A heartbeat cancelled mid-flight (the engine aborts its heartbeat task when an attempt ends;
+/// an event deadline cancels whatever store call is running) must not leave its pooled connection
+/// inside a transaction. sqlx 0.8's `Pool::begin` on PostgreSQL is not cancel-safe
+/// (transact-rs/sqlx#4393): cut during the `BEGIN` round trip, the session stays in a transaction
+/// nothing ends, and the next statements on that connection — a webhook receipt, say — run inside
+/// it: acknowledged to Monday, invisible to every other process, and gone when the process dies
+/// (the chaos suite's SIGKILL row lost deliveries answered 200 this way). One connection, so every
+/// receipt reuses the connection of the cut heartbeat.
+async fn a_cancelled_heartbeat_never_swallows_the_next_receipt(db: &TestDb) {
+    let one = Store::connect_with(
+        &db.url,
+        &crmsync_store::StoreOptions {
+            max_connections: 1,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let other = db.another_store().await;
+    one.insert_event_if_new(&new_event("hb-0", 9, 1, "{}"))
+        .await
+        .unwrap();
+    let c = one.claim_next("w", LONG).await.unwrap().unwrap();
+    for i in 0..400u64 {
+        let cut = Duration::from_micros(i * 7 % 1500);
+        let _ = tokio::time::timeout(cut, one.renew_lease(&c.claim, LONG)).await;
+        let id = match one
+            .insert_event_if_new(&new_event(&format!("hb-{}", i + 1), 9, 2, "{}"))
+            .await
+            .unwrap()
+        {
+            InsertOutcome::Inserted(id) => id,
+            dup => panic!("a new key is inserted: {dup:?}"),
+        };
+        assert!(
+            other.get_event(id).await.unwrap().is_some(),
+            "receipt {i}, stored after a heartbeat cut after {cut:?}, is invisible to another \
+             connection (it ran inside a transaction the cut left open)"
+        );
+    }
+    one.close().await;
 }
 
 async fn expired_lease_is_reclaimable_and_old_claim_is_fenced(db: &TestDb) {

@@ -507,49 +507,9 @@ async fn create_items(app: &TestApp, n: usize) -> Result<Vec<String>> {
     Ok(items)
 }
 
-/// Waits (bounded) until Monday has nothing left to deliver and the log has nothing open.
-async fn settle(app: &TestApp, deadline: Duration) -> Result<()> {
-    let until = tokio::time::Instant::now() + deadline;
-    let mut quiet = 0;
-    loop {
-        let deliveries = app.monday.admin.deliveries().await?;
-        let pending = deliveries
-            .iter()
-            .filter(|d| {
-                !matches!(
-                    d.state,
-                    mock_monday::DeliveryState::Delivered | mock_monday::DeliveryState::Failed
-                )
-            })
-            .count();
-        let open = match app
-            .store
-            .event_counts_since(chrono::DateTime::UNIX_EPOCH)
-            .await
-        {
-            Ok(c) => c.pending + c.processing + c.failed,
-            Err(_) => 1,
-        };
-        if pending == 0 && open == 0 {
-            quiet += 1;
-            if quiet >= 3 {
-                return Ok(());
-            }
-        } else {
-            quiet = 0;
-        }
-        if tokio::time::Instant::now() >= until {
-            bail!(
-                "not settled after {deadline:?}: {pending} deliveries pending, {open} events open"
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 async fn count(app: &TestApp, spec: &Spec) -> Result<Row> {
     // Long enough for Monday's redeliveries (300 ms apart in the harness) and the engine's retries.
-    settle(app, Duration::from_secs(60)).await?;
+    app.settled_within(Duration::from_secs(60)).await?;
     let name = app.pg_db_name().context("chaos runs on PostgreSQL")?;
     let mut url = url::Url::parse(&pg_url()).context("DATABASE_URL")?;
     url.set_path(&format!("/{name}"));
@@ -568,12 +528,35 @@ async fn count(app: &TestApp, spec: &Spec) -> Result<Row> {
     let mut applied = 0;
     let mut dead = 0;
     let mut lost = 0;
+    let mut why_lost = Vec::new();
     for t in &triggers {
         match status.get(*t).map(String::as_str) {
             Some("done" | "skipped") => applied += 1,
             Some("dead") => dead += 1,
             // stored but never settled, or never stored
-            _ => lost += 1,
+            other => {
+                lost += 1;
+                if let Some(d) = deliveries.iter().find(|d| d.trigger_uuid == *t) {
+                    let answers: Vec<String> = d
+                        .attempts
+                        .iter()
+                        .map(|a| match (a.status, &a.error) {
+                            (Some(s), _) => s.to_string(),
+                            (None, Some(e)) => format!("no answer ({e})"),
+                            (None, None) => "no answer".into(),
+                        })
+                        .collect();
+                    why_lost.push(format!(
+                        "{} of item {}: event {}, delivery {:?} after {} attempts [{}]",
+                        d.event_type,
+                        d.body["event"]["pulseId"],
+                        other.unwrap_or("never stored"),
+                        d.state,
+                        d.attempts.len(),
+                        answers.join(", ")
+                    ));
+                }
+            }
         }
     }
 
@@ -644,7 +627,10 @@ async fn count(app: &TestApp, spec: &Spec) -> Result<Row> {
         duplicated,
         consistent,
         seconds: 0.0,
-        note: String::new(),
+        note: match why_lost.is_empty() {
+            true => String::new(),
+            false => format!("lost: {}", why_lost.join("; ")),
+        },
         ran: true,
     })
 }
@@ -720,9 +706,10 @@ pub fn markdown(rows: &[Row], command: &str, machine: &str, date: &str) -> Strin
     s.push_str(
         "\nThe two process rows run the real `crmsync serve` binary (built in release by \
          `cargo xtask chaos`) against the same mocks and database, with leases of 4 s so a killed \
-         process's item is taken over quickly; their retry schedule is crmsync's default (2 s, \
-         doubling up to 10 min), so an event that failed several times around the kill can still be \
-         waiting for its next attempt when the runner's 60 s bound ends the row.\n",
+         process's item is taken over quickly. A lost delivery is described in the result column \
+         (its event's state, Monday's delivery state and every answer it got); a row that does not \
+         settle within 60 s lists each event still open (status, attempts, due time, lease, last \
+         error).\n",
     );
     s
 }
@@ -811,8 +798,12 @@ enum ProcessRow {
 }
 
 /// The rows that run the real `crmsync` binary: Monday delivers to the process(es), not to the
-/// harness's in-process app (whose worker is off).
-pub async fn run_process_rows(size: Size, bin: Option<&std::path::Path>) -> Vec<Row> {
+/// harness's in-process app (whose worker is off). `only` filters by a substring of the row name.
+pub async fn run_process_rows(
+    size: Size,
+    only: Option<&str>,
+    bin: Option<&std::path::Path>,
+) -> Vec<Row> {
     let mut rows = Vec::new();
     for (which, name, words) in [
         (
@@ -826,6 +817,9 @@ pub async fn run_process_rows(size: Size, bin: Option<&std::path::Path>) -> Vec<
             "two `crmsync serve` processes on one database: one receives (and applies inline), both workers claim",
         ),
     ] {
+        if only.is_some_and(|o| !name.contains(o)) {
+            continue;
+        }
         eprintln!("crmsync-chaos: {name}");
         let start = std::time::Instant::now();
         let mut row = match bin {

@@ -77,8 +77,10 @@ pub async fn run(out: &mut impl Write) -> Result<()> {
         .seed_dir(seed.join("monday"))
         .signing_secret(signing_secret.clone())
         .webhook_retries(Duration::from_millis(500), 20)
-        // Complexity budget lifted so the migration below takes seconds, not minutes.
+        // Complexity budget and mutation limit lifted so the migration below takes seconds,
+        // not minutes.
         .budget(1_000_000_000_000, Duration::from_secs(60))
+        .mutations_per_window(u64::MAX)
         .start()
         .await
         .context("starting the mock Monday")?;
@@ -112,7 +114,8 @@ pub async fn run(out: &mut impl Write) -> Result<()> {
     .context("configuring the Salesforce client")?;
     let monday = MondayClient::new(
         MondayConfig::new(SecretString::from(monday_mock.token().to_owned()))
-            .with_api_url(monday_mock.api_url()),
+            .with_api_url(monday_mock.api_url())
+            .with_mutation_limit(None),
     )
     .context("configuring the Monday client")?;
     let mapping = crmsync_sync::load_mapping(&mapping_path, &sf, &monday)

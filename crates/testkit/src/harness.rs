@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crmsync_app::{App, ServeOptions};
 use crmsync_http::{PendingPolicy, ReceiverConfig, WebhookAuth};
-use crmsync_monday::{MondayClient, MondayConfig};
+use crmsync_monday::{MondayClient, MondayConfig, RetryPolicy as MondayRetryPolicy};
 use crmsync_salesforce::{AuthMode, RetryPolicy, SalesforceClient, SalesforceConfig};
 use crmsync_store::{Store, StoreOptions};
 use crmsync_sync::{
@@ -94,6 +94,10 @@ pub struct Options {
     pub sf_request_timeout: Option<Duration>,
     /// The mock Monday's complexity budget: points per window (default: the mock's).
     pub monday_budget: Option<(u64, Duration)>,
+    /// The mock Monday's mutations per window (the budget's window), and the Monday client's
+    /// pacing to match (default: Monday's 2,000 a minute on both; `u64::MAX`: unlimited and
+    /// unpaced).
+    pub monday_mutations: Option<u64>,
     /// The mock Monday's webhook redelivery schedule: interval and number of retries after a
     /// failed delivery (default 300 ms × 60; Monday's is 1 min × 30).
     pub webhook_retries: (Duration, u32),
@@ -104,6 +108,14 @@ pub struct Options {
 }
 
 impl Options {
+    /// The mock Monday's complexity budget and mutation limit lifted and the client unpaced
+    /// ("limits off": the migration tests and benchmarks that measure crmsync, not the limits).
+    pub fn limits_off(mut self) -> Options {
+        self.monday_budget = Some((1_000_000_000_000, Duration::from_secs(60)));
+        self.monday_mutations = Some(u64::MAX);
+        self
+    }
+
     pub fn new(db: Db) -> Options {
         Options {
             db,
@@ -125,6 +137,7 @@ impl Options {
             direct_store: false,
             sf_request_timeout: None,
             monday_budget: None,
+            monday_mutations: None,
             webhook_retries: (Duration::from_millis(300), 60),
             sweep_every: None,
             salesforce_scale: 1,
@@ -177,6 +190,9 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
     if let Some((points, window)) = opts.monday_budget {
         monday = monday.budget(points, window);
     }
+    if let Some(n) = opts.monday_mutations {
+        monday = monday.mutations_per_window(n);
+    }
     let monday = monday
         .seed_dir(opts.seed_dir.join("monday"))
         .signing_secret(SIGNING_SECRET)
@@ -202,9 +218,22 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         None => sf_config,
     };
     let sf_client = SalesforceClient::new(sf_config).unwrap();
+    let mutation_limit = match opts.monday_mutations {
+        None => Some(crmsync_monday::MutationLimit::monday()),
+        Some(n) => u32::try_from(n)
+            .ok()
+            .map(|per_window| crmsync_monday::MutationLimit {
+                per_window,
+                window: opts
+                    .monday_budget
+                    .map_or(Duration::from_secs(60), |(_, w)| w),
+            }),
+    };
     let monday_client = MondayClient::new(
         MondayConfig::new(SecretString::from(monday.token().to_string()))
-            .with_api_url(monday.api_url()),
+            .with_api_url(monday.api_url())
+            .with_mutation_limit(mutation_limit)
+            .with_retry_policy(monday_retry_policy()),
     )
     .unwrap();
     let mapping = load_mapping(&opts.mapping_path, &sf_client, &monday_client)
@@ -333,38 +362,111 @@ impl TestApp {
 
     /// [`TestApp::settle`] with another deadline (a migration fires a webhook per item).
     pub async fn settle_within(&self, limit: Duration) {
-        let deadline = tokio::time::Instant::now() + limit;
-        loop {
-            let deliveries = self.monday.admin.deliveries().await.unwrap();
-            let pending = deliveries
-                .iter()
-                .filter(|d| {
-                    !matches!(
-                        d.state,
-                        mock_monday::DeliveryState::Delivered | mock_monday::DeliveryState::Failed
+        if let Err(e) = self.settled_within(limit).await {
+            panic!("{e:#}");
+        }
+    }
+
+    /// What is still in flight: Monday deliveries not yet delivered (or given up) and open events
+    /// (pending, processing or failed) in the event log, each described for a report.
+    pub async fn open_work(&self) -> anyhow::Result<OpenWork> {
+        use anyhow::Context as _;
+        let deliveries = self
+            .monday
+            .admin
+            .deliveries()
+            .await
+            .context("reading Monday's deliveries")?;
+        let pending = deliveries
+            .iter()
+            .filter(|d| {
+                !matches!(
+                    d.state,
+                    mock_monday::DeliveryState::Delivered | mock_monday::DeliveryState::Failed
+                )
+            })
+            .count();
+        let counts = self
+            .store
+            .event_counts_since(chrono::DateTime::UNIX_EPOCH)
+            .await
+            .context("counting open events")?;
+        let open = counts.pending + counts.processing + counts.failed;
+        let mut open_events = Vec::new();
+        if open > 0 {
+            let now = chrono::Utc::now();
+            for e in self
+                .store
+                .recent_events(10_000)
+                .await
+                .context("reading the event log")?
+                .into_iter()
+                .filter(|e| {
+                    matches!(
+                        e.status,
+                        crmsync_store::EventStatus::Pending
+                            | crmsync_store::EventStatus::Processing
+                            | crmsync_store::EventStatus::Failed
                     )
                 })
-                .count();
-            let open = match self
-                .store
-                .event_counts_since(chrono::DateTime::UNIX_EPOCH)
-                .await
             {
-                Ok(c) => c.pending + c.processing + c.failed,
-                Err(_) => 1,
-            };
-            if pending == 0 && open == 0 {
-                // Write-backs fire webhooks of their own: settle twice in a row.
-                tokio::time::sleep(Duration::from_millis(150)).await;
-                let again = self.monday.admin.deliveries().await.unwrap();
-                if again.len() == deliveries.len() {
-                    return;
+                open_events.push(format!(
+                    "event {} ({} of item {}/{} #{}) {:?}, {} attempts, due in {} ms, lease {}, last error {:?}",
+                    e.id,
+                    e.event_type,
+                    e.board_id,
+                    e.item_id,
+                    e.item_seq,
+                    e.status,
+                    e.attempts,
+                    (e.next_attempt_at - now).num_milliseconds(),
+                    e.lease_expires_at
+                        .map(|t| format!("ends in {} ms", (t - now).num_milliseconds()))
+                        .unwrap_or_else(|| "none".into()),
+                    e.last_error.as_deref().unwrap_or(""),
+                ));
+            }
+        }
+        Ok(OpenWork {
+            deliveries: deliveries.len(),
+            pending_deliveries: pending,
+            open_events: open as usize,
+            described: open_events,
+        })
+    }
+
+    /// Waits (bounded by `limit`) until Monday has nothing left to deliver and the event log has
+    /// nothing open — twice in a row, since write-backs fire webhooks of their own. On timeout the
+    /// error lists what is still open.
+    pub async fn settled_within(&self, limit: Duration) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            // A store that is briefly unreachable (a chaos row cuts it) counts as not settled.
+            let work = self.open_work().await;
+            if let Ok(w) = &work {
+                if w.is_idle() {
+                    tokio::time::sleep(Duration::from_millis(150)).await;
+                    if let Ok(again) = self.open_work().await {
+                        if again.is_idle() && again.deliveries == w.deliveries {
+                            return Ok(());
+                        }
+                    }
                 }
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "not settled after {limit:?}: {pending} deliveries pending, {open} events open"
-            );
+            if tokio::time::Instant::now() >= deadline {
+                return match work {
+                    Ok(w) => Err(anyhow::anyhow!(
+                        "not settled after {limit:?}: {} deliveries pending, {} events open{}",
+                        w.pending_deliveries,
+                        w.open_events,
+                        w.described
+                            .iter()
+                            .map(|d| format!("; {d}"))
+                            .collect::<String>()
+                    )),
+                    Err(e) => Err(e.context(format!("not settled after {limit:?}"))),
+                };
+            }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -518,4 +620,62 @@ pub fn jwt_for(aud: &str, exp_in: i64) -> String {
         &jsonwebtoken::EncodingKey::from_secret(SIGNING_SECRET.as_bytes()),
     )
     .unwrap()
+}
+
+/// What a [`TestApp`] still has in flight ([`TestApp::open_work`]).
+#[derive(Clone, Debug)]
+pub struct OpenWork {
+    /// Every delivery Monday has made or is making.
+    pub deliveries: usize,
+    /// Deliveries neither delivered nor given up yet.
+    pub pending_deliveries: usize,
+    /// Events pending, processing or failed (due again later).
+    pub open_events: usize,
+    /// One line per open event: status, attempts, when it is due, its lease, its last error.
+    pub described: Vec<String>,
+}
+
+impl OpenWork {
+    /// Nothing to deliver, nothing open.
+    pub fn is_idle(&self) -> bool {
+        self.pending_deliveries == 0 && self.open_events == 0
+    }
+}
+
+/// The Monday client's retries in tests: quick transient backoff, like Salesforce's. The
+/// production backoff (0.5 s doubling, ±50 % jitter) can outlast the tests' 4 s event deadline,
+/// which made an outcome depend on the jitter (the deadline cut an event's retries, or did not).
+pub fn monday_retry_policy() -> MondayRetryPolicy {
+    MondayRetryPolicy {
+        base_backoff: Duration::from_millis(20),
+        max_backoff: Duration::from_millis(100),
+        ..MondayRetryPolicy::default()
+    }
+}
+
+#[cfg(test)]
+mod retry_fits_deadline {
+    use super::*;
+
+    /// The longest a client call can spend backing off between transient failures (every
+    /// jitter at its +50 % bound).
+    fn worst_case_backoff(p: &MondayRetryPolicy) -> Duration {
+        (1..p.max_attempts)
+            .map(|a| {
+                let exp = p.base_backoff.saturating_mul(2u32.saturating_pow(a - 1));
+                exp.min(p.max_backoff).mul_f64(1.5).min(p.max_backoff)
+            })
+            .sum()
+    }
+
+    #[test]
+    fn monday_retries_fit_well_inside_the_test_event_deadline() {
+        let p = monday_retry_policy();
+        let worst = worst_case_backoff(&p);
+        let deadline = EngineConfig::for_tests().event_deadline;
+        assert!(
+            worst * 4 < deadline,
+            "worst-case Monday backoff {worst:?} is not well inside the {deadline:?} event deadline"
+        );
+    }
 }

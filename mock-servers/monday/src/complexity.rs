@@ -70,14 +70,7 @@ pub fn estimate(
         .iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
-    let op = match &doc.operations {
-        DocumentOperations::Single(op) => Some(op),
-        DocumentOperations::Multiple(ops) => match operation_name {
-            Some(name) => ops.get(&Name::new(name)),
-            None => ops.values().next(),
-        },
-    };
-    let Some(op) = op else {
+    let Some(op) = operation(doc, operation_name) else {
         return Estimate::Cost(0);
     };
     let is_mutation = op.node.ty == async_graphql_parser::types::OperationType::Mutation;
@@ -275,6 +268,58 @@ impl Window {
         self.start = now;
         self.used = limit.saturating_sub(remaining);
     }
+}
+
+/// The operation `operation_name` of `doc` (the first one when no name is given).
+fn operation<'a>(
+    doc: &'a ExecutableDocument,
+    operation_name: Option<&str>,
+) -> Option<&'a Positioned<async_graphql_parser::types::OperationDefinition>> {
+    match &doc.operations {
+        DocumentOperations::Single(op) => Some(op),
+        DocumentOperations::Multiple(ops) => match operation_name {
+            Some(name) => ops.get(&Name::new(name)),
+            None => ops.values().next(),
+        },
+    }
+}
+
+/// The root fields of the operation when it is a mutation (one entry per field, aliases
+/// counted separately; `complexity` and `__typename` are not mutations). Empty for queries.
+pub fn mutation_fields(doc: &ExecutableDocument, operation_name: Option<&str>) -> Vec<String> {
+    let Some(op) = operation(doc, operation_name) else {
+        return Vec::new();
+    };
+    if op.node.ty != async_graphql_parser::types::OperationType::Mutation {
+        return Vec::new();
+    }
+    op.node
+        .selection_set
+        .node
+        .items
+        .iter()
+        .filter_map(|s| match &s.node {
+            Selection::Field(f) => Some(f.node.name.node.to_string()),
+            _ => None,
+        })
+        .filter(|n| n != "complexity" && n != "__typename")
+        .collect()
+}
+
+/// The name Monday's "Call limit exceeded for …" errors give a mutation (`create_item` →
+/// `CreateItem`).
+pub fn call_name(field: &str) -> String {
+    field
+        .split('_')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let mut c = p.chars();
+            match c.next() {
+                Some(first) => first.to_ascii_uppercase().to_string() + c.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -39,6 +39,9 @@ pub struct Config {
     pub per_query_cap: u64,
     /// Requests allowed per window (Monday's minute rate limit; default 5,000).
     pub requests_per_window: u64,
+    /// Mutations allowed per window (Monday: 2,000 per minute, besides the complexity budget);
+    /// past it a request with mutations is refused whole with 429 `Call limit exceeded for …`.
+    pub mutations_per_window: u64,
     /// Concurrent requests allowed (default 250).
     pub max_concurrency: u64,
     /// How long an `items_page` cursor stays valid (Monday: 60 minutes).
@@ -68,6 +71,7 @@ impl std::fmt::Debug for Config {
             .field("budget_window", &self.budget_window)
             .field("per_query_cap", &self.per_query_cap)
             .field("requests_per_window", &self.requests_per_window)
+            .field("mutations_per_window", &self.mutations_per_window)
             .field("max_concurrency", &self.max_concurrency)
             .field("cursor_ttl", &self.cursor_ttl)
             .field("webhook_retry_interval", &self.webhook_retry_interval)
@@ -89,6 +93,7 @@ impl Default for Config {
             budget_window: Duration::from_secs(60),
             per_query_cap: 5_000_000,
             requests_per_window: 5_000,
+            mutations_per_window: 2_000,
             max_concurrency: 250,
             cursor_ttl: Duration::from_secs(60 * 60),
             webhook_retry_interval: Duration::from_secs(60),

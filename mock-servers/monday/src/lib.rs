@@ -76,6 +76,9 @@ pub struct Args {
     /// Requests allowed per window (Monday's per-minute request limit).
     #[arg(long = "monday-requests-per-window", default_value_t = 5_000)]
     pub monday_requests_per_window: u64,
+    /// Mutations allowed per window (Monday: 2,000 per minute).
+    #[arg(long = "monday-mutations-per-window", default_value_t = 2_000)]
+    pub monday_mutations_per_window: u64,
     /// Concurrent requests allowed.
     #[arg(long = "monday-max-concurrency", default_value_t = 250)]
     pub monday_max_concurrency: u64,
@@ -102,6 +105,7 @@ impl Default for Args {
             monday_budget_window_secs: 60.0,
             monday_query_cap: c.per_query_cap,
             monday_requests_per_window: c.requests_per_window,
+            monday_mutations_per_window: c.mutations_per_window,
             monday_max_concurrency: c.max_concurrency,
             monday_budget_error: c.budget_error_mode,
             monday_time_scale: 1.0,
@@ -134,6 +138,7 @@ impl Args {
             budget_window: secs(self.monday_budget_window_secs),
             per_query_cap: self.monday_query_cap,
             requests_per_window: self.monday_requests_per_window,
+            mutations_per_window: self.monday_mutations_per_window,
             max_concurrency: self.monday_max_concurrency,
             cursor_ttl: secs(3600.0 * scale),
             webhook_retry_interval: secs(60.0 * scale),
@@ -202,6 +207,11 @@ impl MockMondayBuilder {
     pub fn budget(mut self, points: u64, window: Duration) -> Self {
         self.config.budget_points = points;
         self.config.budget_window = window;
+        self
+    }
+    /// Mutations allowed per window (the window is the budget's; Monday: 2,000 per minute).
+    pub fn mutations_per_window(mut self, n: u64) -> Self {
+        self.config.mutations_per_window = n;
         self
     }
     /// Maximum complexity of one query.
@@ -333,6 +343,7 @@ mod tests {
         assert_eq!(c.budget_error_mode, BudgetErrorMode::Alternate);
         let d = Cli::try_parse_from(["x"]).unwrap().monday.config();
         assert_eq!(d.budget_points, 10_000_000);
+        assert_eq!(d.mutations_per_window, 2_000);
         assert_eq!(d.budget_window, Duration::from_secs(60));
         assert_eq!(d.webhook_retry_attempts, 30);
         assert_eq!(d.cursor_ttl, Duration::from_secs(3600));

@@ -93,6 +93,7 @@ pub struct Mock {
     state: Mutex<State>,
     pub(crate) budget: Mutex<Window>,
     pub(crate) requests: Mutex<Window>,
+    pub(crate) mutations: Mutex<Window>,
     pub(crate) in_flight: AtomicU64,
     pub(crate) alternate: AtomicU64,
     pub(crate) journal: Mutex<Vec<JournalEntry>>,
@@ -121,6 +122,7 @@ impl Mock {
             seed,
             budget: Mutex::new(Window::default()),
             requests: Mutex::new(Window::default()),
+            mutations: Mutex::new(Window::default()),
             in_flight: AtomicU64::new(0),
             alternate: AtomicU64::new(0),
             journal: Mutex::new(Vec::new()),
@@ -174,6 +176,7 @@ impl Mock {
         *lock(&self.state) = State::from_seed(&self.seed);
         *lock(&self.budget) = Window::default();
         *lock(&self.requests) = Window::default();
+        *lock(&self.mutations) = Window::default();
         lock(&self.journal).clear();
         lock(&self.deliveries).clear();
         lock(&self.activity).clear();
@@ -220,6 +223,16 @@ impl Mock {
         lock(&self.requests).charge(
             1,
             self.config.requests_per_window,
+            self.config.budget_window,
+            std::time::Instant::now(),
+        )
+    }
+
+    /// Charges `n` mutations against the per-window mutation limit.
+    pub(crate) fn charge_mutations(&self, n: u64) -> crate::complexity::Charge {
+        lock(&self.mutations).charge(
+            n,
+            self.config.mutations_per_window,
             self.config.budget_window,
             std::time::Instant::now(),
         )

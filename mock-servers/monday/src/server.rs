@@ -413,6 +413,25 @@ async fn execute(
             None,
         );
     }
+    // Mutations per window (Monday: 2,000 per minute, on top of the complexity budget). The
+    // whole request is refused before anything runs, so a refused batch created nothing.
+    let mutations = complexity::mutation_fields(&doc, operation_name.as_deref());
+    if !mutations.is_empty() {
+        if let Charge::Exhausted { retry_in, .. } = mock.charge_mutations(mutations.len() as u64) {
+            let name = complexity::call_name(&mutations[0]);
+            return answer(
+                StatusCode::TOO_MANY_REQUESTS,
+                err_body(
+                    vec![json!({
+                        "message": format!("Call limit exceeded for {name}"),
+                        "extensions": { "code": "RATE_LIMIT_EXCEEDED", "retry_in_seconds": retry_in, "status_code": 429 }
+                    })],
+                    request_id,
+                ),
+                Some(retry_in),
+            );
+        }
+    }
     let info = match mock.charge_budget(cost) {
         Charge::Ok {
             before,

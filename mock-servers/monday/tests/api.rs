@@ -336,6 +336,57 @@ async fn complexity_budget_exhaustion_429_then_200_body() {
 }
 
 #[tokio::test]
+async fn mutations_per_minute_limit_refuses_the_whole_request_with_429() {
+    // Monday's default is 2,000 mutations a minute; the same counting at 5 per window.
+    assert_eq!(mock_monday::Config::default().mutations_per_window, 2_000);
+    let m = builder().mutations_per_window(5).start().await.unwrap();
+    let three = "mutation { a: create_item(board_id: 9378000326, item_name: \"A\") { id } b: create_item(board_id: 9378000326, item_name: \"B\") { id } c: create_item(board_id: 9378000326, item_name: \"C\") { id } }";
+    let count = |b: &Value| {
+        b["data"]["boards"][0]["items_page"]["items"]
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    let items = "query { boards(ids: [9378000326]) { items_page(limit: 500) { items { id } } } }";
+    let (_, before) = gql(&m, items, json!({})).await;
+    let (s, b) = gql(&m, three, json!({})).await;
+    assert_eq!(s, 200, "{b}");
+    // Queries are not mutations: they still run.
+    let (s, _) = gql(&m, items, json!({})).await;
+    assert_eq!(s, 200);
+    // 3 + 3 > 5: refused whole, before anything runs.
+    let (s, h, b) = gql_raw(
+        &m,
+        &[("Authorization", TOKEN), ("API-Version", "2026-10")],
+        json!({ "query": three }),
+    )
+    .await;
+    assert_eq!(s, 429, "{b}");
+    assert_eq!(
+        b["errors"][0]["message"],
+        "Call limit exceeded for CreateItem"
+    );
+    assert_eq!(b["errors"][0]["extensions"]["code"], "RATE_LIMIT_EXCEEDED");
+    assert_eq!(b["errors"][0]["extensions"]["status_code"], 429);
+    assert!(
+        b["errors"][0]["extensions"]["retry_in_seconds"]
+            .as_u64()
+            .unwrap()
+            >= 1
+    );
+    assert!(h.get("retry-after").is_some());
+    let (_, after) = gql(&m, items, json!({})).await;
+    assert_eq!(
+        count(&after),
+        count(&before) + 3,
+        "the refused batch created nothing"
+    );
+    // Two more fit.
+    let two = "mutation { a: create_item(board_id: 9378000326, item_name: \"D\") { id } b: create_item(board_id: 9378000326, item_name: \"E\") { id } }";
+    let (s, b) = gql(&m, two, json!({})).await;
+    assert_eq!(s, 200, "{b}");
+}
+
+#[tokio::test]
 async fn per_query_cap_and_request_limit() {
     let m = builder()
         .per_query_cap(1000)

@@ -169,6 +169,9 @@ async fn dispatch(cmd: MigrateCmd, config: &crmsync_config::Config, store: Store
                 for p in o.problems.iter().take(20) {
                     crate::outln!("  problem: {} {}: {}", p.object, p.sf_id, p.reason);
                 }
+                for u in &o.unmatched_users {
+                    crate::outln!("  {}", unmatched_line(u));
+                }
             }
             crate::outln!(
                 "plan {} stored; estimated {} s under Monday's complexity budget",
@@ -343,6 +346,9 @@ fn print_run(r: &RunReport, report: &Path, json: bool) -> Result<()> {
     for f in r.failures.iter().take(200) {
         crate::outln!("failed: {} {}: {}", f.object, f.sf_id, f.reason);
     }
+    for u in &r.unmatched_users {
+        crate::outln!("{}", unmatched_line(u));
+    }
     crate::outln!(
         "{} run{} of plan {}: {} in {:.1} s, {} Monday calls, {} mutations; report: {}",
         match r.stage {
@@ -448,7 +454,9 @@ async fn rehearse(
     ))
     .context("configuring the Salesforce client for the rehearsal")?;
     let monday = MondayClient::new(
-        MondayConfig::new(SecretString::from(token)).with_api_url(format!("{monday_url}/v2")),
+        MondayConfig::new(SecretString::from(token))
+            .with_api_url(format!("{monday_url}/v2"))
+            .with_mutation_limit(context::mutation_limit(config)),
     )
     .context("configuring the Monday client for the rehearsal")?;
     // The rehearsal's own state (links, checkpoints, intents, delta cursors) lives in a
@@ -576,4 +584,20 @@ fn kill_self(point: Point) {
     loop {
         std::thread::sleep(Duration::from_secs(1));
     }
+}
+
+/// One owner whose records' people column stays empty (no Monday user has the owner's email).
+fn unmatched_line(u: &crmsync_migrate::UnmatchedUser) -> String {
+    format!(
+        "unmatched owner: {} record(s) of {} owned by Salesforce user {}{} keep column {} empty: \
+         no Monday user has that email",
+        u.records,
+        u.object,
+        u.user_id,
+        u.email
+            .as_deref()
+            .map(|e| format!(" <{e}>"))
+            .unwrap_or_else(|| " (no email)".into()),
+        u.column
+    )
 }

@@ -43,9 +43,13 @@ impl Env {
         Env::start_full(db, signing_secret, None).await
     }
 
-    /// With the mock Monday's complexity budget lifted (the migration tests: limits off).
+    /// With the mock Monday's complexity budget and mutation limit lifted and `crmsync`'s Monday
+    /// client unpaced (the migration tests: limits off).
     pub async fn start_unmetered(db: Db) -> Env {
-        Env::start_full(db, None, Some(1_000_000_000_000)).await
+        let mut env = Env::start_full(db, None, Some(1_000_000_000_000)).await;
+        env.vars
+            .push(("MONDAY_MUTATIONS_PER_MINUTE".into(), "0".into()));
+        env
     }
 
     async fn start_full(db: Db, signing_secret: Option<&str>, budget: Option<u64>) -> Env {
@@ -61,7 +65,11 @@ impl Env {
             builder = builder.signing_secret(secret);
         }
         if let Some(points) = budget {
-            builder = builder.budget(points, Duration::from_secs(60));
+            // Limits off: the budget and the mutation limit lifted; the binary runs unpaced
+            // (`MONDAY_MUTATIONS_PER_MINUTE=0`, see `start_unmetered`).
+            builder = builder
+                .budget(points, Duration::from_secs(60))
+                .mutations_per_window(u64::MAX);
         }
         let monday = builder.start().await.unwrap();
         let dir = tempfile::tempdir().unwrap();
@@ -348,6 +356,15 @@ pub fn mock_crm() -> PathBuf {
     static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     BUILT
         .get_or_init(|| {
+            // `cargo xtask test` built it with the workspace and says where.
+            if let Some(p) = std::env::var_os("CRMSYNC_TEST_MOCK_CRM").map(PathBuf::from) {
+                assert!(
+                    p.is_file(),
+                    "CRMSYNC_TEST_MOCK_CRM={} does not exist",
+                    p.display()
+                );
+                return p;
+            }
             let status = std::process::Command::new(env!("CARGO"))
                 .args(["build", "--quiet", "-p", "mock-crm", "--bin", "mock-crm"])
                 .status()
@@ -358,4 +375,86 @@ pub fn mock_crm() -> PathBuf {
             path
         })
         .clone()
+}
+
+/// `mock-crm` arguments that lift the mock Monday's complexity budget and mutation limit (the
+/// migration tests run with the limits off; the limits have tests of their own).
+pub const LIFTED: &str =
+    "--monday-budget-points 1000000000000 --monday-mutations-per-window 1000000000";
+
+impl Env {
+    /// A Monday client on this environment's mock Monday.
+    pub fn monday_client(&self) -> crmsync_monday::MondayClient {
+        crmsync_monday::MondayClient::new(
+            crmsync_monday::MondayConfig::new(secrecy::SecretString::from(
+                self.monday.token().to_string(),
+            ))
+            .with_api_url(self.monday.api_url()),
+        )
+        .unwrap()
+    }
+
+    /// Every item of a board.
+    pub async fn board_items(&self, board: &str) -> Vec<crmsync_monday::Item> {
+        use futures::StreamExt;
+        let c = self.monday_client();
+        let mut s = c.items_stream(board, crmsync_monday::ItemsPageOptions::default());
+        let mut out = Vec::new();
+        while let Some(i) = s.next().await {
+            out.push(i.unwrap());
+        }
+        out
+    }
+
+    /// The non-empty texts of one column over a board's items, sorted.
+    pub async fn column_texts(&self, board: &str, column: &str) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .board_items(board)
+            .await
+            .iter()
+            .filter_map(|i| {
+                i.column_values
+                    .iter()
+                    .find(|c| c.id == column)
+                    .and_then(|c| c.text.clone())
+                    .filter(|t| !t.is_empty())
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Records in the configured store that a rehearsal of `plan_hash` passed: the setup of
+    /// tests about the production stage (the gate itself is tested through the binary in
+    /// `migrate.rs`, with a real rehearsal).
+    pub async fn record_passed_rehearsal(&self, plan_hash: &str) {
+        let store = crmsync_store::Store::connect(&self.database_url)
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let run = store
+            .start_run(crmsync_store::MigrationStage::Rehearsal, plan_hash)
+            .await
+            .unwrap();
+        store
+            .finish_run(
+                run,
+                crmsync_store::RunOutcome::Passed,
+                &crmsync_store::RunCounts::default(),
+            )
+            .await
+            .unwrap();
+        store.close().await;
+    }
+}
+
+/// The plan hash named in a refusal of the production stage (exit 2).
+pub fn refused_hash(r: &Run) -> String {
+    assert_eq!(r.code, Some(2), "expected the refusal (exit 2):\n{r}");
+    assert!(
+        r.stderr.contains("crmsync migrate run --stage rehearsal"),
+        "{r}"
+    );
+    let at = r.stderr.find("plan ").expect("names the plan") + 5;
+    r.stderr[at..at + 16].to_string()
 }

@@ -66,11 +66,8 @@ pub async fn sf_ids(app: &TestApp, object: &str) -> Vec<String> {
         .collect()
 }
 
-/// The harness with the mock Monday's complexity budget lifted ("limits off").
+/// The harness with the mock Monday's complexity budget and mutation limit lifted ("limits
+/// off").
 pub async fn app(db: Db) -> TestApp {
-    spawn_app_with(Options {
-        monday_budget: Some((1_000_000_000_000, std::time::Duration::from_secs(60))),
-        ..Options::new(db)
-    })
-    .await
+    spawn_app_with(Options::new(db).limits_off()).await
 }

@@ -7,6 +7,7 @@
 //! this runs on is shared and absolute figures are noisy. Nothing here is a test assertion.
 
 pub mod mapping;
+pub mod migration;
 pub mod report;
 pub mod stats;
 pub mod webhook;

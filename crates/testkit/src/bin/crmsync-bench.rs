@@ -1,19 +1,21 @@
 //! `crmsync-bench`: the benchmarks behind `cargo xtask bench` (see `crmsync_testkit::bench`).
 //!
 //! ```text
-//! crmsync-bench [--quick] [--store-json FILE] [--out BENCHMARKS.md] [--svg docs/benchmarks.svg]
-//!               [--command TEXT]
+//! crmsync-bench [--quick] [--migration-only] [--store-json FILE] [--out BENCHMARKS.md]
+//!               [--svg docs/benchmarks.svg] [--command TEXT]
 //! ```
-//! Needs `DATABASE_URL` (a PostgreSQL server) for the webhook benchmark.
+//! Needs `DATABASE_URL` (a PostgreSQL server) for the webhook benchmark. `--migration-only`
+//! runs just the migration section (`bench::migration`; no database needed).
 
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use crmsync_testkit::bench::report::{self, Figures, RunInfo, StoreFigures};
-use crmsync_testkit::bench::{mapping, webhook};
+use crmsync_testkit::bench::{mapping, migration, webhook};
 
 struct Args {
     quick: bool,
+    migration_only: bool,
     store_json: Option<PathBuf>,
     out: PathBuf,
     svg: PathBuf,
@@ -23,6 +25,7 @@ struct Args {
 fn parse_args() -> Result<Args> {
     let mut a = Args {
         quick: false,
+        migration_only: false,
         store_json: None,
         out: PathBuf::from("BENCHMARKS.md"),
         svg: PathBuf::from("docs/benchmarks.svg"),
@@ -33,12 +36,13 @@ fn parse_args() -> Result<Args> {
         let mut value = |name: &str| it.next().with_context(|| format!("{name} needs a value"));
         match arg.as_str() {
             "--quick" => a.quick = true,
+            "--migration-only" => a.migration_only = true,
             "--store-json" => a.store_json = Some(value("--store-json")?.into()),
             "--out" => a.out = value("--out")?.into(),
             "--svg" => a.svg = value("--svg")?.into(),
             "--command" => a.command = value("--command")?,
             "-h" | "--help" => {
-                println!("crmsync-bench [--quick] [--store-json FILE] [--out FILE] [--svg FILE] [--command TEXT]");
+                println!("crmsync-bench [--quick] [--migration-only] [--store-json FILE] [--out FILE] [--svg FILE] [--command TEXT]");
                 std::process::exit(0);
             }
             other => bail!("unexpected argument {other:?} (see --help)"),
@@ -49,7 +53,27 @@ fn parse_args() -> Result<Args> {
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> Result<()> {
+    // The migration benchmark's child process (see `bench::migration`).
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some("--migrate-child") {
+        return migration::child(argv.get(2).map_or("", String::as_str)).await;
+    }
     let args = parse_args()?;
+    let migration_cfg = match args.quick {
+        true => migration::MigrationBenchConfig::quick(),
+        false => migration::MigrationBenchConfig::full(),
+    };
+    let exe = std::env::current_exe().context("locating crmsync-bench for the migration child")?;
+    if args.migration_only {
+        // Only the migration section (the store and webhook figures need PostgreSQL and take
+        // minutes): printed, and written to --out.
+        let migration = migration::run(&migration_cfg, &exe).await?;
+        let md = migration::markdown(&migration, &args.command);
+        std::fs::write(&args.out, &md)
+            .with_context(|| format!("writing {}", args.out.display()))?;
+        print!("{md}");
+        return Ok(());
+    }
     let info = RunInfo::here(&args.command);
     let mut store = Vec::new();
     let mut store_notes = Vec::new();
@@ -87,6 +111,8 @@ async fn main() -> Result<()> {
         }
     };
     let web = webhook::run(&cfg).await?;
+    eprintln!("crmsync-bench: migration Salesforce → Monday");
+    let migration = migration::run(&migration_cfg, &exe).await?;
     let fig = Figures {
         info,
         store,
@@ -100,7 +126,9 @@ async fn main() -> Result<()> {
         .unwrap_or(&args.svg)
         .display()
         .to_string();
-    let md = report::markdown(&fig, &svg_name);
+    let mut md = report::markdown(&fig, &svg_name);
+    md.push('\n');
+    md.push_str(&migration::markdown(&migration, &args.command));
     if let Some(dir) = args.svg.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }

@@ -46,10 +46,8 @@ async fn main() -> Result<()> {
     };
     let pg = PgControl::from_env();
     let mut rows = chaos::run(size, only.as_deref(), pg.as_ref()).await;
-    if only.is_none() {
-        let bin = chaos::crmsync_bin_from_env();
-        rows.extend(chaos::run_process_rows(size, bin.as_deref()).await);
-    }
+    let bin = chaos::crmsync_bin_from_env();
+    rows.extend(chaos::run_process_rows(size, only.as_deref(), bin.as_deref()).await);
     let md = chaos::markdown(&rows, &info.command, &info.machine, &info.date);
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
