@@ -356,9 +356,16 @@ async fn drive(s: &Loaded, app: &TestApp) -> Result<Vec<Response>> {
                 .filter(|(_, held)| held.deliver_after == Some(i + 1))
                 .map(|(j, _)| j),
         );
+        // Each delivery settles before the next is sent: what a delivery makes the engine store
+        // (a follow-up, a write-back event) comes before the next delivery in the event log
+        // whether or not inline processing finished within the receiver's budget (under load it
+        // may not, and a held delivery then overtook the follow-up in the log).
         for j in send_now {
             let sent = send(&http, app, s, j).await?;
             responses.extend(sent);
+            settle(app)
+                .await
+                .with_context(|| format!("{}: waiting for the engine", at()))?;
         }
         settle(app)
             .await
