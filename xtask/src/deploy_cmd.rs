@@ -211,19 +211,7 @@ pub fn moto_phase(paths: &Paths, python: &Path) -> Result<()> {
         for (k, v) in &env {
             c.env(k, v);
         }
-        let out = proc::output(
-            &mut c,
-            what,
-            Some(Duration::from_secs(60)),
-            proc::Mode::Interruptible,
-        )?;
-        if !out.status.success() {
-            bail!(
-                "{what} failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        proc::stdout_text(&mut c, what, Some(Duration::from_secs(60)))
     };
     let name = "crmsync-moto";
     let art = Artifact::of(paths);

@@ -276,19 +276,11 @@ pub fn python_run(
     args: &[&std::ffi::OsStr],
     what: &str,
 ) -> Result<String> {
-    let out = proc::output(
+    proc::stdout_text(
         Command::new(python).arg("-c").arg(script).args(args),
         what,
         None,
-        Mode::Interruptible,
-    )?;
-    if !out.status.success() {
-        bail!(
-            "{what} failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    )
 }
 
 pub fn sha256_of(python: &Path, file: &Path) -> Result<String> {

@@ -91,6 +91,19 @@ pub fn run(cmd: &mut Command, what: &str) -> Result<()> {
     Ok(())
 }
 
+/// Run `cmd` (capturing, killed after `timeout`) and return its trimmed stdout; fails with its
+/// stderr when it exits unsuccessfully.
+pub fn stdout_text(cmd: &mut Command, what: &str, timeout: Option<Duration>) -> Result<String> {
+    let out = output(cmd, what, timeout, Mode::Interruptible)?;
+    if !out.status.success() {
+        bail!(
+            "{what} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
 /// Run `cmd` capturing stdout and stderr, killing it after `timeout`.
 pub fn output(
     cmd: &mut Command,
