@@ -25,8 +25,9 @@ build: compiles the `bootstrap` binary (crates/lambda) with the `lambda` profile
   the same binary gives the same zip). Prints its size, sha256 and the highest GLIBC_ version.
 test: unpacks that zip and runs the `bootstrap` inside it as a process against the in-repo
   Lambda Runtime API emulator (crates/testkit, binary crmsync-lambda-test), with both mocks and
-  PostgreSQL (DATABASE_URL, or one xtask starts), feeding recorded API Gateway events; prints
-  init time and peak RSS and records the zip's sha256 in target/lambda/crmsync/tested.json,
+  PostgreSQL (DATABASE_URL, or one xtask starts), feeding recorded API Gateway events, then
+  a second process of it in queue mode against moto's SQS (the suite plays the SQS event
+  source: batches, batchItemFailures, redrive to the DLQ); prints init time and peak RSS and records the zip's sha256 in target/lambda/crmsync/tested.json,
   which `cargo xtask deploy` requires.
 moto: starts moto's server mode on 127.0.0.1, creates a function there, deploys the tested zip
   with `cargo xtask deploy`, checks version and alias, checks that an untested zip is refused,
@@ -321,6 +322,8 @@ pub fn test(paths: &Paths, python: &Path, database_url: &str) -> Result<()> {
             .arg(&report)
             .current_dir(&paths.root)
             .env("DATABASE_URL", database_url)
+            // moto's server mode for the queue-mode cases (the venv has moto[server]).
+            .env("CRMSYNC_TEST_PYTHON", python)
             .env("SQLX_OFFLINE", "true"),
         "crmsync-lambda-test (the built bootstrap against the Runtime API emulator)",
     )?;

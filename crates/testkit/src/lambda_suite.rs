@@ -4,7 +4,8 @@
 //! the deploy's `crmsync db migrate` step does). It is fed the API Gateway envelopes of
 //! `fixtures/lambda/` around recorded Monday deliveries from `fixtures/events/`, checks every
 //! answer and what Salesforce holds afterwards, and measures init time (process start → first
-//! `/next`) and peak RSS (`VmHWM`).
+//! `/next`) and peak RSS (`VmHWM`). Then a second process of the same `bootstrap` runs in queue
+//! mode against moto's SQS (see [`queue`]): the suite plays the SQS event source mapping.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -23,6 +24,8 @@ use crate::seed::boards::LEADS;
 use crate::seed::{seed_dir, MOCK_SF_CLIENT_ID, MOCK_SF_CLIENT_SECRET};
 use crate::sf_rest::SfRest;
 use crate::telegram::FakeTelegram;
+
+mod queue;
 
 /// The function's public URL in the emulated deployment (API Gateway, stage `prod`).
 pub const PUBLIC_URL: &str = "https://abc123defg.execute-api.eu-west-1.amazonaws.com/prod";
@@ -391,23 +394,7 @@ pub async fn run(bootstrap: &Path) -> Result<Figures> {
     let started = Instant::now();
     let mut child = spawn(&bootstrap, &env, logs.clone())?;
     let pid = child.id().context("the process has no pid")?;
-    let init = loop {
-        if let Some(t) = emulator.first_next() {
-            break t.duration_since(started);
-        }
-        if let Some(st) = child.try_wait()? {
-            bail!(
-                "bootstrap exited during init ({st}); init error: {:?}; log:\n{}",
-                emulator.init_error(),
-                logs.lock().unwrap_or_else(|e| e.into_inner()).join("\n")
-            );
-        }
-        ensure!(
-            started.elapsed() < Duration::from_secs(30),
-            "bootstrap did not ask for an invocation within 30 s"
-        );
-        tokio::time::sleep(Duration::from_micros(200)).await;
-    };
+    let init = wait_for_init(&emulator, &mut child, &logs, started).await?;
     let mut suite = Suite {
         emulator,
         store,
@@ -422,7 +409,10 @@ pub async fn run(bootstrap: &Path) -> Result<Figures> {
         slowest: Duration::ZERO,
         logs,
     };
-    let result = cases(&mut suite).await;
+    let mut result = cases(&mut suite).await;
+    if result.is_ok() {
+        result = queue::cases(&mut suite, &bootstrap, &db.url).await;
+    }
     let peak = proc_status_kib(suite.pid, "VmHWM:");
     let figures = Figures {
         init_ms: init.as_secs_f64() * 1000.0,
@@ -450,6 +440,32 @@ pub async fn run(bootstrap: &Path) -> Result<Figures> {
     suite.store.close().await;
     drop(db);
     Ok(figures)
+}
+
+/// Waits until the function asks for its first invocation (init done); the time since `started`.
+async fn wait_for_init(
+    emulator: &Emulator,
+    child: &mut tokio::process::Child,
+    logs: &Mutex<Vec<String>>,
+    started: Instant,
+) -> Result<Duration> {
+    loop {
+        if let Some(t) = emulator.first_next() {
+            return Ok(t.duration_since(started));
+        }
+        if let Some(st) = child.try_wait()? {
+            bail!(
+                "bootstrap exited during init ({st}); init error: {:?}; log:\n{}",
+                emulator.init_error(),
+                logs.lock().unwrap_or_else(|e| e.into_inner()).join("\n")
+            );
+        }
+        ensure!(
+            started.elapsed() < Duration::from_secs(30),
+            "bootstrap did not ask for an invocation within 30 s"
+        );
+        tokio::time::sleep(Duration::from_micros(200)).await;
+    }
 }
 
 async fn init_error_case(bootstrap: &Path) -> Result<()> {
