@@ -5,7 +5,9 @@ use libfuzzer_sys::fuzz_target;
 use secrecy::SecretString;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(header) = std::str::from_utf8(data) else { return };
+    let Ok(header) = std::str::from_utf8(data) else {
+        return;
+    };
     let v = crmsync_monday::webhook::WebhookVerifier::new(
         SecretString::from("fuzz-signing-secret"),
         vec!["https://example.org/webhooks/monday".to_owned()],

@@ -4,9 +4,14 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(s) = std::str::from_utf8(data) else { return };
+    let Ok(s) = std::str::from_utf8(data) else {
+        return;
+    };
     let q = crmsync_salesforce::soql::quote_string(s);
-    assert!(q.len() >= 2 && q.starts_with('\'') && q.ends_with('\''), "{q:?}");
+    assert!(
+        q.len() >= 2 && q.starts_with('\'') && q.ends_with('\''),
+        "{q:?}"
+    );
     let inner = &q[1..q.len() - 1];
     let mut escaped = false;
     for c in inner.chars() {

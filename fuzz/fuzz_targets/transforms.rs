@@ -29,9 +29,13 @@ const TRANSFORMS: [Transform; 16] = [
 ];
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&pick, rest)) = data.split_first() else { return };
+    let Some((&pick, rest)) = data.split_first() else {
+        return;
+    };
     let transform = TRANSFORMS[usize::from(pick) % TRANSFORMS.len()];
-    let Ok(value) = serde_json::from_slice::<Value>(rest) else { return };
+    let Ok(value) = serde_json::from_slice::<Value>(rest) else {
+        return;
+    };
     let cm = ColumnMapping::new("col_fuzz", "Field__c", transform);
     let lookups = StaticLookups::default();
     let _ = to_salesforce(&cm, MondayInput::Webhook(Some(&value)), &lookups);
