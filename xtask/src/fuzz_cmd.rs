@@ -1,11 +1,12 @@
 //! `cargo xtask fuzz --time N`: every cargo-fuzz target in `fuzz/` for N seconds each, from its
 //! committed seed corpus.
 //!
-//! cargo-fuzz builds the targets with `-Z sanitizer=address` and the sanitizer-coverage `-C llvm-args`
-//! libFuzzer needs, and `-Z` flags only work on a **nightly** rustc: the command checks that the
-//! toolchain (`nightly`, or `CRMSYNC_FUZZ_TOOLCHAIN`) is installed and is a nightly before
-//! anything is built, and runs `cargo +TOOLCHAIN fuzz`. cargo-fuzz itself builds on stable and is
-//! installed (`cargo install cargo-fuzz --locked`) when missing.
+//! cargo-fuzz builds the targets with `-Z sanitizer=address` and other `-Z` flags, which only a
+//! **nightly** rustc accepts. The command picks, before anything is built: the toolchain named in
+//! `CRMSYNC_FUZZ_TOOLCHAIN`; else `nightly` when installed; else the default toolchain with
+//! `RUSTC_BOOTSTRAP=1` (machines of this project's kind carry one stable toolchain and can
+//! download no other; a stable release ships the same sanitizer runtimes), saying so. cargo-fuzz
+//! itself builds on stable and is installed (`cargo install cargo-fuzz --locked`) when missing.
 //!
 //! Build output goes to `$CARGO_TARGET_DIR/fuzz` (default `target/fuzz`), never into `fuzz/`. The
 //! committed seeds in `fuzz/corpus/TARGET` are only read: libFuzzer writes what it finds into
@@ -30,8 +31,9 @@ cargo xtask fuzz [--time SECONDS] [TARGET...]
 
 Runs the cargo-fuzz targets of fuzz/ (webhook_parse, jwt, transforms, mapping_parse,
 soql_escape), each for SECONDS (default 60), from the seed corpus in fuzz/corpus/TARGET.
-Needs a nightly toolchain (cargo-fuzz builds with -Z sanitizer=address, a nightly-only flag):
-`rustup toolchain install nightly`, or name another nightly in CRMSYNC_FUZZ_TOOLCHAIN.
+Needs a nightly rustc (cargo-fuzz builds with -Z sanitizer=address): the toolchain named in
+CRMSYNC_FUZZ_TOOLCHAIN, else `nightly` when installed, else the default toolchain with
+RUSTC_BOOTSTRAP=1 (said so when used). `rustup toolchain install nightly` where it can be had.
 Installs cargo-fuzz with `cargo install cargo-fuzz --locked` when it is missing. Builds into
 $CARGO_TARGET_DIR/fuzz (default target/fuzz); new corpus entries go to
 $CARGO_TARGET_DIR/fuzz/corpus/TARGET, the committed seeds are only read. Exits non-zero on a
@@ -129,21 +131,15 @@ pub fn run(paths: &Paths, args: &[String]) -> Result<()> {
             );
         }
     }
-    let toolchain = std::env::var("CRMSYNC_FUZZ_TOOLCHAIN").unwrap_or_else(|_| "nightly".into());
-    check_nightly(&toolchain)?;
+    let toolchain = choose_toolchain(std::env::var("CRMSYNC_FUZZ_TOOLCHAIN").ok())?;
+    eprintln!("xtask: fuzzing with {}", toolchain.version);
     ensure_cargo_fuzz()?;
+    let tc = toolchain.describe();
 
     let target_dir = paths.target.join("fuzz");
     let fuzz = |sub: &str| {
-        let mut c = Command::new("cargo");
+        let mut c = toolchain.cargo();
         c.current_dir(&paths.root)
-            // The outer `cargo xtask` (stable) exports these; the nightly cargo must pick its
-            // own rustc, not inherit the stable one.
-            .env_remove("RUSTUP_TOOLCHAIN")
-            .env_remove("RUSTC")
-            .env_remove("RUSTDOC")
-            .env_remove("CARGO")
-            .arg(format!("+{toolchain}"))
             .args(["fuzz", sub])
             .arg("--target-dir")
             .arg(&target_dir);
@@ -152,13 +148,10 @@ pub fn run(paths: &Paths, args: &[String]) -> Result<()> {
     // One build of every target (one cargo invocation shares the dependency graph); the runs
     // below then only check that it is fresh.
     eprintln!(
-        "xtask: building the fuzz targets with {toolchain} into {}",
+        "xtask: building the fuzz targets ({tc} build) into {}",
         target_dir.display()
     );
-    proc::run(
-        &mut fuzz("build"),
-        &format!("cargo +{toolchain} fuzz build"),
-    )?;
+    proc::run(&mut fuzz("build"), &format!("{tc} build"))?;
 
     let mut results = Vec::new();
     for t in &targets {
@@ -181,13 +174,14 @@ pub fn run(paths: &Paths, args: &[String]) -> Result<()> {
             .arg("-timeout=10")
             .arg("-print_final_stats=1");
         let started = Instant::now();
-        let (status, stats) = run_teed(&mut cmd, &format!("cargo +{toolchain} fuzz run {t}"))?;
+        let (status, stats) = run_teed(&mut cmd, &format!("{tc} run {t}"))?;
         let wall = started.elapsed().as_secs();
         results.push((t.clone(), status.success(), stats, wall));
     }
 
     eprintln!(
-        "\nxtask: fuzz results (--time {time}; `cargo +{toolchain} fuzz run TARGET` via `cargo xtask fuzz`)\n"
+        "\nxtask: fuzz results (--time {time}; `{tc} run TARGET` via `cargo xtask fuzz`, {})\n",
+        toolchain.version
     );
     eprintln!("| target | executions | seconds | corpus after | crashes | peak RSS MB |");
     eprintln!("|---|---:|---:|---:|---:|---:|");
@@ -221,44 +215,109 @@ pub fn run(paths: &Paths, args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Fails with what to do when `toolchain` is not installed or is not a nightly.
-fn check_nightly(toolchain: &str) -> Result<()> {
-    let install = if is_nightly_name(toolchain) {
-        toolchain
-    } else {
-        "nightly"
-    };
-    let how = format!(
-        "cargo-fuzz builds with -Z sanitizer=address, which only a nightly rustc accepts: \
-         `rustup toolchain install {install} --profile minimal` (or set CRMSYNC_FUZZ_TOOLCHAIN \
-         to an installed nightly)"
-    );
-    let out = Command::new("rustc")
-        .arg(format!("+{toolchain}"))
+/// The compiler the fuzz targets are built with.
+#[derive(Debug)]
+struct Toolchain {
+    /// `cargo +NAME`; `None` is the default toolchain (the fallback without a nightly).
+    name: Option<String>,
+    /// `rustc --version`.
+    version: String,
+    /// Not a nightly: `RUSTC_BOOTSTRAP=1` lets it take cargo-fuzz's `-Z` flags.
+    bootstrap: bool,
+}
+
+impl Toolchain {
+    fn cargo(&self) -> Command {
+        let mut c = Command::new("cargo");
+        // The outer `cargo xtask` exports these; the fuzz build must pick its own rustc.
+        c.env_remove("RUSTC")
+            .env_remove("RUSTDOC")
+            .env_remove("CARGO");
+        if let Some(name) = &self.name {
+            c.env_remove("RUSTUP_TOOLCHAIN").arg(format!("+{name}"));
+        }
+        if self.bootstrap {
+            c.env("RUSTC_BOOTSTRAP", "1");
+        }
+        c
+    }
+
+    fn describe(&self) -> String {
+        let plus = self
+            .name
+            .as_deref()
+            .map(|n| format!("+{n} "))
+            .unwrap_or_default();
+        let env = if self.bootstrap {
+            "RUSTC_BOOTSTRAP=1 "
+        } else {
+            ""
+        };
+        format!("{env}cargo {plus}fuzz")
+    }
+}
+
+/// `rustc [+NAME] --version`, or rustup's reason (its first line) why not.
+fn rustc_version(name: Option<&str>) -> std::result::Result<String, String> {
+    let mut c = Command::new("rustc");
+    if let Some(n) = name {
+        c.arg(format!("+{n}")).env_remove("RUSTUP_TOOLCHAIN");
+    }
+    // Never let rustup download a toolchain behind the user's back.
+    let out = c
         .arg("--version")
-        // Never let rustup download a toolchain behind the user's back.
         .env("RUSTUP_AUTO_INSTALL", "0")
-        .env_remove("RUSTUP_TOOLCHAIN")
         .env_remove("RUSTC")
         .output();
-    let version = match out {
-        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().to_owned(),
-        Ok(o) => bail!(
-            "toolchain {toolchain:?} is not usable ({}); {how}",
-            // rustup's first line says why; the rest is help and, under RUST_BACKTRACE, a trace.
-            String::from_utf8_lossy(&o.stderr)
-                .lines()
-                .next()
-                .unwrap_or("")
-                .trim()
-        ),
-        Err(e) => bail!("cannot run `rustc +{toolchain}` ({e}; is rustup installed?); {how}"),
-    };
-    if !is_nightly(&version) {
-        bail!("toolchain {toolchain:?} is {version:?}, not a nightly; {how}");
+    match out {
+        Ok(o) if o.status.success() => Ok(String::from_utf8_lossy(&o.stdout).trim().to_owned()),
+        // rustup's first line says why; the rest is help and, under RUST_BACKTRACE, a trace.
+        Ok(o) => Err(String::from_utf8_lossy(&o.stderr)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_owned()),
+        Err(e) => Err(format!("cannot run rustc: {e}")),
     }
-    eprintln!("xtask: fuzzing with {version}");
-    Ok(())
+}
+
+/// cargo-fuzz builds with `-Z sanitizer=address` (and `-Z` flags of its own), which only a
+/// nightly rustc accepts. `explicit` is `CRMSYNC_FUZZ_TOOLCHAIN`: that toolchain, which must be
+/// installed. Without it: the `nightly` toolchain when installed, else the default toolchain with
+/// `RUSTC_BOOTSTRAP=1` — a machine whose only toolchain is stable (where no other toolchain can
+/// be downloaded) still fuzzes; its release ships the same sanitizer runtimes. An installed
+/// toolchain that is not a nightly is used with `RUSTC_BOOTSTRAP=1` as well, and said so.
+fn choose_toolchain(explicit: Option<String>) -> Result<Toolchain> {
+    let how =
+        "install a nightly (`rustup toolchain install nightly --profile minimal`) or name an \
+               installed toolchain in CRMSYNC_FUZZ_TOOLCHAIN";
+    let wanted = explicit.clone().unwrap_or_else(|| "nightly".to_owned());
+    let (name, version) = match rustc_version(Some(&wanted)) {
+        Ok(v) => (Some(wanted), v),
+        Err(why) if explicit.is_some() => {
+            bail!("toolchain {wanted:?} is not usable ({why}); {how}")
+        }
+        Err(why) => {
+            let v = rustc_version(None).map_err(|e| {
+                anyhow::anyhow!("no nightly toolchain ({why}) and no default rustc ({e}); {how}")
+            })?;
+            eprintln!("xtask: no nightly toolchain ({why}); falling back to the default one");
+            (None, v)
+        }
+    };
+    let bootstrap = !is_nightly(&version);
+    if bootstrap {
+        eprintln!(
+            "xtask: {version} is not a nightly: building with RUSTC_BOOTSTRAP=1 so that it takes \
+             the -Z flags cargo-fuzz passes (-Z sanitizer=address); {how} to use a real nightly"
+        );
+    }
+    Ok(Toolchain {
+        name,
+        version,
+        bootstrap,
+    })
 }
 
 /// Whether `rustc --version` names a compiler that accepts `-Z` flags.
@@ -267,11 +326,6 @@ fn is_nightly(version: &str) -> bool {
         .split_whitespace()
         .nth(1)
         .is_some_and(|v| v.contains("-nightly") || v.contains("-dev"))
-}
-
-/// Whether a toolchain name (`nightly`, `nightly-2026-05-19`, `nightly-x86_64-…`) is a nightly.
-fn is_nightly_name(name: &str) -> bool {
-    name == "nightly" || name.starts_with("nightly-")
 }
 
 fn ensure_cargo_fuzz() -> Result<()> {
@@ -367,7 +421,5 @@ mod tests {
         assert!(!is_nightly("rustc 1.95.0 (59807616e 2026-04-14)"));
         assert!(!is_nightly("rustc 1.96.0-beta.3 (abc 2026-05-01)"));
         assert!(!is_nightly(""));
-        assert!(is_nightly_name("nightly-2026-05-19"));
-        assert!(!is_nightly_name("stable"));
     }
 }
