@@ -17,7 +17,9 @@ The reliability suite: for each fault (Salesforce 503s, UNABLE_TO_LOCK_ROW, time
 lost after the write, session-expiry storms, the daily limit; Monday complexity exhaustion and
 5xx on reads and write-backs; duplicate, reordered and delayed deliveries; the store cut off and
 PostgreSQL restarted mid-run; the real `crmsync` process killed with SIGKILL and restarted; two
-`crmsync` processes on one PostgreSQL) a fresh app and mocks on loopback, real edits on the mock Monday,
+`crmsync` processes on one PostgreSQL; queue mode on moto's SQS with the consumer killed; the
+migration killed twice and resumed; the Lambda artifact behind the Runtime API emulator, when
+target/lambda/crmsync/unpacked/bootstrap exists) a fresh app and mocks on loopback, real edits on the mock Monday,
 and counts: sent, applied, dead-lettered, lost (must be 0), duplicated (must be 0), Salesforce =
 Monday per touched item. Writes RELIABILITY.md (--quick: target/chaos/RELIABILITY.md, a few
 small rows, the smoke run of `cargo xtask test`). Exits non-zero when any row fails.
@@ -83,6 +85,23 @@ pub fn run(paths: &Paths, args: &[String]) -> Result<()> {
         cmd.args(["--quick", "--only", only.as_deref().unwrap_or("503")]);
     } else if let Some(o) = &only {
         cmd.args(["--only", o]);
+    }
+    // Queue mode runs against moto's server mode, from the venv `cargo xtask test` also uses.
+    let python = crate::test_cmd::ensure_venv(paths)?;
+    cmd.env("CRMSYNC_TEST_PYTHON", &python);
+    // The Lambda row runs the artifact when it was built and unpacked (`lambda build` + `test`).
+    let bootstrap = crate::lambda_cmd::Artifact::of(paths)
+        .dir
+        .join("unpacked")
+        .join("bootstrap");
+    if bootstrap.is_file() {
+        eprintln!("xtask: Lambda row: {}", bootstrap.display());
+        cmd.env("CRMSYNC_CHAOS_BOOTSTRAP", &bootstrap);
+    } else {
+        eprintln!(
+            "xtask: Lambda row not run: no {} (cargo xtask lambda build && cargo xtask lambda test)",
+            bootstrap.display()
+        );
     }
     if let Some(c) = db.cluster() {
         cmd.env("CRMSYNC_CHAOS_PG_CTL", c.pg_ctl())
