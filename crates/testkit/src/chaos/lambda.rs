@@ -2,7 +2,8 @@
 //! process behind the Runtime API [`Emulator`]. A loopback front door plays the Function URL:
 //! Monday's deliveries arrive there, become the Function URL's invocation event, and the function's
 //! answer (status and body) is Monday's answer, so a non-200 is redelivered. Salesforce answers
-//! 503 at 20 %; the EventBridge schedule (`fixtures/lambda/eventbridge-schedule.json`) fires a drain
+//! 503 at 20 %, and every Lead write 503 for 8 s mid-run while Monday redelivers only 3 times, so
+//! the drain has to apply what Monday gave up on; the EventBridge schedule (`fixtures/lambda/eventbridge-schedule.json`) fires a drain
 //! every second until everything settled.
 
 use std::path::Path;
@@ -25,8 +26,9 @@ use crate::lambda_suite::{answer, fixture, function_env, http_event, spawn, Fron
 
 pub(super) const NAME: &str = "Lambda artifact";
 pub(super) const WORDS: &str = "the built `bootstrap` behind the Runtime API emulator, deliveries \
-    through a Function URL front door: Salesforce 503 at 20 %, the EventBridge schedule's drain \
-    every second until settled";
+    through a Function URL front door: Salesforce 503 at 20 %, and every Lead write 503 for 8 s in \
+    the middle of the edits while Monday redelivers only 3 times (300 ms apart); the EventBridge \
+    schedule's drain every second until settled";
 
 /// The bootstrap to run: `CRMSYNC_CHAOS_BOOTSTRAP` (set by `cargo xtask chaos` when the artifact
 /// was built and unpacked).
@@ -83,6 +85,9 @@ pub(super) async fn row(size: Size, bootstrap: &Path) -> Result<Row> {
     let mut opts = Options::new(Db::Postgres);
     opts.worker = false;
     opts.direct_store = true;
+    // Monday redelivers a failed delivery only 3 times, 300 ms apart (Monday: 30 times, a
+    // minute apart): an outage outlasts them, as a long one outlasts Monday's.
+    opts.webhook_retries = (Duration::from_millis(300), 3);
     let app = spawn_app_with(opts).await;
     let logs: Arc<Mutex<Vec<String>>> = Arc::default();
     let result = async {
@@ -154,12 +159,27 @@ pub(super) async fn row(size: Size, bootstrap: &Path) -> Result<Row> {
             }
         });
         let items = create_items(&app, size.items).await?;
+        let sf503 = json!({"path": "/services/data/*", "status": 503, "probability": 0.2});
         for round in 1..=size.edits {
+            let outage = round == size.edits.div_ceil(2);
+            if outage {
+                post_json(
+                    &sf_admin(&app),
+                    &json!({"path": "/services/data/*/sobjects/Lead/Monday_Item_Id__c/*", "status": 503}),
+                )
+                .await?;
+            }
             for (i, item) in items.iter().enumerate() {
                 app.monday
                     .admin
                     .change_column_value(item, FIRST_NAME, json!(format!("F{i} r{round}")))
                     .await?;
+            }
+            if outage {
+                // Longer than Monday's few redeliveries: what it gave up on is the drain's.
+                tokio::time::sleep(Duration::from_secs(8)).await;
+                clear_sf_faults(&app).await?;
+                post_json(&sf_admin(&app), &sf503).await?;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
