@@ -246,31 +246,44 @@ pub async fn run(size: Size, only: Option<&str>, pg: Option<&PgControl>) -> Vec<
         }
         eprintln!("crmsync-chaos: {}", spec.name);
         let start = std::time::Instant::now();
-        let row = match (spec.fault, pg) {
-            (Fault::PgRestart, None) => Ok(Row {
-                name: spec.name.into(),
-                fault: spec.words.into(),
-                note: "not run: no PostgreSQL server of its own to restart (CRMSYNC_CHAOS_PG_CTL/\
-                       CRMSYNC_CHAOS_PG_DATA unset; `cargo xtask chaos` sets them for the cluster it starts)"
+        let mut row = match (spec.fault, pg) {
+            (Fault::PgRestart, None) => not_run(
+                spec.name,
+                spec.words,
+                "not run: no PostgreSQL server of its own to restart (CRMSYNC_CHAOS_PG_CTL/\
+                 CRMSYNC_CHAOS_PG_DATA unset; `cargo xtask chaos` sets them for the cluster it starts)"
                     .into(),
-                ran: false,
-                ..empty_row()
-            }),
-            _ => run_row(spec, size, pg).await,
+            ),
+            _ => outcome(spec.name, spec.words, run_row(spec, size, pg).await),
         };
-        let mut row = row.unwrap_or_else(|e| Row {
-            name: spec.name.into(),
-            fault: spec.words.into(),
-            note: format!("FAILED to complete: {e:#}"),
-            ran: true,
-            lost: usize::MAX,
-            ..empty_row()
-        });
         row.seconds = start.elapsed().as_secs_f64();
         eprintln!("crmsync-chaos:   {row:?}");
         rows.push(row);
     }
     rows
+}
+
+/// A row that could not run here, with the reason.
+fn not_run(name: &str, words: &str, why: String) -> Row {
+    Row {
+        name: name.into(),
+        fault: words.into(),
+        note: why,
+        ran: false,
+        ..empty_row()
+    }
+}
+
+/// The row a run produced, or a failed row (lost unknown) saying what went wrong.
+fn outcome(name: &str, words: &str, ran: Result<Row>) -> Row {
+    ran.unwrap_or_else(|e| Row {
+        name: name.into(),
+        fault: words.into(),
+        note: format!("FAILED to complete: {e:#}"),
+        ran: true,
+        lost: usize::MAX,
+        ..empty_row()
+    })
 }
 
 fn empty_row() -> Row {
@@ -721,6 +734,9 @@ pub fn crmsync_bin_from_env() -> Option<std::path::PathBuf> {
     std::env::var_os("CRMSYNC_CHAOS_BIN").map(std::path::PathBuf::from)
 }
 
+const NO_BIN: &str =
+    "not run: no crmsync binary (CRMSYNC_CHAOS_BIN unset; `cargo xtask chaos` sets it)";
+
 /// `crmsync serve` as a child process against the harness's mocks and store.
 struct Serve {
     child: tokio::process::Child,
@@ -805,7 +821,7 @@ impl Serve {
     }
 
     /// SIGKILL: no shutdown, no drain, leases left behind.
-    async fn kill9(mut self) -> Result<()> {
+    async fn kill9(&mut self) -> Result<()> {
         self.child.start_kill().context("SIGKILL crmsync")?;
         let _ = self.child.wait().await;
         Ok(())
@@ -827,6 +843,67 @@ async fn install_hooks(app: &TestApp, hook: &url::Url) -> Result<()> {
             Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
         }
     }
+}
+
+/// The harness for rows whose crmsync is a child process: its worker off, the store direct.
+fn process_options() -> Options {
+    let mut opts = Options::new(Db::Postgres);
+    opts.worker = false;
+    opts.direct_store = true;
+    opts
+}
+
+/// `crmsync serve` (with `extra` variables) on a free port, the mapped boards' webhooks pointing
+/// at it instead of at the harness; its port and the process.
+async fn serve_receiving(
+    bin: &std::path::Path,
+    app: &TestApp,
+    extra: &[(String, String)],
+) -> Result<(u16, Serve)> {
+    app.drop_all_webhooks().await;
+    let port = free_port()?;
+    let serve = Serve::start(bin, app, port, extra).await?;
+    let hook = url::Url::parse(&format!("http://127.0.0.1:{port}/webhooks/monday"))
+        .context("the webhook URL")?;
+    install_hooks(app, &hook).await?;
+    Ok((port, serve))
+}
+
+/// How a process row restarts the process it kills: the same binary, port and variables.
+struct Restart<'a> {
+    bin: &'a std::path::Path,
+    port: u16,
+    env: &'a [(String, String)],
+}
+
+/// The edits of a process row: `size.edits` rounds of a FirstName change on every item. With
+/// `restart`, `receiving` is killed -9 in the middle (mid-event: deliveries are in flight and
+/// being applied right now) and started again 1 s later.
+async fn edit_rounds(
+    app: &TestApp,
+    items: &[String],
+    size: Size,
+    restart: Option<Restart<'_>>,
+    receiving: &mut Serve,
+) -> Result<()> {
+    for round in 1..=size.edits {
+        for (i, item) in items.iter().enumerate() {
+            app.monday
+                .admin
+                .change_column_value(item, FIRST_NAME, json!(format!("F{i} r{round}")))
+                .await?;
+            if let Some(r) = restart
+                .as_ref()
+                .filter(|_| round == size.edits.div_ceil(2) && i == items.len() / 2)
+            {
+                receiving.kill9().await?;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                *receiving = Serve::start(r.bin, app, r.port, r.env).await?;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
 }
 
 fn free_port() -> Result<u16> {
@@ -867,22 +944,12 @@ pub async fn run_process_rows(
         eprintln!("crmsync-chaos: {name}");
         let start = std::time::Instant::now();
         let mut row = match bin {
-            None => Row {
-                name: name.into(),
-                fault: words.into(),
-                note: "not run: no crmsync binary (CRMSYNC_CHAOS_BIN unset; `cargo xtask chaos` sets it)".into(),
-                ran: false,
-                ..empty_row()
-            },
-            Some(bin) => process_row(which, name, words, size, bin)
-                .await
-                .unwrap_or_else(|e| Row {
-                    name: name.into(),
-                    fault: words.into(),
-                    note: format!("FAILED to complete: {e:#}"),
-                    lost: usize::MAX,
-                    ..empty_row()
-                }),
+            None => not_run(name, words, NO_BIN.into()),
+            Some(bin) => outcome(
+                name,
+                words,
+                process_row(which, name, words, size, bin).await,
+            ),
         };
         row.seconds = start.elapsed().as_secs_f64();
         eprintln!("crmsync-chaos:   {row:?}");
@@ -898,40 +965,20 @@ async fn process_row(
     size: Size,
     bin: &std::path::Path,
 ) -> Result<Row> {
-    let mut opts = Options::new(Db::Postgres);
-    opts.worker = false;
-    opts.direct_store = true;
-    let app = spawn_app_with(opts).await;
+    let app = spawn_app_with(process_options()).await;
     let result = async {
-        app.drop_all_webhooks().await;
-        let port = free_port()?;
-        let mut serving = vec![Serve::start(bin, &app, port, &[]).await?];
+        let (port, first) = serve_receiving(bin, &app, &[]).await?;
+        let mut serving = vec![first];
         if which == ProcessRow::TwoProcesses {
             serving.push(Serve::start(bin, &app, free_port()?, &[]).await?);
         }
-        let hook = url::Url::parse(&format!("http://127.0.0.1:{port}/webhooks/monday"))
-            .context("the webhook URL")?;
-        install_hooks(&app, &hook).await?;
         let items = create_items(&app, size.items).await?;
-        for round in 1..=size.edits {
-            for (i, item) in items.iter().enumerate() {
-                app.monday
-                    .admin
-                    .change_column_value(item, FIRST_NAME, json!(format!("F{i} r{round}")))
-                    .await?;
-                if which == ProcessRow::KilledAndRestarted
-                    && round == size.edits.div_ceil(2)
-                    && i == items.len() / 2
-                {
-                    // Mid-event: deliveries are in flight and being applied right now.
-                    let victim = serving.remove(0);
-                    victim.kill9().await?;
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    serving.insert(0, Serve::start(bin, &app, port, &[]).await?);
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let restart = (which == ProcessRow::KilledAndRestarted).then_some(Restart {
+            bin,
+            port,
+            env: &[],
+        });
+        edit_rounds(&app, &items, size, restart, &mut serving[0]).await?;
         let row = count(
             &app,
             &Spec {
@@ -941,7 +988,7 @@ async fn process_row(
             },
         )
         .await;
-        for s in serving {
+        for mut s in serving {
             s.kill9().await?;
         }
         row
@@ -961,8 +1008,6 @@ pub async fn run_artifact_rows(
     bin: Option<&std::path::Path>,
     bootstrap: Option<&std::path::Path>,
 ) -> Vec<Row> {
-    const NO_BIN: &str =
-        "not run: no crmsync binary (CRMSYNC_CHAOS_BIN unset; `cargo xtask chaos` sets it)";
     let mut rows = Vec::new();
     for (name, words) in [
         (queue::NAME, queue::WORDS),
@@ -974,13 +1019,6 @@ pub async fn run_artifact_rows(
         }
         eprintln!("crmsync-chaos: {name}");
         let start = std::time::Instant::now();
-        let not_run = |why: String| Row {
-            name: name.into(),
-            fault: words.into(),
-            note: why,
-            ran: false,
-            ..empty_row()
-        };
         let ran = match name {
             queue::NAME => match (bin, queue::unavailable()) {
                 (None, _) => Err(NO_BIN.to_owned()),
@@ -997,14 +1035,8 @@ pub async fn run_artifact_rows(
             },
         };
         let mut row = match ran {
-            Err(why) => not_run(why),
-            Ok(r) => r.unwrap_or_else(|e| Row {
-                name: name.into(),
-                fault: words.into(),
-                note: format!("FAILED to complete: {e:#}"),
-                lost: usize::MAX,
-                ..empty_row()
-            }),
+            Err(why) => not_run(name, words, why),
+            Ok(r) => outcome(name, words, r),
         };
         row.seconds = start.elapsed().as_secs_f64();
         eprintln!("crmsync-chaos:   {row:?}");

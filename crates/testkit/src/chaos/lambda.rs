@@ -17,10 +17,10 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
 use super::{
-    app_db_url, clear_sf_faults, count, create_items, install_hooks, post_json, sf_admin, Fault,
-    Row, Size, Spec, FIRST_NAME,
+    app_db_url, clear_sf_faults, count, create_items, install_hooks, post_json, process_options,
+    sf_admin, Fault, Row, Size, Spec, FIRST_NAME,
 };
-use crate::harness::{spawn_app_with, Db, Options};
+use crate::harness::spawn_app_with;
 use crate::lambda_emulator::Emulator;
 use crate::lambda_suite::{answer, fixture, function_env, http_event, spawn, Front};
 
@@ -82,9 +82,7 @@ async fn front_door(emulator: Emulator, headers: HeaderMap, body: Bytes) -> Resp
 pub(super) async fn row(size: Size, bootstrap: &Path) -> Result<Row> {
     let bootstrap = std::fs::canonicalize(bootstrap)
         .with_context(|| format!("finding {}", bootstrap.display()))?;
-    let mut opts = Options::new(Db::Postgres);
-    opts.worker = false;
-    opts.direct_store = true;
+    let mut opts = process_options();
     // Monday redelivers a failed delivery only 3 times, 300 ms apart (Monday: 30 times, a
     // minute apart): an outage outlasts them, as a long one outlasts Monday's.
     opts.webhook_retries = (Duration::from_millis(300), 3);

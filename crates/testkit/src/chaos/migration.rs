@@ -10,8 +10,8 @@ use anyhow::{bail, Context, Result};
 use futures::StreamExt;
 use serde_json::Value;
 
-use super::{crmsync_command, empty_row, Row};
-use crate::harness::{spawn_app_with, Db, Options, TestApp};
+use super::{crmsync_command, empty_row, process_options, Row};
+use crate::harness::{spawn_app_with, TestApp};
 use crate::seed::boards::{ACCOUNTS, CONTACTS};
 
 pub(super) const NAME: &str = "migration killed and resumed";
@@ -67,9 +67,7 @@ fn tail(s: &str) -> String {
 }
 
 pub(super) async fn row(bin: &std::path::Path) -> Result<Row> {
-    let mut opts = Options::new(Db::Postgres).limits_off();
-    opts.worker = false;
-    opts.direct_store = true;
+    let mut opts = process_options().limits_off();
     opts.install_webhooks = false;
     let app = spawn_app_with(opts).await;
     let result = run(&app, bin).await;

@@ -9,10 +9,10 @@ use anyhow::{Context, Result};
 use serde_json::json;
 
 use super::{
-    clear_sf_faults, count, create_items, free_port, install_hooks, monday_faults, post_json,
-    sf_admin, Fault, Row, Serve, Size, Spec, FIRST_NAME,
+    clear_sf_faults, count, create_items, edit_rounds, monday_faults, post_json, process_options,
+    serve_receiving, sf_admin, Fault, Restart, Row, Size, Spec,
 };
-use crate::harness::{spawn_app_with, Db, Options};
+use crate::harness::spawn_app_with;
 use crate::moto::Moto;
 
 pub(super) const NAME: &str = "SQS queue mode";
@@ -49,17 +49,10 @@ pub(super) async fn row(size: Size, bin: &std::path::Path) -> Result<Row> {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string())),
     );
-    let mut opts = Options::new(Db::Postgres);
-    opts.worker = false;
-    opts.direct_store = true;
-    let app = spawn_app_with(opts).await;
+    let app = spawn_app_with(process_options()).await;
     let result = async {
-        app.drop_all_webhooks().await;
-        let port = free_port()?;
-        let mut serving = Some(Serve::start(bin, &app, port, &env).await?);
-        let hook = url::Url::parse(&format!("http://127.0.0.1:{port}/webhooks/monday"))
-            .context("the webhook URL")?;
-        install_hooks(&app, &hook).await?;
+        let (port, first) = serve_receiving(bin, &app, &env).await?;
+        let mut serving = first;
         post_json(
             &sf_admin(&app),
             &json!({"path": "/services/data/*", "status": 503, "probability": 0.2}),
@@ -72,23 +65,13 @@ pub(super) async fn row(size: Size, bin: &std::path::Path) -> Result<Row> {
         )
         .await?;
         let items = create_items(&app, size.items).await?;
-        for round in 1..=size.edits {
-            for (i, item) in items.iter().enumerate() {
-                app.monday
-                    .admin
-                    .change_column_value(item, FIRST_NAME, json!(format!("F{i} r{round}")))
-                    .await?;
-                if round == size.edits.div_ceil(2) && i == items.len() / 2 {
-                    // Messages are in the queue and in flight in the consumer right now.
-                    if let Some(victim) = serving.take() {
-                        victim.kill9().await?;
-                    }
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    serving = Some(Serve::start(bin, &app, port, &env).await?);
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        // Killed while messages are in the queue and in flight in the consumer.
+        let restart = Restart {
+            bin,
+            port,
+            env: &env,
+        };
+        edit_rounds(&app, &items, size, Some(restart), &mut serving).await?;
         clear_sf_faults(&app).await?;
         app.monday.admin.clear_faults().await?;
         let mut row = count(
@@ -126,9 +109,7 @@ pub(super) async fn row(size: Size, bin: &std::path::Path) -> Result<Row> {
             ));
         }
         row.note = notes.join("; ");
-        if let Some(s) = serving {
-            s.kill9().await?;
-        }
+        serving.kill9().await?;
         Ok(row)
     }
     .await;
