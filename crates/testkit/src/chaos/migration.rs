@@ -35,10 +35,13 @@ struct Ran {
 async fn crmsync(
     bin: &std::path::Path,
     app: &TestApp,
+    dir: &std::path::Path,
     args: &[&str],
     kill_at: Option<&str>,
 ) -> Result<Ran> {
     let mut cmd = crmsync_command(bin, app, args)?;
+    // Its own working directory: `migrate run` writes migration-report.json there.
+    cmd.current_dir(dir);
     // Limits off on both sides (the harness's mock Monday has them lifted): the row is about
     // crash safety, not pacing.
     cmd.env("MONDAY_MUTATIONS_PER_MINUTE", "0");
@@ -70,12 +73,13 @@ pub(super) async fn row(bin: &std::path::Path) -> Result<Row> {
     let mut opts = process_options().limits_off();
     opts.install_webhooks = false;
     let app = spawn_app_with(opts).await;
-    let result = run(&app, bin).await;
+    let dir = tempfile::tempdir().context("a working directory for crmsync")?;
+    let result = run(&app, bin, dir.path()).await;
     app.stop().await;
     result
 }
 
-async fn run(app: &TestApp, bin: &std::path::Path) -> Result<Row> {
+async fn run(app: &TestApp, bin: &std::path::Path, dir: &std::path::Path) -> Result<Row> {
     let objects = OBJECTS.map(|(o, _, _)| o).join(",");
     let production = [
         "migrate",
@@ -88,7 +92,7 @@ async fn run(app: &TestApp, bin: &std::path::Path) -> Result<Row> {
     // The rehearsal gate: production refuses (exit 2) naming the plan hash. The rehearsal itself
     // is tested through the binary in crates/cli/tests/migrate.rs; here a passed rehearsal of that
     // plan is recorded in the store, as the crash-safety tests do.
-    let refused = crmsync(bin, app, &production, None).await?;
+    let refused = crmsync(bin, app, dir, &production, None).await?;
     if refused.code != Some(2) {
         bail!(
             "expected the rehearsal gate's refusal (exit 2), got {:?}: {}",
@@ -126,7 +130,7 @@ async fn run(app: &TestApp, bin: &std::path::Path) -> Result<Row> {
         (&resumed[..], "relations:1"),
     ] {
         runs += 1;
-        let killed = crmsync(bin, app, args, Some(kill)).await?;
+        let killed = crmsync(bin, app, dir, args, Some(kill)).await?;
         let point = kill.split(':').next().unwrap_or(kill);
         if killed.code.is_some() || !killed.stderr.contains(&format!("SIGKILL at {point}")) {
             bail!(
@@ -137,7 +141,7 @@ async fn run(app: &TestApp, bin: &std::path::Path) -> Result<Row> {
         }
     }
     runs += 1;
-    let done = crmsync(bin, app, &resumed, None).await?;
+    let done = crmsync(bin, app, dir, &resumed, None).await?;
     if done.code != Some(0) {
         bail!(
             "the resumed run ended with {:?}: {}",
@@ -148,6 +152,7 @@ async fn run(app: &TestApp, bin: &std::path::Path) -> Result<Row> {
     let verify = crmsync(
         bin,
         app,
+        dir,
         &["migrate", "verify", "--objects", objects.as_str(), "--json"],
         None,
     )
