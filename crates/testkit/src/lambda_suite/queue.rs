@@ -210,13 +210,23 @@ pub(super) async fn cases(
     let result = run_cases(s, &moto, &mut f).await;
     let _ = f.child.start_kill();
     let _ = f.child.wait().await;
-    result.map_err(|e| e.context(format!("the queue function's last log lines:\n{}", f.log_tail())))
+    result.map_err(|e| {
+        e.context(format!(
+            "the queue function's last log lines:\n{}",
+            f.log_tail()
+        ))
+    })
 }
 
 async fn run_cases(s: &mut Suite, moto: &Moto, f: &mut QueueFunction) -> Result<()> {
     // A delivery is stored and enqueued, answered 200 without being applied.
     let item = s.new_lead("Lambda Queue Guild", "Adeyemi").await?;
-    let create = delivery("create_pulse", &item, "Lambda Queue Guild", "lambda-queue-1")?;
+    let create = delivery(
+        "create_pulse",
+        &item,
+        "Lambda Queue Guild",
+        "lambda-queue-1",
+    )?;
     let a = f.signed(s, &create).await?;
     ensure!(
         a.status == 200 && a.body["status"] == "queued",
@@ -307,8 +317,10 @@ async fn run_cases(s: &mut Suite, moto: &Moto, f: &mut QueueFunction) -> Result<
     // receive, where the event becomes one dead letter with one alert; the queue then moves the
     // message to its DLQ.
     let alerts_before = s.telegram.texts().len();
-    s.fault(json!({"path": "/services/data/*/sobjects/Lead/*", "status": 503,
-        "body": [{"errorCode": "SERVER_UNAVAILABLE", "message": "maintenance"}]}))?;
+    s.fault(
+        json!({"path": "/services/data/*/sobjects/Lead/*", "status": 503,
+        "body": [{"errorCode": "SERVER_UNAVAILABLE", "message": "maintenance"}]}),
+    )?;
     let item = s.new_lead("Lambda Poison Collective", "Nakamura").await?;
     let create = delivery(
         "create_pulse",
@@ -357,7 +369,10 @@ async fn run_cases(s: &mut Suite, moto: &Moto, f: &mut QueueFunction) -> Result<
         if visible + in_flight == 1 {
             break;
         }
-        ensure!(Instant::now() < deadline, "the message never reached the DLQ");
+        ensure!(
+            Instant::now() < deadline,
+            "the message never reached the DLQ"
+        );
     }
     s.salesforce.handle.clear_faults();
     ensure!(
@@ -384,7 +399,10 @@ async fn run_cases(s: &mut Suite, moto: &Moto, f: &mut QueueFunction) -> Result<
         ours[0].error
     );
     let alerts: Vec<String> = s.telegram.texts()[alerts_before..].to_vec();
-    ensure!(alerts.len() == 1, "expected exactly one alert, got {alerts:?}");
+    ensure!(
+        alerts.len() == 1,
+        "expected exactly one alert, got {alerts:?}"
+    );
     s.pass(
         "a message failing on every receive → batchItemFailures, one dead letter and one alert, \
          then the DLQ",
