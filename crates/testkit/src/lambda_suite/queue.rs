@@ -531,9 +531,7 @@ async fn burst(s: &mut Suite, moto: &Moto, f: &QueueFunction) -> Result<()> {
                 w[1].trigger_uuid
             );
         }
-        let leads =
-            s.sf.by_item("Lead", "Company, LastName, Title", item)
-                .await;
+        let leads = s.sf.by_item("Lead", "Company, LastName, Title", item).await;
         ensure!(leads.len() == 1, "item {item}: {} Leads", leads.len());
         // One Salesforce write per event: nothing applied twice.
         let lead_id = leads[0]["Id"].as_str().unwrap_or_default().to_owned();
