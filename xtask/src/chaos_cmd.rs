@@ -1,4 +1,4 @@
-//! `cargo xtask chaos`: builds the test kit's `crmsync-chaos` in release and runs the fault matrix
+//! `cargo xtask chaos`: builds the test kit's `crmsync-chaos` optimised (profile `measure`) and runs the fault matrix
 //! against a PostgreSQL of its own (so the "PostgreSQL restarted" row may restart it), loopback
 //! only, bounded in time; writes RELIABILITY.md.
 
@@ -43,22 +43,8 @@ pub fn run(paths: &Paths, args: &[String]) -> Result<()> {
         true => paths.target.join("chaos").join("RELIABILITY.md"),
         false => paths.root.join("RELIABILITY.md"),
     });
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    proc::run(
-        Command::new(cargo).current_dir(&paths.root).args([
-            "build",
-            "--release",
-            "-p",
-            "crmsync-testkit",
-            "--bin",
-            "crmsync-chaos",
-            "-p",
-            "crmsync-cli",
-            "--bin",
-            "crmsync",
-        ]),
-        "cargo build --release -p crmsync-testkit --bin crmsync-chaos -p crmsync-cli --bin crmsync",
-    )?;
+    crate::bench_cmd::measure_build(paths)?;
+    let bin_dir = crate::bench_cmd::measure_dir(paths);
     // Queue mode runs against moto's server mode, from the venv `cargo xtask test` also uses
     // (made before the database, which would wait for a first pip install otherwise; only when
     // that row is selected). Without it the queue-mode row says it was not run and why.
@@ -70,14 +56,11 @@ pub fn run(paths: &Paths, args: &[String]) -> Result<()> {
     pg::clean_stale(paths)?;
     let db = pg::provision_for_tests(paths)?;
     eprintln!("xtask: PostgreSQL: {}", db.describe());
-    let mut cmd = Command::new(paths.target.join("release").join("crmsync-chaos"));
+    let mut cmd = Command::new(bin_dir.join("crmsync-chaos"));
     cmd.current_dir(&paths.root)
         .env("DATABASE_URL", &db.url)
         .env("RUST_LOG", "off")
-        .env(
-            "CRMSYNC_CHAOS_BIN",
-            paths.target.join("release").join("crmsync"),
-        )
+        .env("CRMSYNC_CHAOS_BIN", bin_dir.join("crmsync"))
         .arg("--out")
         .arg(&out)
         .args([

@@ -705,8 +705,8 @@ pub fn markdown(rows: &[Row], command: &str, machine: &str, date: &str) -> Strin
         );
     }
     s.push_str(
-        "\nThe two process rows run the real `crmsync serve` binary (built in release by \
-         `cargo xtask chaos`) against the same mocks and database, with leases of 4 s so a killed \
+        "\nThe two process rows run the real `crmsync serve` binary (built optimised, \
+         profile `measure`, by `cargo xtask chaos`) against the same mocks and database, with leases of 4 s so a killed \
          process's item is taken over quickly. A lost delivery is described in the result column \
          (its event's state, Monday's delivery state and every answer it got); a row that does not \
          settle within 60 s lists each event still open (status, attempts, due time, lease, last \
