@@ -1,5 +1,5 @@
-//! `cargo xtask bench`: builds the store example and `crmsync-bench` in release, runs the store
-//! figures on each database (PostgreSQL fast, PostgreSQL durable, SQLite), then the webhook and
+//! `cargo xtask bench`: builds the store example and `crmsync-bench` optimised (profile
+//! `measure`), runs the store figures on each database (PostgreSQL fast, PostgreSQL durable, SQLite), then the webhook and
 //! mapping benchmarks, and writes BENCHMARKS.md and docs/benchmarks.svg. Heavy work stays in the
 //! test kit's binary; xtask only orchestrates processes.
 
@@ -16,15 +16,19 @@ use crate::proc::{self, Mode};
 pub const HELP: &str = "\
 cargo xtask bench [--quick] [--out FILE]
 
-Builds `crates/store/examples/store_throughput` and the test kit's `crmsync-bench` in release,
-then measures, each next to a baseline in the same run:
+Builds `crates/store/examples/store_throughput` and the test kit's `crmsync-bench` optimised
+(cargo profile `measure`: release without LTO), then measures, each next to a baseline in the same run:
   - the store's receive + claim + settle against plain sqlx commits on the same database, on
     PostgreSQL (fsync off), PostgreSQL with fsync on (a throwaway durable cluster, when the
     server binaries are installed) and SQLite, with 1 and 4 workers;
   - webhook -> Salesforce through the real receiver (mocks on loopback, PostgreSQL): p50/p99 at
     several rates next to the bare mock calls, and the highest sustained rate;
-  - mapping and planning throughput.
-Writes BENCHMARKS.md and docs/benchmarks.svg (or --out FILE and an .svg beside it).
+  - mapping and planning throughput;
+  - the migration (limits off at two record counts, then with the complexity budget on);
+  - the Lambda artifact, from target/lambda/crmsync/tested.json when `cargo xtask lambda test`
+    wrote it.
+Writes BENCHMARKS.md, docs/benchmarks.svg and docs/benchmarks-migration.svg (or --out FILE and
+the .svg files beside it).
 --quick: a few seconds in all (the smoke run of `cargo xtask test`); writes under target/bench/
 unless --out is given.
 ";
@@ -62,13 +66,9 @@ pub fn run(paths: &Paths, args: &[String]) -> Result<()> {
         (_, None) => PathBuf::from("benchmarks.svg"),
     };
 
-    build(paths)?;
-    let example = paths
-        .target
-        .join("release")
-        .join("examples")
-        .join("store_throughput");
-    let bench = paths.target.join("release").join("crmsync-bench");
+    measure_build(paths)?;
+    let example = measure_dir(paths).join("examples").join("store_throughput");
+    let bench = measure_dir(paths).join("crmsync-bench");
 
     pg::clean_stale(paths)?;
     let db = pg::provision_for_tests(paths)?;
@@ -152,6 +152,16 @@ pub fn run(paths: &Paths, args: &[String]) -> Result<()> {
     if quick {
         cmd.arg("--quick");
     }
+    let tested = crate::lambda_cmd::Artifact::of(paths).tested;
+    if tested.is_file() {
+        eprintln!("xtask: the Lambda figures come from {}", tested.display());
+        cmd.arg("--lambda-json").arg(&tested);
+    } else {
+        eprintln!(
+            "xtask: no {} (run `cargo xtask lambda build` and `cargo xtask lambda test`): the Lambda section says it was not measured",
+            tested.display()
+        );
+    }
     let st = proc::status(&mut cmd, "crmsync-bench", Mode::Interruptible)?;
     drop(db);
     if !st.success() {
@@ -161,12 +171,24 @@ pub fn run(paths: &Paths, args: &[String]) -> Result<()> {
     Ok(())
 }
 
-fn build(paths: &Paths) -> Result<()> {
+/// The build profile of the benchmark and chaos binaries (see `[profile.measure]` in the root
+/// Cargo.toml: optimised like release, without LTO, so it builds in minutes on 2 cores).
+pub const PROFILE: &str = "measure";
+
+/// Where `measure_build` puts its executables.
+pub fn measure_dir(paths: &Paths) -> PathBuf {
+    paths.target.join(PROFILE)
+}
+
+/// Builds every executable `bench` and `chaos` run, in one cargo invocation with one feature
+/// resolution, so either command reuses what the other built.
+pub fn measure_build(paths: &Paths) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     proc::run(
         Command::new(cargo).current_dir(&paths.root).args([
             "build",
-            "--release",
+            "--profile",
+            PROFILE,
             "-p",
             "crmsync-store",
             "--example",
@@ -175,8 +197,14 @@ fn build(paths: &Paths) -> Result<()> {
             "crmsync-testkit",
             "--bin",
             "crmsync-bench",
+            "--bin",
+            "crmsync-chaos",
+            "-p",
+            "crmsync-cli",
+            "--bin",
+            "crmsync",
         ]),
-        "cargo build --release (store_throughput, crmsync-bench)",
+        "cargo build --profile measure (store_throughput, crmsync-bench, crmsync-chaos, crmsync)",
     )
 }
 

@@ -1,4 +1,4 @@
-//! `cargo xtask chaos`: builds the test kit's `crmsync-chaos` in release and runs the fault matrix
+//! `cargo xtask chaos`: builds the test kit's `crmsync-chaos` optimised (profile `measure`) and runs the fault matrix
 //! against a PostgreSQL of its own (so the "PostgreSQL restarted" row may restart it), loopback
 //! only, bounded in time; writes RELIABILITY.md.
 
@@ -17,7 +17,9 @@ The reliability suite: for each fault (Salesforce 503s, UNABLE_TO_LOCK_ROW, time
 lost after the write, session-expiry storms, the daily limit; Monday complexity exhaustion and
 5xx on reads and write-backs; duplicate, reordered and delayed deliveries; the store cut off and
 PostgreSQL restarted mid-run; the real `crmsync` process killed with SIGKILL and restarted; two
-`crmsync` processes on one PostgreSQL) a fresh app and mocks on loopback, real edits on the mock Monday,
+`crmsync` processes on one PostgreSQL; queue mode on moto's SQS with the consumer killed; the
+migration killed twice and resumed; the Lambda artifact behind the Runtime API emulator, when
+target/lambda/crmsync/unpacked/bootstrap exists) a fresh app and mocks on loopback, real edits on the mock Monday,
 and counts: sent, applied, dead-lettered, lost (must be 0), duplicated (must be 0), Salesforce =
 Monday per touched item. Writes RELIABILITY.md (--quick: target/chaos/RELIABILITY.md, a few
 small rows, the smoke run of `cargo xtask test`). Exits non-zero when any row fails.
@@ -41,33 +43,24 @@ pub fn run(paths: &Paths, args: &[String]) -> Result<()> {
         true => paths.target.join("chaos").join("RELIABILITY.md"),
         false => paths.root.join("RELIABILITY.md"),
     });
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    proc::run(
-        Command::new(cargo).current_dir(&paths.root).args([
-            "build",
-            "--release",
-            "-p",
-            "crmsync-testkit",
-            "--bin",
-            "crmsync-chaos",
-            "-p",
-            "crmsync-cli",
-            "--bin",
-            "crmsync",
-        ]),
-        "cargo build --release -p crmsync-testkit --bin crmsync-chaos -p crmsync-cli --bin crmsync",
-    )?;
+    crate::bench_cmd::measure_build(paths)?;
+    let bin_dir = crate::bench_cmd::measure_dir(paths);
+    // Queue mode runs against moto's server mode, from the venv `cargo xtask test` also uses
+    // (made before the database, which would wait for a first pip install otherwise; only when
+    // that row is selected). Without it the queue-mode row says it was not run and why.
+    let queue_row = match &only {
+        Some(o) => "SQS queue mode".contains(o.as_str()),
+        None => !quick,
+    };
+    let python = queue_row.then(|| crate::test_cmd::ensure_venv(paths));
     pg::clean_stale(paths)?;
     let db = pg::provision_for_tests(paths)?;
     eprintln!("xtask: PostgreSQL: {}", db.describe());
-    let mut cmd = Command::new(paths.target.join("release").join("crmsync-chaos"));
+    let mut cmd = Command::new(bin_dir.join("crmsync-chaos"));
     cmd.current_dir(&paths.root)
         .env("DATABASE_URL", &db.url)
         .env("RUST_LOG", "off")
-        .env(
-            "CRMSYNC_CHAOS_BIN",
-            paths.target.join("release").join("crmsync"),
-        )
+        .env("CRMSYNC_CHAOS_BIN", bin_dir.join("crmsync"))
         .arg("--out")
         .arg(&out)
         .args([
@@ -83,6 +76,29 @@ pub fn run(paths: &Paths, args: &[String]) -> Result<()> {
         cmd.args(["--quick", "--only", only.as_deref().unwrap_or("503")]);
     } else if let Some(o) = &only {
         cmd.args(["--only", o]);
+    }
+    match &python {
+        Some(Ok(p)) => {
+            cmd.env("CRMSYNC_TEST_PYTHON", p);
+        }
+        Some(Err(e)) => {
+            eprintln!("xtask: queue-mode row not run: no venv with moto[server] ({e:#})")
+        }
+        None => {}
+    }
+    // The Lambda row runs the artifact when it was built and unpacked (`lambda build` + `test`).
+    let bootstrap = crate::lambda_cmd::Artifact::of(paths)
+        .dir
+        .join("unpacked")
+        .join("bootstrap");
+    if bootstrap.is_file() {
+        eprintln!("xtask: Lambda row: {}", bootstrap.display());
+        cmd.env("CRMSYNC_CHAOS_BOOTSTRAP", &bootstrap);
+    } else {
+        eprintln!(
+            "xtask: Lambda row not run: no {} (cargo xtask lambda build && cargo xtask lambda test)",
+            bootstrap.display()
+        );
     }
     if let Some(c) = db.cluster() {
         cmd.env("CRMSYNC_CHAOS_PG_CTL", c.pg_ctl())

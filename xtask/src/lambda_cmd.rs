@@ -27,7 +27,9 @@ test: unpacks that zip and runs the `bootstrap` inside it as a process against t
   Lambda Runtime API emulator (crates/testkit, binary crmsync-lambda-test), with both mocks and
   PostgreSQL (DATABASE_URL, or one xtask starts), feeding recorded API Gateway events, then
   a second process of it in queue mode against moto's SQS (the suite plays the SQS event
-  source: batches, batchItemFailures, redrive to the DLQ); prints init time and peak RSS and records the zip's sha256 in target/lambda/crmsync/tested.json,
+  source: batches, batchItemFailures, redrive to the DLQ, a burst of 500 deliveries over 50
+  items — CRMSYNC_LAMBDA_QUEUE_BURST=ITEMS:DELIVERIES, 10:5 inside `cargo xtask test`); prints
+  init time and peak RSS and records the zip's sha256 in target/lambda/crmsync/tested.json,
   which `cargo xtask deploy` requires.
 moto: starts moto's server mode on 127.0.0.1, creates a function there, deploys the tested zip
   with `cargo xtask deploy`, checks version and alias, checks that an untested zip is refused,
@@ -74,7 +76,7 @@ pub fn run(paths: &Paths, args: &[String]) -> Result<()> {
             let python = crate::test_cmd::ensure_venv(paths)?;
             let db = pg::provision_for_tests(paths)?;
             eprintln!("xtask: PostgreSQL: {}", db.describe());
-            test(paths, &python, &db.url)
+            test(paths, &python, &db.url, None)
         }
         Some((cmd, rest)) if cmd == "moto" => {
             if let Some(extra) = rest.first() {
@@ -289,7 +291,9 @@ pub fn sha256_of(python: &Path, file: &Path) -> Result<String> {
 }
 
 /// Runs the emulator suite against the built zip and records its sha256 as tested.
-pub fn test(paths: &Paths, python: &Path, database_url: &str) -> Result<()> {
+/// `burst`: the queue-mode burst (`ITEMS:DELIVERIES`) when `CRMSYNC_LAMBDA_QUEUE_BURST` is not
+/// set; `None` leaves the suite's default (50:10).
+pub fn test(paths: &Paths, python: &Path, database_url: &str, burst: Option<&str>) -> Result<()> {
     let art = Artifact::of(paths);
     if !art.zip.is_file() {
         bail!(
@@ -313,9 +317,12 @@ pub fn test(paths: &Paths, python: &Path, database_url: &str) -> Result<()> {
     )?;
     let report = art.dir.join("emulator-report.json");
     let _ = fs::remove_file(&report);
+    let mut suite = paths.tool("crmsync-testkit", "crmsync-lambda-test");
+    if let (Some(b), Err(_)) = (burst, std::env::var("CRMSYNC_LAMBDA_QUEUE_BURST")) {
+        suite.env("CRMSYNC_LAMBDA_QUEUE_BURST", b);
+    }
     proc::run(
-        paths
-            .tool("crmsync-testkit", "crmsync-lambda-test")
+        suite
             .arg("--bootstrap")
             .arg(&bootstrap)
             .arg("--report")

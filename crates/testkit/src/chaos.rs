@@ -25,6 +25,12 @@ use crate::harness::{spawn_app_with, Db, Options, TestApp};
 use crate::pg::pg_url;
 use crate::seed::boards::LEADS;
 
+mod lambda;
+mod migration;
+mod queue;
+
+pub use lambda::bootstrap_from_env;
+
 /// Lead.FirstName on the seed Leads board.
 const FIRST_NAME: &str = "text_mkry13cw";
 
@@ -231,18 +237,6 @@ const SPECS: &[Spec] = &[
     },
 ];
 
-/// Rows that this runner cannot run (yet), with the reason, so the report lists them.
-pub fn not_run_rows() -> Vec<(String, String)> {
-    vec![
-        (
-            "migration killed and resumed".into(),
-            "not built yet (the migration is another issue)".into(),
-        ),
-        ("Lambda artifact".into(), "not built yet".into()),
-        ("SQS queue mode".into(), "not built yet".into()),
-    ]
-}
-
 /// Runs every row; `only` filters by a substring of the row name.
 pub async fn run(size: Size, only: Option<&str>, pg: Option<&PgControl>) -> Vec<Row> {
     let mut rows = Vec::new();
@@ -252,31 +246,44 @@ pub async fn run(size: Size, only: Option<&str>, pg: Option<&PgControl>) -> Vec<
         }
         eprintln!("crmsync-chaos: {}", spec.name);
         let start = std::time::Instant::now();
-        let row = match (spec.fault, pg) {
-            (Fault::PgRestart, None) => Ok(Row {
-                name: spec.name.into(),
-                fault: spec.words.into(),
-                note: "not run: no PostgreSQL server of its own to restart (CRMSYNC_CHAOS_PG_CTL/\
-                       CRMSYNC_CHAOS_PG_DATA unset; `cargo xtask chaos` sets them for the cluster it starts)"
+        let mut row = match (spec.fault, pg) {
+            (Fault::PgRestart, None) => not_run(
+                spec.name,
+                spec.words,
+                "not run: no PostgreSQL server of its own to restart (CRMSYNC_CHAOS_PG_CTL/\
+                 CRMSYNC_CHAOS_PG_DATA unset; `cargo xtask chaos` sets them for the cluster it starts)"
                     .into(),
-                ran: false,
-                ..empty_row()
-            }),
-            _ => run_row(spec, size, pg).await,
+            ),
+            _ => outcome(spec.name, spec.words, run_row(spec, size, pg).await),
         };
-        let mut row = row.unwrap_or_else(|e| Row {
-            name: spec.name.into(),
-            fault: spec.words.into(),
-            note: format!("FAILED to complete: {e:#}"),
-            ran: true,
-            lost: usize::MAX,
-            ..empty_row()
-        });
         row.seconds = start.elapsed().as_secs_f64();
         eprintln!("crmsync-chaos:   {row:?}");
         rows.push(row);
     }
     rows
+}
+
+/// A row that could not run here, with the reason.
+fn not_run(name: &str, words: &str, why: String) -> Row {
+    Row {
+        name: name.into(),
+        fault: words.into(),
+        note: why,
+        ran: false,
+        ..empty_row()
+    }
+}
+
+/// The row a run produced, or a failed row (lost unknown) saying what went wrong.
+fn outcome(name: &str, words: &str, ran: Result<Row>) -> Row {
+    ran.unwrap_or_else(|e| Row {
+        name: name.into(),
+        fault: words.into(),
+        note: format!("FAILED to complete: {e:#}"),
+        ran: true,
+        lost: usize::MAX,
+        ..empty_row()
+    })
 }
 
 fn empty_row() -> Row {
@@ -697,19 +704,27 @@ pub fn markdown(rows: &[Row], command: &str, machine: &str, date: &str) -> Strin
             result
         );
     }
-    for (name, why) in not_run_rows() {
-        let _ = writeln!(
-            s,
-            "| {name} | – | – | – | – | – | – | – | – | – | – | {why} |"
-        );
-    }
     s.push_str(
-        "\nThe two process rows run the real `crmsync serve` binary (built in release by \
-         `cargo xtask chaos`) against the same mocks and database, with leases of 4 s so a killed \
+        "\nThe two process rows run the real `crmsync serve` binary (built optimised, \
+         profile `measure`, by `cargo xtask chaos`) against the same mocks and database, with leases of 4 s so a killed \
          process's item is taken over quickly. A lost delivery is described in the result column \
          (its event's state, Monday's delivery state and every answer it got); a row that does not \
          settle within 60 s lists each event still open (status, attempts, due time, lease, last \
-         error).\n",
+         error).\n\n\
+         **SQS queue mode** runs `crmsync serve` (same build) with `CRMSYNC_QUEUE_URL` on a FIFO \
+         queue of moto's server mode; it is counted like the other rows, and messages left in the \
+         queue or moved to its DLQ are named in the result column. **Migration killed and \
+         resumed** counts records, not deliveries: *items* and *sent* are the Salesforce records of \
+         the migrated objects, *attempts* the `migrate run` processes (two killed, one to the \
+         end), *applied* the records with an item on their board (by the board's Salesforce Id \
+         column), *lost* the records without one, *duplicated* items beyond one per record (and \
+         items naming no record), *SF = Monday* the records with exactly one item and no \
+         difference in `migrate verify`; the production stage's rehearsal gate is passed by \
+         recording a passed rehearsal of the plan in the store (the rehearsal has tests of its \
+         own). **Lambda artifact** runs the built `bootstrap` (unpacked from the zip that \
+         `cargo xtask lambda build` makes) as a process behind the Runtime API emulator; a \
+         loopback Function URL turns each of Monday's deliveries into an invocation and returns \
+         the function's answer, and the EventBridge schedule's drain is invoked every second.\n",
     );
     s
 }
@@ -719,28 +734,34 @@ pub fn crmsync_bin_from_env() -> Option<std::path::PathBuf> {
     std::env::var_os("CRMSYNC_CHAOS_BIN").map(std::path::PathBuf::from)
 }
 
+const NO_BIN: &str =
+    "not run: no crmsync binary (CRMSYNC_CHAOS_BIN unset; `cargo xtask chaos` sets it)";
+
 /// `crmsync serve` as a child process against the harness's mocks and store.
 struct Serve {
     child: tokio::process::Child,
 }
 
-impl Serve {
-    async fn start(bin: &std::path::Path, app: &TestApp, port: u16) -> Result<Serve> {
-        use tokio::io::AsyncBufReadExt;
-        let name = app.pg_db_name().context("process rows run on PostgreSQL")?;
-        let mut db = url::Url::parse(&pg_url()).context("DATABASE_URL")?;
-        db.set_path(&format!("/{name}"));
-        let mut cmd = tokio::process::Command::new(bin);
-        cmd.args([
-            "serve",
-            "--addr",
-            &format!("127.0.0.1:{port}"),
-            "--public-url",
-            &format!("http://127.0.0.1:{port}"),
-        ])
+/// The database URL of the harness's PostgreSQL database, for a child process.
+fn app_db_url(app: &TestApp) -> Result<String> {
+    let name = app.pg_db_name().context("process rows run on PostgreSQL")?;
+    let mut db = url::Url::parse(&pg_url()).context("DATABASE_URL")?;
+    db.set_path(&format!("/{name}"));
+    Ok(db.to_string())
+}
+
+/// `crmsync ARGS` with exactly the environment that points it at the harness's mocks and store
+/// (nothing inherited but `PATH`).
+fn crmsync_command(
+    bin: &std::path::Path,
+    app: &TestApp,
+    args: &[&str],
+) -> Result<tokio::process::Command> {
+    let mut cmd = tokio::process::Command::new(bin);
+    cmd.args(args)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DATABASE_URL", db.as_str())
+        .env("DATABASE_URL", app_db_url(app)?)
         .env(
             "CRMSYNC_MAPPING",
             crate::seed::seed_dir().join("mapping.toml"),
@@ -754,14 +775,36 @@ impl Serve {
         .env("MONDAY_API_URL", app.monday.api_url())
         .env("MONDAY_API_TOKEN", app.monday.token())
         .env("MONDAY_SIGNING_SECRET", crate::harness::SIGNING_SECRET)
-        // Short leases: a killed process's item is taken over within seconds.
-        .env("CRMSYNC_LEASE_SECS", "4")
-        .env("CRMSYNC_EVENT_DEADLINE_SECS", "3")
-        .env("CRMSYNC_INLINE_BUDGET_MS", "1500")
         .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        .stdin(std::process::Stdio::null())
         .kill_on_drop(true);
+    Ok(cmd)
+}
+
+impl Serve {
+    /// `crmsync serve` on `port`, with `extra` variables on top of the harness's.
+    async fn start(
+        bin: &std::path::Path,
+        app: &TestApp,
+        port: u16,
+        extra: &[(String, String)],
+    ) -> Result<Serve> {
+        use tokio::io::AsyncBufReadExt;
+        let addr = format!("127.0.0.1:{port}");
+        let public = format!("http://127.0.0.1:{port}");
+        let mut cmd = crmsync_command(
+            bin,
+            app,
+            &["serve", "--addr", &addr, "--public-url", &public],
+        )?;
+        // Short leases: a killed process's item is taken over within seconds.
+        cmd.env("CRMSYNC_LEASE_SECS", "4")
+            .env("CRMSYNC_EVENT_DEADLINE_SECS", "3")
+            .env("CRMSYNC_INLINE_BUDGET_MS", "1500")
+            .envs(extra.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true);
         let mut child = cmd.spawn().context("starting crmsync serve")?;
         let stdout = child.stdout.take().context("crmsync's stdout")?;
         let mut lines = tokio::io::BufReader::new(stdout).lines();
@@ -778,11 +821,89 @@ impl Serve {
     }
 
     /// SIGKILL: no shutdown, no drain, leases left behind.
-    async fn kill9(mut self) -> Result<()> {
+    async fn kill9(&mut self) -> Result<()> {
         self.child.start_kill().context("SIGKILL crmsync")?;
         let _ = self.child.wait().await;
         Ok(())
     }
+}
+
+/// Installs the mapped boards' webhooks at `hook`. The mock Monday checks the URL with a
+/// challenge; on a loaded machine a freshly started receiver may miss it, so a refusal is tried
+/// again (install keeps the webhooks already made) for up to 30 s, as a user would re-run it.
+async fn install_hooks(app: &TestApp, hook: &url::Url) -> Result<()> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        match crmsync_app::webhooks::install(&app.monday_client, &app.engine.mapping(), hook).await
+        {
+            Ok(_) => return Ok(()),
+            Err(e) if tokio::time::Instant::now() >= deadline => {
+                return Err(e.context("installing the webhooks (tried for 30 s)"))
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
+}
+
+/// The harness for rows whose crmsync is a child process: its worker off, the store direct.
+fn process_options() -> Options {
+    let mut opts = Options::new(Db::Postgres);
+    opts.worker = false;
+    opts.direct_store = true;
+    opts
+}
+
+/// `crmsync serve` (with `extra` variables) on a free port, the mapped boards' webhooks pointing
+/// at it instead of at the harness; its port and the process.
+async fn serve_receiving(
+    bin: &std::path::Path,
+    app: &TestApp,
+    extra: &[(String, String)],
+) -> Result<(u16, Serve)> {
+    app.drop_all_webhooks().await;
+    let port = free_port()?;
+    let serve = Serve::start(bin, app, port, extra).await?;
+    let hook = url::Url::parse(&format!("http://127.0.0.1:{port}/webhooks/monday"))
+        .context("the webhook URL")?;
+    install_hooks(app, &hook).await?;
+    Ok((port, serve))
+}
+
+/// How a process row restarts the process it kills: the same binary, port and variables.
+struct Restart<'a> {
+    bin: &'a std::path::Path,
+    port: u16,
+    env: &'a [(String, String)],
+}
+
+/// The edits of a process row: `size.edits` rounds of a FirstName change on every item. With
+/// `restart`, `receiving` is killed -9 in the middle (mid-event: deliveries are in flight and
+/// being applied right now) and started again 1 s later.
+async fn edit_rounds(
+    app: &TestApp,
+    items: &[String],
+    size: Size,
+    restart: Option<Restart<'_>>,
+    receiving: &mut Serve,
+) -> Result<()> {
+    for round in 1..=size.edits {
+        for (i, item) in items.iter().enumerate() {
+            app.monday
+                .admin
+                .change_column_value(item, FIRST_NAME, json!(format!("F{i} r{round}")))
+                .await?;
+            if let Some(r) = restart
+                .as_ref()
+                .filter(|_| round == size.edits.div_ceil(2) && i == items.len() / 2)
+            {
+                receiving.kill9().await?;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                *receiving = Serve::start(r.bin, app, r.port, r.env).await?;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
 }
 
 fn free_port() -> Result<u16> {
@@ -823,22 +944,12 @@ pub async fn run_process_rows(
         eprintln!("crmsync-chaos: {name}");
         let start = std::time::Instant::now();
         let mut row = match bin {
-            None => Row {
-                name: name.into(),
-                fault: words.into(),
-                note: "not run: no crmsync binary (CRMSYNC_CHAOS_BIN unset; `cargo xtask chaos` sets it)".into(),
-                ran: false,
-                ..empty_row()
-            },
-            Some(bin) => process_row(which, name, words, size, bin)
-                .await
-                .unwrap_or_else(|e| Row {
-                    name: name.into(),
-                    fault: words.into(),
-                    note: format!("FAILED to complete: {e:#}"),
-                    lost: usize::MAX,
-                    ..empty_row()
-                }),
+            None => not_run(name, words, NO_BIN.into()),
+            Some(bin) => outcome(
+                name,
+                words,
+                process_row(which, name, words, size, bin).await,
+            ),
         };
         row.seconds = start.elapsed().as_secs_f64();
         eprintln!("crmsync-chaos:   {row:?}");
@@ -854,42 +965,20 @@ async fn process_row(
     size: Size,
     bin: &std::path::Path,
 ) -> Result<Row> {
-    let mut opts = Options::new(Db::Postgres);
-    opts.worker = false;
-    opts.direct_store = true;
-    let app = spawn_app_with(opts).await;
+    let app = spawn_app_with(process_options()).await;
     let result = async {
-        app.drop_all_webhooks().await;
-        let port = free_port()?;
-        let mut serving = vec![Serve::start(bin, &app, port).await?];
+        let (port, first) = serve_receiving(bin, &app, &[]).await?;
+        let mut serving = vec![first];
         if which == ProcessRow::TwoProcesses {
-            serving.push(Serve::start(bin, &app, free_port()?).await?);
+            serving.push(Serve::start(bin, &app, free_port()?, &[]).await?);
         }
-        let hook = url::Url::parse(&format!("http://127.0.0.1:{port}/webhooks/monday"))
-            .context("the webhook URL")?;
-        crmsync_app::webhooks::install(&app.monday_client, &app.engine.mapping(), &hook)
-            .await
-            .context("installing the webhooks")?;
         let items = create_items(&app, size.items).await?;
-        for round in 1..=size.edits {
-            for (i, item) in items.iter().enumerate() {
-                app.monday
-                    .admin
-                    .change_column_value(item, FIRST_NAME, json!(format!("F{i} r{round}")))
-                    .await?;
-                if which == ProcessRow::KilledAndRestarted
-                    && round == size.edits.div_ceil(2)
-                    && i == items.len() / 2
-                {
-                    // Mid-event: deliveries are in flight and being applied right now.
-                    let victim = serving.remove(0);
-                    victim.kill9().await?;
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    serving.insert(0, Serve::start(bin, &app, port).await?);
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let restart = (which == ProcessRow::KilledAndRestarted).then_some(Restart {
+            bin,
+            port,
+            env: &[],
+        });
+        edit_rounds(&app, &items, size, restart, &mut serving[0]).await?;
         let row = count(
             &app,
             &Spec {
@@ -899,7 +988,7 @@ async fn process_row(
             },
         )
         .await;
-        for s in serving {
+        for mut s in serving {
             s.kill9().await?;
         }
         row
@@ -907,4 +996,51 @@ async fn process_row(
     .await;
     app.stop().await;
     result
+}
+
+/// The rows of the other ways crmsync runs: queue mode (the real `crmsync serve` on moto's SQS),
+/// the migration killed and resumed (the real `crmsync migrate`), and the Lambda artifact (the
+/// built `bootstrap`, when given). A row that cannot run here says why. `only` filters by a
+/// substring of the row name.
+pub async fn run_artifact_rows(
+    size: Size,
+    only: Option<&str>,
+    bin: Option<&std::path::Path>,
+    bootstrap: Option<&std::path::Path>,
+) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for (name, words) in [
+        (queue::NAME, queue::WORDS),
+        (migration::NAME, migration::WORDS),
+        (lambda::NAME, lambda::WORDS),
+    ] {
+        if only.is_some_and(|o| !name.contains(o)) {
+            continue;
+        }
+        eprintln!("crmsync-chaos: {name}");
+        let start = std::time::Instant::now();
+        let ran = match name {
+            queue::NAME => match (bin, queue::unavailable()) {
+                (None, _) => Err(NO_BIN.to_owned()),
+                (_, Some(why)) => Err(why),
+                (Some(bin), None) => Ok(queue::row(size, bin).await),
+            },
+            migration::NAME => match bin {
+                None => Err(NO_BIN.to_owned()),
+                Some(bin) => Ok(migration::row(bin).await),
+            },
+            _ => match bootstrap {
+                None => Err(lambda::NOT_GIVEN.to_owned()),
+                Some(b) => Ok(lambda::row(size, b).await),
+            },
+        };
+        let mut row = match ran {
+            Err(why) => not_run(name, words, why),
+            Ok(r) => outcome(name, words, r),
+        };
+        row.seconds = start.elapsed().as_secs_f64();
+        eprintln!("crmsync-chaos:   {row:?}");
+        rows.push(row);
+    }
+    rows
 }

@@ -53,7 +53,7 @@ pub struct Figures {
 
 /// The front door an HTTP event came through.
 #[derive(Debug, Clone, Copy)]
-enum Front {
+pub(crate) enum Front {
     /// API Gateway HTTP API, payload 2.0, stage `prod`.
     HttpApi,
     /// API Gateway REST API, payload 1.0, stage `prod`.
@@ -62,7 +62,7 @@ enum Front {
     FunctionUrl,
 }
 
-fn fixture(rel: &str) -> Result<Value> {
+pub(crate) fn fixture(rel: &str) -> Result<Value> {
     let path = seed_dir().join("..").join(rel);
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
@@ -70,7 +70,7 @@ fn fixture(rel: &str) -> Result<Value> {
 }
 
 /// An HTTP invocation event: the recorded envelope of `front` with this request in it.
-fn http_event(
+pub(crate) fn http_event(
     front: Front,
     method: &str,
     path_and_query: &str,
@@ -154,12 +154,12 @@ fn delivery(name: &str, item: &str, item_name: &str, trigger: &str) -> Result<Va
 
 /// An HTTP answer as the function returned it.
 #[derive(Debug)]
-struct Answer {
-    status: u16,
-    body: Value,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) body: Value,
 }
 
-fn answer(outcome: &Outcome) -> Result<Answer> {
+pub(crate) fn answer(outcome: &Outcome) -> Result<Answer> {
     use base64::Engine;
     let Outcome::Response(r) = outcome else {
         bail!("the invocation failed: {outcome:?}");
@@ -284,7 +284,7 @@ fn proc_status_kib(pid: u32, key: &str) -> u64 {
 }
 
 /// The configuration the function gets (what the SAM template sets, pointed at the mocks).
-fn function_env(
+pub(crate) fn function_env(
     database_url: &str,
     salesforce: &str,
     monday: &mock_monday::RunningMock,
@@ -322,7 +322,7 @@ fn function_env(
     .collect()
 }
 
-fn spawn(
+pub(crate) fn spawn(
     bootstrap: &Path,
     env: &[(String, String)],
     logs: Arc<Mutex<Vec<String>>>,

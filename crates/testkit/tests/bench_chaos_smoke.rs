@@ -35,10 +35,34 @@ async fn bench_smoke_measures_every_event_and_writes_a_report() {
         store_notes: vec![],
         webhook: Some(w.clone()),
         mapping: m,
+        lambda: None,
     };
     let md = report::markdown(&fig, "b.svg");
     assert!(md.contains("| 20 | 10 |"), "{md}");
-    assert!(md.contains("not built yet"), "{md}");
+    assert!(
+        md.contains("## Lambda artifact") && md.contains("Not measured in this run"),
+        "{md}"
+    );
+    // With the file `cargo xtask lambda test` writes, its figures are the section's row.
+    let dir = tempfile::tempdir().unwrap();
+    let tested = dir.path().join("tested.json");
+    std::fs::write(
+        &tested,
+        r#"{"sha256": "ab12", "zip_bytes": 7340032, "glibc": "GLIBC_2.34",
+            "emulator": {"init_ms": 62.0, "peak_rss_kib": 17868, "rss_after_first_kib": 15360,
+                         "invocations": 31, "slowest_invocation_ms": 4039.0,
+                         "checks": ["a", "b"]}}"#,
+    )
+    .unwrap();
+    let lambda = report::read_lambda(&tested).expect("tested.json parses");
+    let section = report::lambda_markdown(Some(&lambda));
+    assert!(
+        section.contains(
+            "| 7.00 MiB (7340032 bytes) | GLIBC_2.34 | 62.0 ms | 15.0 MiB | 17.4 MiB | 4039 ms |"
+        ) && section.contains("sha256 `ab12`")
+            && section.contains("31 invocations over 2 checks"),
+        "{section}"
+    );
     let svg = report::svg(&w);
     assert!(
         svg.starts_with("<svg") && svg.contains("crmsync p99"),
@@ -58,7 +82,7 @@ async fn chaos_smoke_loses_and_duplicates_nothing_under_salesforce_503s() {
     assert!(r.passed());
     let md = chaos::markdown(&rows, "smoke", "here", "now");
     assert!(
-        md.contains("Salesforce 503 at 20 %") && md.contains("not built yet"),
+        md.contains("Salesforce 503 at 20 %") && !md.contains("not built yet"),
         "{md}"
     );
 }

@@ -1,5 +1,5 @@
 //! The migration benchmark (`cargo xtask bench`, section "Migration"): Salesforce → Monday on the
-//! scaled seed (`--scale`), in release.
+//! scaled seed (`--scale`), optimised (cargo profile `measure`).
 //!
 //! * **Throughput with the limits off**: the mock Monday's complexity budget and mutation limit
 //!   lifted, the client unpaced; records/s of the production run (records read, items created,
@@ -318,15 +318,19 @@ fn peak_rss_kib() -> u64 {
 }
 
 /// The section of BENCHMARKS.md.
-pub fn markdown(f: &MigrationFigures, command: &str) -> String {
+pub fn markdown(f: &MigrationFigures, command: &str, svg_name: &str) -> String {
     use std::fmt::Write;
     let mut s = String::new();
     let _ = writeln!(s, "## Migration (Salesforce → Monday)\n");
     let _ = writeln!(
         s,
-        "`{command}`, release build; the mocks in the bench process, the migration in a child \
+        "`{command}`, optimised build (cargo profile `measure`); the mocks in the bench process, the migration in a child \
          process (its own peak RSS). Records: the seed scaled (`--scale`), four objects. Each run \
          is a production run (records pass and relation pass) followed by `verify`.\n"
+    );
+    let _ = writeln!(
+        s,
+        "![migration throughput against record count]({svg_name})\n"
     );
     let _ = writeln!(s, "### Limits off (budget and mutation limit lifted)\n");
     let _ = writeln!(
@@ -377,4 +381,40 @@ pub fn markdown(f: &MigrationFigures, command: &str) -> String {
         b.fraction, b.report.created, b.report.failed, b.report.differences
     );
     s
+}
+
+/// A chart of records/s against the number of records (limits off): the run and `verify`.
+pub fn svg(f: &MigrationFigures) -> String {
+    use super::report::{line_chart, Chart, Line};
+    let per_s = |n: u64, secs: f64| n as f64 / secs.max(1e-9);
+    line_chart(&Chart {
+        title: "Migration throughput against record count",
+        desc: "Records per second of the migration run and of verify, limits off, at each record \
+               count; the numbers are in BENCHMARKS.md.",
+        x_label: "records",
+        y_label: "records/s",
+        xs: f.scales.iter().map(|r| r.report.records as f64).collect(),
+        lines: vec![
+            Line {
+                name: "run records/s",
+                color: "#c0392b",
+                dash: "",
+                ys: f
+                    .scales
+                    .iter()
+                    .map(|r| per_s(r.report.records, r.report.run_seconds))
+                    .collect(),
+            },
+            Line {
+                name: "verify records/s",
+                color: "#2471a3",
+                dash: "4 3",
+                ys: f
+                    .scales
+                    .iter()
+                    .map(|r| per_s(r.report.records, r.report.verify_seconds))
+                    .collect(),
+            },
+        ],
+    })
 }

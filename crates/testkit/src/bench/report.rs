@@ -71,6 +71,90 @@ pub struct Figures {
     pub store_notes: Vec<String>,
     pub webhook: Option<WebhookFigures>,
     pub mapping: Vec<Throughput>,
+    /// The Lambda artifact's figures (`target/lambda/crmsync/tested.json`), when it was tested.
+    pub lambda: Option<LambdaFigures>,
+}
+
+/// What `cargo xtask lambda test` recorded for the zip it tested (`tested.json`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct LambdaFigures {
+    pub sha256: String,
+    pub zip_bytes: u64,
+    pub glibc: String,
+    pub emulator: LambdaEmulatorFigures,
+    /// When the file was written (its modification time), filled in by the reader.
+    #[serde(skip)]
+    pub tested_at: String,
+}
+
+/// The emulator suite's measurements (`crate::lambda_suite::Figures`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct LambdaEmulatorFigures {
+    pub init_ms: f64,
+    pub peak_rss_kib: u64,
+    pub rss_after_first_kib: u64,
+    pub invocations: usize,
+    pub slowest_invocation_ms: f64,
+    pub checks: Vec<String>,
+}
+
+/// Reads `tested.json`.
+pub fn read_lambda(path: &std::path::Path) -> anyhow::Result<LambdaFigures> {
+    use anyhow::Context as _;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut f: LambdaFigures =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    f.tested_at = std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .map(|t| {
+            chrono::DateTime::<chrono::Utc>::from(t)
+                .format("%Y-%m-%d %H:%M UTC")
+                .to_string()
+        })
+        .unwrap_or_else(|_| "an unknown time".into());
+    Ok(f)
+}
+
+/// The "Lambda artifact" section.
+pub fn lambda_markdown(l: Option<&LambdaFigures>) -> String {
+    let mut s = String::from("\n## Lambda artifact\n\n");
+    let Some(l) = l else {
+        s.push_str(
+            "Not measured in this run: no `target/lambda/crmsync/tested.json`. `cargo xtask lambda \
+             build` and `cargo xtask lambda test` (both part of `cargo xtask test`) write it; \
+             `cargo xtask bench` then reports it here.\n",
+        );
+        return s;
+    };
+    let e = &l.emulator;
+    let _ = writeln!(
+        s,
+        "The zip `cargo xtask lambda test` tested at {} (sha256 `{}`), run as a process against \
+         the Runtime API emulator: {} invocations over {} checks (HTTP API, REST API, Function \
+         URL, scheduled drains, the sweep, queue mode).\n",
+        l.tested_at,
+        l.sha256,
+        e.invocations,
+        e.checks.len()
+    );
+    s.push_str("| zip size | highest GLIBC_ symbol | init (start → first /next) | RSS after the first invocation | peak RSS over the suite | slowest invocation |\n|---:|---|---:|---:|---:|---:|\n");
+    let _ = writeln!(
+        s,
+        "| {:.2} MiB ({} bytes) | {} | {:.1} ms | {:.1} MiB | {:.1} MiB | {:.0} ms |",
+        l.zip_bytes as f64 / 1_048_576.0,
+        l.zip_bytes,
+        l.glibc,
+        e.init_ms,
+        e.rss_after_first_kib as f64 / 1024.0,
+        e.peak_rss_kib as f64 / 1024.0,
+        e.slowest_invocation_ms
+    );
+    s.push_str(
+        "\nThe slowest invocation is one that waits on purpose (an outage answered 503 at the \
+         inline budget, or a drain retrying a failing write), not a typical one.\n",
+    );
+    s
 }
 
 fn f0(v: f64) -> String {
@@ -179,54 +263,97 @@ pub fn markdown(fig: &Figures, svg_name: &str) -> String {
     for t in &fig.mapping {
         let _ = writeln!(s, "| {} | {} | {:.2} |", t.what, f0(t.per_s), t.us_per_op);
     }
-    s.push_str(
-        "\n## Not built yet\n\n\
-         These parts do not exist in this tree yet, so nothing is measured for them (no figure is \
-         invented); the runner has a place for each:\n\n\
-         - **Migration** (Salesforce → Monday): records/s with limits off, fraction of the \
-           complexity-budget bound, peak RSS at 5k and 50k records — not built yet.\n\
-         - **Lambda artifact**: zip size, init time, peak RSS per invocation — not built yet.\n\
-         - **SQS queue mode** — not built yet.\n",
-    );
+    s.push_str(&lambda_markdown(fig.lambda.as_ref()));
     s
 }
 
-/// One line of the chart: name, colour, dash pattern, and the value it plots.
-type Series = (
-    &'static str,
-    &'static str,
-    &'static str,
-    fn(&super::webhook::RateFigures) -> f64,
-);
+/// One line of a chart: name, colour, dash pattern, and its y value at each x.
+pub struct Line {
+    pub name: &'static str,
+    pub color: &'static str,
+    pub dash: &'static str,
+    pub ys: Vec<f64>,
+}
+
+/// A line chart: x positions proportional to `xs` (each one labelled), a round y axis from 0.
+pub struct Chart<'a> {
+    pub title: &'a str,
+    pub desc: &'a str,
+    pub x_label: &'a str,
+    pub y_label: &'a str,
+    pub xs: Vec<f64>,
+    pub lines: Vec<Line>,
+}
 
 /// A line chart of p50/p99 latency against the offered rate, crmsync and the bare calls.
 pub fn svg(w: &WebhookFigures) -> String {
+    let ys = |f: fn(&super::webhook::RateFigures) -> f64| w.rates.iter().map(f).collect();
+    line_chart(&Chart {
+        title: "Webhook to Salesforce latency against offered rate",
+        desc:
+            "p50 and p99 latency of crmsync and of the bare mock calls, in milliseconds, at each \
+               offered rate in events per second; the numbers are in BENCHMARKS.md.",
+        x_label: "offered rate (events/s)",
+        y_label: "latency (ms)",
+        xs: w.rates.iter().map(|r| f64::from(r.rate)).collect(),
+        lines: vec![
+            Line {
+                name: "crmsync p99",
+                color: "#c0392b",
+                dash: "",
+                ys: ys(|r| r.crmsync.p99),
+            },
+            Line {
+                name: "crmsync p50",
+                color: "#c0392b",
+                dash: "4 3",
+                ys: ys(|r| r.crmsync.p50),
+            },
+            Line {
+                name: "bare calls p99",
+                color: "#2471a3",
+                dash: "",
+                ys: ys(|r| r.bare.p99),
+            },
+            Line {
+                name: "bare calls p50",
+                color: "#2471a3",
+                dash: "4 3",
+                ys: ys(|r| r.bare.p50),
+            },
+        ],
+    })
+}
+
+/// The SVG text of `c`.
+pub fn line_chart(c: &Chart<'_>) -> String {
     let (width, height, left, right, top, bottom) = (640.0, 360.0, 60.0, 150.0, 30.0, 50.0);
     let plot_w = width - left - right;
     let plot_h = height - top - bottom;
-    let max_rate = w.rates.iter().map(|r| r.rate).max().unwrap_or(1).max(1) as f64;
-    let max_ms = w
-        .rates
+    let max_x = c.xs.iter().copied().fold(1.0_f64, f64::max);
+    let max_y = c
+        .lines
         .iter()
-        .flat_map(|r| [r.crmsync.p99, r.bare.p99])
+        .flat_map(|l| l.ys.iter().copied())
         .fold(1.0_f64, f64::max);
     // A round top for the y axis.
-    let step = [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0]
-        .into_iter()
-        .find(|s| max_ms / s <= 5.0)
-        .unwrap_or(1000.0);
-    let y_top = (max_ms / step).ceil() * step;
-    let x = |rate: f64| left + rate / max_rate * plot_w;
-    let y = |ms: f64| top + plot_h - ms / y_top * plot_h;
+    let step = [
+        1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0,
+    ]
+    .into_iter()
+    .find(|s| max_y / s <= 5.0)
+    .unwrap_or(10_000.0);
+    let y_top = (max_y / step).ceil() * step;
+    let x = |v: f64| left + v / max_x * plot_w;
+    let y = |v: f64| top + plot_h - v / y_top * plot_h;
     let mut s = String::new();
     let _ = write!(
         s,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" \
          viewBox=\"0 0 {width} {height}\" font-family=\"sans-serif\" font-size=\"12\">\n\
-         <title>Webhook to Salesforce latency against offered rate</title>\n\
-         <desc>p50 and p99 latency of crmsync and of the bare mock calls, in milliseconds, at each \
-         offered rate in events per second; the numbers are in BENCHMARKS.md.</desc>\n\
-         <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+         <title>{}</title>\n<desc>{}</desc>\n\
+         <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
+        c.title, c.desc
     );
     let mut t = 0.0;
     while t <= y_top + 1e-9 {
@@ -242,57 +369,61 @@ pub fn svg(w: &WebhookFigures) -> String {
         );
         t += step;
     }
-    for r in &w.rates {
+    for v in &c.xs {
         let _ = writeln!(
             s,
-            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
-            x(f64::from(r.rate)),
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{v}</text>",
+            x(*v),
             top + plot_h + 18.0,
-            r.rate
         );
     }
     let _ = writeln!(
         s,
-        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">offered rate (events/s)</text>\
-         <text x=\"14\" y=\"{:.1}\" transform=\"rotate(-90 14 {:.1})\" text-anchor=\"middle\">latency (ms)</text>",
+        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>\
+         <text x=\"14\" y=\"{:.1}\" transform=\"rotate(-90 14 {:.1})\" text-anchor=\"middle\">{}</text>",
         left + plot_w / 2.0,
         height - 10.0,
+        c.x_label,
         top + plot_h / 2.0,
-        top + plot_h / 2.0
+        top + plot_h / 2.0,
+        c.y_label
     );
-    let series: [Series; 4] = [
-        ("crmsync p99", "#c0392b", "", |r| r.crmsync.p99),
-        ("crmsync p50", "#c0392b", "4 3", |r| r.crmsync.p50),
-        ("bare calls p99", "#2471a3", "", |r| r.bare.p99),
-        ("bare calls p50", "#2471a3", "4 3", |r| r.bare.p50),
-    ];
-    for (i, (name, color, dash, val)) in series.iter().enumerate() {
-        let points: Vec<String> = w
-            .rates
+    for (i, l) in c.lines.iter().enumerate() {
+        let points: Vec<(f64, f64)> =
+            c.xs.iter()
+                .zip(&l.ys)
+                .map(|(a, b)| (x(*a), y(*b)))
+                .collect();
+        let text: Vec<String> = points
             .iter()
-            .map(|r| format!("{:.1},{:.1}", x(f64::from(r.rate)), y(val(r))))
+            .map(|(px, py)| format!("{px:.1},{py:.1}"))
             .collect();
         let _ = writeln!(
             s,
-            "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" stroke-dasharray=\"{dash}\" points=\"{}\"/>",
-            points.join(" ")
+            "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\" stroke-dasharray=\"{}\" points=\"{}\"/>",
+            l.color,
+            l.dash,
+            text.join(" ")
         );
-        for p in &points {
-            let (px, py) = p.split_once(',').unwrap_or(("0", "0"));
+        for (px, py) in &points {
             let _ = writeln!(
                 s,
-                "<circle cx=\"{px}\" cy=\"{py}\" r=\"3\" fill=\"{color}\"/>"
+                "<circle cx=\"{px:.1}\" cy=\"{py:.1}\" r=\"3\" fill=\"{}\"/>",
+                l.color
             );
         }
         let ly = top + 10.0 + i as f64 * 18.0;
         let _ = writeln!(
             s,
-            "<line x1=\"{:.1}\" x2=\"{:.1}\" y1=\"{ly:.1}\" y2=\"{ly:.1}\" stroke=\"{color}\" stroke-width=\"2\" stroke-dasharray=\"{dash}\"/>\
-             <text x=\"{:.1}\" y=\"{:.1}\">{name}</text>",
+            "<line x1=\"{:.1}\" x2=\"{:.1}\" y1=\"{ly:.1}\" y2=\"{ly:.1}\" stroke=\"{}\" stroke-width=\"2\" stroke-dasharray=\"{}\"/>\
+             <text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
             width - right + 10.0,
             width - right + 34.0,
+            l.color,
+            l.dash,
             width - right + 40.0,
-            ly + 4.0
+            ly + 4.0,
+            l.name
         );
     }
     s.push_str("</svg>\n");

@@ -17,6 +17,7 @@ struct Args {
     quick: bool,
     migration_only: bool,
     store_json: Option<PathBuf>,
+    lambda_json: Option<PathBuf>,
     out: PathBuf,
     svg: PathBuf,
     command: String,
@@ -27,6 +28,7 @@ fn parse_args() -> Result<Args> {
         quick: false,
         migration_only: false,
         store_json: None,
+        lambda_json: None,
         out: PathBuf::from("BENCHMARKS.md"),
         svg: PathBuf::from("docs/benchmarks.svg"),
         command: "cargo xtask bench".to_owned(),
@@ -38,11 +40,12 @@ fn parse_args() -> Result<Args> {
             "--quick" => a.quick = true,
             "--migration-only" => a.migration_only = true,
             "--store-json" => a.store_json = Some(value("--store-json")?.into()),
+            "--lambda-json" => a.lambda_json = Some(value("--lambda-json")?.into()),
             "--out" => a.out = value("--out")?.into(),
             "--svg" => a.svg = value("--svg")?.into(),
             "--command" => a.command = value("--command")?,
             "-h" | "--help" => {
-                println!("crmsync-bench [--quick] [--migration-only] [--store-json FILE] [--out FILE] [--svg FILE] [--command TEXT]");
+                println!("crmsync-bench [--quick] [--migration-only] [--store-json FILE] [--lambda-json FILE] [--out FILE] [--svg FILE] [--command TEXT]");
                 std::process::exit(0);
             }
             other => bail!("unexpected argument {other:?} (see --help)"),
@@ -68,7 +71,9 @@ async fn main() -> Result<()> {
         // Only the migration section (the store and webhook figures need PostgreSQL and take
         // minutes): printed, and written to --out.
         let migration = migration::run(&migration_cfg, &exe).await?;
-        let md = migration::markdown(&migration, &args.command);
+        let (svg_path, svg_name) = migration_svg(&args);
+        write_file(&svg_path, &migration::svg(&migration))?;
+        let md = migration::markdown(&migration, &args.command, &svg_name);
         std::fs::write(&args.out, &md)
             .with_context(|| format!("writing {}", args.out.display()))?;
         print!("{md}");
@@ -119,6 +124,11 @@ async fn main() -> Result<()> {
         store_notes,
         webhook: Some(web),
         mapping,
+        lambda: args
+            .lambda_json
+            .as_deref()
+            .map(report::read_lambda)
+            .transpose()?,
     };
     let svg_name = args
         .svg
@@ -128,15 +138,38 @@ async fn main() -> Result<()> {
         .to_string();
     let mut md = report::markdown(&fig, &svg_name);
     md.push('\n');
-    md.push_str(&migration::markdown(&migration, &args.command));
+    let (migration_svg_path, migration_svg_name) = migration_svg(&args);
+    md.push_str(&migration::markdown(
+        &migration,
+        &args.command,
+        &migration_svg_name,
+    ));
     if let Some(dir) = args.svg.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     if let Some(w) = &fig.webhook {
-        std::fs::write(&args.svg, report::svg(w))
-            .with_context(|| format!("writing {}", args.svg.display()))?;
+        write_file(&args.svg, &report::svg(w))?;
     }
+    write_file(&migration_svg_path, &migration::svg(&migration))?;
     std::fs::write(&args.out, &md).with_context(|| format!("writing {}", args.out.display()))?;
     print!("{md}");
     Ok(())
+}
+
+/// The migration chart beside `--svg`: its path, and its name relative to `--out`'s directory.
+fn migration_svg(args: &Args) -> (PathBuf, String) {
+    let path = args.svg.with_file_name("benchmarks-migration.svg");
+    let name = path
+        .strip_prefix(args.out.parent().unwrap_or(std::path::Path::new("")))
+        .unwrap_or(&path)
+        .display()
+        .to_string();
+    (path, name)
+}
+
+fn write_file(path: &std::path::Path, text: &str) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
 }

@@ -3,7 +3,10 @@
 //! ```text
 //! crmsync-chaos [--quick] [--only SUBSTRING] [--out RELIABILITY.md] [--command TEXT]
 //! ```
-//! Needs `DATABASE_URL` (a PostgreSQL server). Exits 1 when any row lost or duplicated anything,
+//! Needs `DATABASE_URL` (a PostgreSQL server). The process rows need `CRMSYNC_CHAOS_BIN` (the
+//! `crmsync` binary), queue mode also `CRMSYNC_TEST_PYTHON` (a venv with moto[server]), the
+//! Lambda row `CRMSYNC_CHAOS_BOOTSTRAP` (the unpacked artifact); without them a row says it was
+//! not run and why. Exits 1 when any row lost or duplicated anything,
 //! or left Salesforce different from Monday.
 
 use std::path::PathBuf;
@@ -48,6 +51,10 @@ async fn main() -> Result<()> {
     let mut rows = chaos::run(size, only.as_deref(), pg.as_ref()).await;
     let bin = chaos::crmsync_bin_from_env();
     rows.extend(chaos::run_process_rows(size, only.as_deref(), bin.as_deref()).await);
+    let bootstrap = chaos::bootstrap_from_env();
+    rows.extend(
+        chaos::run_artifact_rows(size, only.as_deref(), bin.as_deref(), bootstrap.as_deref()).await,
+    );
     let md = chaos::markdown(&rows, &info.command, &info.machine, &info.date);
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;

@@ -27,6 +27,21 @@ const VISIBILITY_S: u32 = 6;
 /// The queue's `maxReceiveCount` (the function is told the same).
 const MAX_RECEIVES: u32 = 2;
 
+/// The burst: `CRMSYNC_LAMBDA_QUEUE_BURST=ITEMS:DELIVERIES_PER_ITEM`, by default the issue's 500
+/// deliveries over 50 items (a create and nine Title edits each).
+fn burst_size() -> Result<(usize, usize)> {
+    match std::env::var("CRMSYNC_LAMBDA_QUEUE_BURST") {
+        Err(_) => Ok((50, 10)),
+        Ok(v) => v
+            .split_once(':')
+            .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
+            .filter(|&(a, b): &(usize, usize)| a > 0 && b > 0)
+            .with_context(|| {
+                format!("CRMSYNC_LAMBDA_QUEUE_BURST={v:?}: expected ITEMS:DELIVERIES")
+            }),
+    }
+}
+
 struct QueueFunction {
     emulator: Emulator,
     child: tokio::process::Child,
@@ -210,13 +225,23 @@ pub(super) async fn cases(
     let result = run_cases(s, &moto, &mut f).await;
     let _ = f.child.start_kill();
     let _ = f.child.wait().await;
-    result.map_err(|e| e.context(format!("the queue function's last log lines:\n{}", f.log_tail())))
+    result.map_err(|e| {
+        e.context(format!(
+            "the queue function's last log lines:\n{}",
+            f.log_tail()
+        ))
+    })
 }
 
 async fn run_cases(s: &mut Suite, moto: &Moto, f: &mut QueueFunction) -> Result<()> {
     // A delivery is stored and enqueued, answered 200 without being applied.
     let item = s.new_lead("Lambda Queue Guild", "Adeyemi").await?;
-    let create = delivery("create_pulse", &item, "Lambda Queue Guild", "lambda-queue-1")?;
+    let create = delivery(
+        "create_pulse",
+        &item,
+        "Lambda Queue Guild",
+        "lambda-queue-1",
+    )?;
     let a = f.signed(s, &create).await?;
     ensure!(
         a.status == 200 && a.body["status"] == "queued",
@@ -303,12 +328,16 @@ async fn run_cases(s: &mut Suite, moto: &Moto, f: &mut QueueFunction) -> Result<
     );
     s.pass("a duplicated SQS message → deleted, no Salesforce write");
 
+    burst(s, moto, f).await?;
+
     // A message whose event keeps failing: returned (partial batch failure) until the last
     // receive, where the event becomes one dead letter with one alert; the queue then moves the
     // message to its DLQ.
     let alerts_before = s.telegram.texts().len();
-    s.fault(json!({"path": "/services/data/*/sobjects/Lead/*", "status": 503,
-        "body": [{"errorCode": "SERVER_UNAVAILABLE", "message": "maintenance"}]}))?;
+    s.fault(
+        json!({"path": "/services/data/*/sobjects/Lead/*", "status": 503,
+        "body": [{"errorCode": "SERVER_UNAVAILABLE", "message": "maintenance"}]}),
+    )?;
     let item = s.new_lead("Lambda Poison Collective", "Nakamura").await?;
     let create = delivery(
         "create_pulse",
@@ -357,7 +386,10 @@ async fn run_cases(s: &mut Suite, moto: &Moto, f: &mut QueueFunction) -> Result<
         if visible + in_flight == 1 {
             break;
         }
-        ensure!(Instant::now() < deadline, "the message never reached the DLQ");
+        ensure!(
+            Instant::now() < deadline,
+            "the message never reached the DLQ"
+        );
     }
     s.salesforce.handle.clear_faults();
     ensure!(
@@ -384,10 +416,156 @@ async fn run_cases(s: &mut Suite, moto: &Moto, f: &mut QueueFunction) -> Result<
         ours[0].error
     );
     let alerts: Vec<String> = s.telegram.texts()[alerts_before..].to_vec();
-    ensure!(alerts.len() == 1, "expected exactly one alert, got {alerts:?}");
+    ensure!(
+        alerts.len() == 1,
+        "expected exactly one alert, got {alerts:?}"
+    );
     s.pass(
         "a message failing on every receive → batchItemFailures, one dead letter and one alert, \
          then the DLQ",
     );
+    Ok(())
+}
+
+/// A burst of deliveries over many items, all received (and enqueued) before the event source
+/// runs: every one applied once, per item in the order Monday sent them, nothing left in the queue
+/// or the DLQ.
+async fn burst(s: &mut Suite, moto: &Moto, f: &QueueFunction) -> Result<()> {
+    const TITLE: &str = "text_mksf27hv";
+    let (n_items, per_item) = burst_size()?;
+    let mut items = Vec::new();
+    for n in 0..n_items {
+        let name = format!("Lambda Burst Org {n}");
+        let item = s.new_lead(&name, &format!("Burst{n}")).await?;
+        let d = delivery("create_pulse", &item, &name, &format!("lambda-burst-{n}-0"))?;
+        let a = f.signed(s, &d).await?;
+        ensure!(
+            a.status == 200 && a.body["status"] == "queued",
+            "burst create {n}: {a:?}"
+        );
+        items.push((item, name));
+    }
+    for round in 1..per_item {
+        for (n, (item, name)) in items.iter().enumerate() {
+            let title = format!("Q{n} v{round}");
+            s.monday
+                .admin
+                .change_column_value(item, TITLE, json!(title))
+                .await
+                .map_err(|e| anyhow::anyhow!("changing a Title: {e:?}"))?;
+            let mut d = delivery(
+                "update_column_value_text",
+                item,
+                name,
+                &format!("lambda-burst-{n}-{round}"),
+            )?;
+            d["event"]["value"] = json!({ "value": title });
+            let a = f.signed(s, &d).await?;
+            ensure!(
+                a.status == 200 && a.body["status"] == "queued",
+                "burst edit {n}/{round}: {a:?}"
+            );
+        }
+    }
+    let total = n_items * per_item;
+    ensure!(
+        moto.depth(&f.queue.url).await?.0 as usize == total,
+        "not one message per delivery in the queue"
+    );
+    // The event source drains the queue.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let mut returned = 0usize;
+    loop {
+        match f.poll(s, Duration::from_secs(1)).await? {
+            Some(b) => returned += b.failed.len(),
+            None => {
+                if moto.depth(&f.queue.url).await? == (0, 0) {
+                    break;
+                }
+            }
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "the burst was not drained within 300 s"
+        );
+    }
+    let events = s.store.recent_events(u32::try_from(total + 1000)?).await?;
+    let ours: Vec<_> = events
+        .iter()
+        .filter(|e| e.trigger_uuid.starts_with("lambda-burst-"))
+        .collect();
+    ensure!(
+        ours.len() == total,
+        "{} events stored of {total}",
+        ours.len()
+    );
+    let open: Vec<_> = ours
+        .iter()
+        .filter(|e| e.status != EventStatus::Done)
+        .collect();
+    ensure!(
+        open.is_empty(),
+        "{} burst events not done, e.g. {:?}",
+        open.len(),
+        open.first().map(|e| (&e.trigger_uuid, e.status))
+    );
+    for (n, (item, _)) in items.iter().enumerate() {
+        // Applied in Monday's order: processed_at never goes backwards along the item's deliveries.
+        let mut mine: Vec<_> = ours
+            .iter()
+            .filter(|e| e.item_id.to_string() == *item)
+            .collect();
+        mine.sort_by_key(|e| {
+            e.trigger_uuid
+                .rsplit('-')
+                .next()
+                .and_then(|k| k.parse::<usize>().ok())
+                .unwrap_or(usize::MAX)
+        });
+        ensure!(mine.len() == per_item, "item {item}: {} events", mine.len());
+        for w in mine.windows(2) {
+            ensure!(
+                w[0].processed_at <= w[1].processed_at,
+                "item {item}: {} applied after {}",
+                w[0].trigger_uuid,
+                w[1].trigger_uuid
+            );
+        }
+        let leads = s.sf.by_item("Lead", "Company, LastName, Title", item).await;
+        ensure!(leads.len() == 1, "item {item}: {} Leads", leads.len());
+        // One Salesforce write per event: nothing applied twice.
+        let lead_id = leads[0]["Id"].as_str().unwrap_or_default().to_owned();
+        let writes = s
+            .salesforce
+            .handle
+            .requests()
+            .iter()
+            .filter(|r| r.method == "PATCH" || r.method == "POST")
+            .filter(|r| {
+                r.path.ends_with(&format!("/Monday_Item_Id__c/{item}"))
+                    || (!lead_id.is_empty() && r.path.ends_with(&lead_id))
+            })
+            .count();
+        ensure!(
+            writes == per_item,
+            "item {item}: {writes} Salesforce writes for {per_item} events"
+        );
+        if per_item > 1 {
+            let last = format!("Q{n} v{}", per_item - 1);
+            ensure!(
+                leads[0]["Title"] == json!(last),
+                "item {item}: Title {} (expected {last})",
+                leads[0]["Title"]
+            );
+        }
+    }
+    ensure!(
+        moto.depth(&f.queue.dlq_url).await? == (0, 0),
+        "messages in the DLQ after the burst"
+    );
+    s.pass(&format!(
+        "a burst of {total} deliveries over {n_items} items through the queue → all applied once, in \
+         order per item ({returned} returned for order and retried), none in the DLQ"
+    ));
     Ok(())
 }
