@@ -98,6 +98,8 @@ pub struct Options {
     /// pacing to match (default: Monday's 2,000 a minute on both; `u64::MAX`: unlimited and
     /// unpaced).
     pub monday_mutations: Option<u64>,
+    /// The mock Monday's requests per window (its minute rate limit; default 5,000).
+    pub monday_requests: Option<u64>,
     /// The mock Monday's webhook redelivery schedule: interval and number of retries after a
     /// failed delivery (default 300 ms × 60; Monday's is 1 min × 30).
     pub webhook_retries: (Duration, u32),
@@ -113,6 +115,7 @@ impl Options {
     pub fn limits_off(mut self) -> Options {
         self.monday_budget = Some((1_000_000_000_000, Duration::from_secs(60)));
         self.monday_mutations = Some(u64::MAX);
+        self.monday_requests = Some(u64::MAX);
         self
     }
 
@@ -138,6 +141,7 @@ impl Options {
             sf_request_timeout: None,
             monday_budget: None,
             monday_mutations: None,
+            monday_requests: None,
             webhook_retries: (Duration::from_millis(300), 60),
             sweep_every: None,
             salesforce_scale: 1,
@@ -192,6 +196,9 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
     }
     if let Some(n) = opts.monday_mutations {
         monday = monday.mutations_per_window(n);
+    }
+    if let Some(n) = opts.monday_requests {
+        monday = monday.requests_per_window(n);
     }
     let monday = monday
         .seed_dir(opts.seed_dir.join("monday"))

@@ -214,6 +214,11 @@ impl MockMondayBuilder {
         self.config.mutations_per_window = n;
         self
     }
+    /// Requests allowed per window (the window is the budget's; Monday: 5,000 per minute).
+    pub fn requests_per_window(mut self, n: u64) -> Self {
+        self.config.requests_per_window = n;
+        self
+    }
     /// Maximum complexity of one query.
     pub fn per_query_cap(mut self, cap: u64) -> Self {
         self.config.per_query_cap = cap;

@@ -219,7 +219,10 @@ pub fn markdown(fig: &Figures, svg_name: &str) -> String {
         Some(w) => {
             s.push_str(
                 "The real receiver and engine (the test kit's app: router + worker on a socket), \
-                 both mocks on loopback, PostgreSQL (fsync off, no proxy). Each delivery is an \
+                 both mocks on loopback, PostgreSQL (fsync off, no proxy), the mock Monday's \
+                 limits lifted (at these rates the item reads of crmsync and of the bare replay \
+                 together pass Monday's 5,000 requests a minute, and its 429s would be measured \
+                 instead). Each delivery is an \
                  `update_column_value` of a linked Lead, signed like Monday's app webhooks, POSTed \
                  at a fixed rate (open loop); latency is the POST until the event is applied (the \
                  receiver's inline answer `done`, or — when it was left to the worker — until the \

@@ -78,7 +78,10 @@ struct BareCall {
 
 /// Runs the benchmark on a fresh harness app (PostgreSQL from `DATABASE_URL`).
 pub async fn run(cfg: &WebhookBenchConfig) -> Result<WebhookFigures> {
-    let mut opts = Options::new(Db::Postgres);
+    // Monday's limits lifted on the mock: at a few hundred events/s the item reads of crmsync and
+    // of the bare replay together pass Monday's 5,000 requests a minute, and the mock's 429s would
+    // be measured instead of crmsync.
+    let mut opts = Options::new(Db::Postgres).limits_off();
     // Measure the store, not the harness's "store down" proxy.
     opts.direct_store = true;
     opts.inline_budget = Duration::from_secs(2);
