@@ -35,7 +35,7 @@ const FUNCTION_TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_BODY: usize = crmsync_http::DEFAULT_MAX_BODY_BYTES;
 
 /// What the suite measured.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Figures {
     /// Process start → first `GET /next`, in milliseconds.
     pub init_ms: f64,
@@ -261,6 +261,23 @@ impl Suite {
             .find(|e| e.trigger_uuid == trigger)
             .map(|e| e.status)
             .with_context(|| format!("no stored event {trigger}"))
+    }
+
+    /// The dead letters whose payload is the delivery `trigger`.
+    async fn dead_letters_for(&self, trigger: &str) -> Result<Vec<crmsync_store::DeadLetter>> {
+        let all = self
+            .store
+            .list_dead_letters(&DeadLetterFilter {
+                status: None,
+                board_id: None,
+                before: None,
+                limit: 50,
+            })
+            .await?;
+        Ok(all
+            .into_iter()
+            .filter(|d| d.payload.contains(trigger))
+            .collect())
     }
 
     fn fault(&self, fault: Value) -> Result<()> {
@@ -983,20 +1000,8 @@ async fn drain_cases(s: &mut Suite) -> Result<()> {
         ensure!(Instant::now() < deadline, "never dead-lettered");
     }
     s.salesforce.handle.clear_faults();
-    let dead = s
-        .store
-        .list_dead_letters(&DeadLetterFilter {
-            status: None,
-            board_id: None,
-            before: None,
-            limit: 50,
-        })
-        .await?;
     ensure!(
-        dead.iter()
-            .filter(|d| d.payload.contains("lambda-permanent-1"))
-            .count()
-            == 1,
+        s.dead_letters_for("lambda-permanent-1").await?.len() == 1,
         "not exactly one dead letter"
     );
     // A further drain sends nothing more about it.

@@ -81,21 +81,10 @@ pub struct LambdaFigures {
     pub sha256: String,
     pub zip_bytes: u64,
     pub glibc: String,
-    pub emulator: LambdaEmulatorFigures,
+    pub emulator: crate::lambda_suite::Figures,
     /// When the file was written (its modification time), filled in by the reader.
     #[serde(skip)]
     pub tested_at: String,
-}
-
-/// The emulator suite's measurements (`crate::lambda_suite::Figures`).
-#[derive(Debug, Clone, Deserialize)]
-pub struct LambdaEmulatorFigures {
-    pub init_ms: f64,
-    pub peak_rss_kib: u64,
-    pub rss_after_first_kib: u64,
-    pub invocations: usize,
-    pub slowest_invocation_ms: f64,
-    pub checks: Vec<String>,
 }
 
 /// Reads `tested.json`.

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context, Result};
 use crmsync_cloud::aws_sdk_sqs;
 use crmsync_cloud::aws_sdk_sqs::types::MessageSystemAttributeName;
-use crmsync_store::{DeadLetterFilter, EventStatus};
+use crmsync_store::EventStatus;
 use serde_json::{json, Value};
 
 use super::{answer, delivery, http_event, spawn, wait_for_init, Answer, Front, Suite, PUBLIC_URL};
@@ -396,19 +396,7 @@ async fn run_cases(s: &mut Suite, moto: &Moto, f: &mut QueueFunction) -> Result<
         s.lead_of(&item).await?.is_none(),
         "a Lead despite the outage"
     );
-    let dead = s
-        .store
-        .list_dead_letters(&DeadLetterFilter {
-            status: None,
-            board_id: None,
-            before: None,
-            limit: 50,
-        })
-        .await?;
-    let ours: Vec<_> = dead
-        .iter()
-        .filter(|d| d.payload.contains("lambda-queue-poison"))
-        .collect();
+    let ours = s.dead_letters_for("lambda-queue-poison").await?;
     ensure!(ours.len() == 1, "{} dead letters, expected 1", ours.len());
     ensure!(
         ours[0].error.contains("the queue gave up after"),
