@@ -83,6 +83,10 @@ pub use reconcile::{
 };
 pub use types::*;
 
+/// A pooled PostgreSQL connection idle for this long is pinged before it is handed out (a broken
+/// one is replaced); a busier one was tested when it was last released.
+const PG_PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
+
 /// Tuning for [`Store::connect_with`].
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
@@ -272,9 +276,24 @@ impl Store {
                         let _ = conn.close().await;
                     }
                 }
+                // sqlx pings a connection on every release (a round trip, off the caller's
+                // path) and, by default, again on every checkout (a round trip before every
+                // statement: a tenth of the webhook path's CPU and a round trip per store call,
+                // measured in issue #16). The checkout ping is kept only for connections that sat
+                // idle (a server restarted meanwhile); one just released was tested then.
                 let pool = PgPoolOptions::new()
                     .max_connections(options.max_connections.max(1))
                     .acquire_timeout(options.acquire_timeout)
+                    .test_before_acquire(false)
+                    .before_acquire(|conn, meta| {
+                        Box::pin(async move {
+                            if meta.idle_for >= PG_PING_IF_IDLE_FOR {
+                                use sqlx::Connection;
+                                conn.ping().await?;
+                            }
+                            Ok(true)
+                        })
+                    })
                     .connect_lazy_with(opts);
                 Ok(Store {
                     pool: Pool::Postgres(pool),

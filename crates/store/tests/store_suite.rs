@@ -1264,6 +1264,38 @@ async fn sqlite_in_memory_store_works() {
     );
 }
 
+/// A pooled connection the server closed while it sat idle (a restart, an idle-session timeout) is
+/// replaced before it is handed out: the next call succeeds instead of failing on a dead socket.
+#[tokio::test]
+async fn postgres_connection_killed_while_idle_is_replaced() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let store = Store::connect(&db.url).await.unwrap();
+    store.ping().await.unwrap();
+    let name = url::Url::parse(&db.url)
+        .unwrap()
+        .path()
+        .trim_start_matches('/')
+        .to_owned();
+    db.raw_exec(&format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+    ))
+    .await;
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    store
+        .ping()
+        .await
+        .expect("the killed connection was handed out instead of replaced");
+    assert_eq!(
+        store
+            .event_counts_since(DateTime::UNIX_EPOCH)
+            .await
+            .unwrap()
+            .pending,
+        0
+    );
+}
+
 /// `Debug` of a connected store and its masked URL never show the password. Uses `DATABASE_URL`; when
 /// it carries no password (trust authentication), one is added, which trust authentication ignores.
 #[tokio::test]

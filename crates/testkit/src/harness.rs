@@ -597,6 +597,11 @@ impl TestApp {
     pub fn pg_db_name(&self) -> Option<&str> {
         self.pg_db.as_ref().map(|g| g.name.as_str())
     }
+
+    /// URL of this test's PostgreSQL database, straight to the server (`None` on SQLite).
+    pub fn pg_url(&self) -> Option<&str> {
+        self.pg_db.as_ref().map(|g| g.url.as_str())
+    }
 }
 
 /// Both store variants of one async test body.

@@ -321,7 +321,7 @@ impl Data {
             );
         }
         derive_fields(obj, &mut rec);
-        self.check_unique(obj, &rec, Some(&id18))?;
+        self.check_unique(obj, &rec, Some((&id18, existing)))?;
         self.tables
             .entry(table_key(obj))
             .or_default()
@@ -352,12 +352,17 @@ impl Data {
         Ok(())
     }
 
+    /// Refuses `rec` when a unique or external-id field holds another live record's value.
+    /// `updating`: the record's Id and its stored version; a value the update leaves as it was
+    /// is not searched for (it was unique when it was written, and searching every record of the
+    /// table for it made each update cost a scan of the whole table).
     fn check_unique(
         &self,
         obj: &ObjectDef,
         rec: &Record,
-        own_id: Option<&str>,
+        updating: Option<(&str, &Record)>,
     ) -> Result<(), ApiError> {
+        let own_id = updating.map(|(id, _)| id);
         for f in obj
             .fields
             .iter()
@@ -366,6 +371,9 @@ impl Data {
             let Some(v) = rec.get(&f.name).and_then(Value::as_str) else {
                 continue;
             };
+            if updating.is_some_and(|(_, before)| before.get(&f.name) == rec.get(&f.name)) {
+                continue;
+            }
             if let Some(other) = self
                 .find_by(obj, f, v)
                 .into_iter()

@@ -399,6 +399,55 @@ async fn data_rules_and_error_bodies() {
     insta::assert_json_snapshot!("data_rule_errors", all);
 }
 
+/// An update is refused when it gives a unique field another record's value, and accepted when
+/// it leaves a record's own unique value as it was (only changed values are searched for).
+#[tokio::test]
+async fn updates_keep_unique_values_unique() {
+    let api = start().await;
+    let first = api
+        .create(
+            "Lead",
+            json!({"LastName": "A", "Company": "B", "Monday_Item_Id__c": "501"}),
+        )
+        .await;
+    let second = api
+        .create(
+            "Lead",
+            json!({"LastName": "C", "Company": "D", "Monday_Item_Id__c": "502"}),
+        )
+        .await;
+    let patch = |id: &str, body: Value| {
+        let path = format!("{V}/sobjects/Lead/{id}");
+        let api = &api;
+        async move { api.call(Method::PATCH, &path, Some(body)).await }
+    };
+    let taken = patch(&second, json!({"Monday_Item_Id__c": "501"})).await;
+    assert_eq!(taken.status, StatusCode::BAD_REQUEST, "{}", taken.text);
+    assert_eq!(taken.body[0]["errorCode"], "DUPLICATE_VALUE");
+    let unchanged = patch(
+        &first,
+        json!({"FirstName": "Ada", "Monday_Item_Id__c": "501"}),
+    )
+    .await;
+    assert_eq!(
+        unchanged.status,
+        StatusCode::NO_CONTENT,
+        "{}",
+        unchanged.text
+    );
+    let other = patch(&first, json!({"FirstName": "Grace"})).await;
+    assert_eq!(other.status, StatusCode::NO_CONTENT, "{}", other.text);
+    let moved = patch(&first, json!({"Monday_Item_Id__c": "503"})).await;
+    assert_eq!(moved.status, StatusCode::NO_CONTENT, "{}", moved.text);
+    let freed = patch(&second, json!({"Monday_Item_Id__c": "501"})).await;
+    assert_eq!(
+        freed.status,
+        StatusCode::NO_CONTENT,
+        "a value freed by an update can be taken: {}",
+        freed.text
+    );
+}
+
 #[tokio::test]
 async fn bad_input_never_500() {
     let api = start_with(MockSalesforce::builder().max_body_bytes(4096)).await;

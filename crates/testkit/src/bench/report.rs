@@ -215,7 +215,10 @@ pub fn markdown(fig: &Figures, svg_name: &str) -> String {
                  `update_column_value` of a linked Lead, signed like Monday's app webhooks, POSTed \
                  at a fixed rate (open loop); latency is the POST until the event is applied (the \
                  receiver's inline answer `done`, or — when it was left to the worker — until the \
-                 store shows it done). **Bare calls**: the exact requests the engine made to the \
+                 event's `processed_at` in the store, to the database clock's millisecond, \
+                 followed by one task on a connection of its own, outside the app's pool). \
+                 An offered rate above what crmsync sustains shows as latency that grows over the \
+                 run: the deliveries wait in the store for the worker. **Bare calls**: the exact requests the engine made to the \
                  mocks for a sample event, read from the mocks' journals and replayed one after \
                  another with a plain HTTP client at the same rate: ",
             );

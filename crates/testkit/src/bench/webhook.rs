@@ -1,13 +1,18 @@
 //! Webhook → Salesforce through the real receiver: the harness's app (router + engine) on a
 //! socket, both mocks on loopback, PostgreSQL. Latency of one delivery = the POST until its answer,
 //! when the receiver applied the event inline (`"status":"done"`); an event left to the worker is
-//! followed in the store until it is done (so every event counts, none is dropped from the figures).
+//! followed in the store until it is done (so every event counts, none is dropped from the figures):
+//! its latency is the POST until the event's `processed_at` (the database's clock, milliseconds).
+//! One [`Follower`] task does that following for all of them, with one query every 2 ms on a
+//! connection of its own — never through the app's pool, which is part of what is measured (a
+//! thousand senders each polling through it would starve the worker of connections).
 //!
 //! Alongside, in the same run and at the same rate, the **bare calls** the event needs: the exact
 //! Monday GraphQL request(s) and Salesforce REST request(s) the engine made for a sample event
 //! (read from the mocks' journals), replayed one after another with a plain HTTP client.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -115,11 +120,16 @@ async fn measure(app: &TestApp, cfg: &WebhookBenchConfig) -> Result<WebhookFigur
         .pool_max_idle_per_host(256)
         .build()
         .context("building the HTTP client")?;
+    let follower = Follower::start(
+        app.pg_url()
+            .context("the webhook benchmark needs PostgreSQL")?,
+    )
+    .await?;
     let sender = Sender {
         http: http.clone(),
         url: app.webhook_url.clone(),
         jwt: jwt_for(&app.webhook_url, 3600),
-        store: app.store.clone(),
+        follower: follower.clone(),
         items: items.clone(),
         run: uuid::Uuid::new_v4().simple().to_string(),
     };
@@ -150,6 +160,9 @@ async fn measure(app: &TestApp, cfg: &WebhookBenchConfig) -> Result<WebhookFigur
         .await?;
         next += n;
         let inline_done = crmsync.iter().filter(|(_, inline)| *inline).count();
+        eprintln!(
+            "crmsync-bench: {rate} events/s: {n} sent, {inline_done} applied inline, the rest by the worker"
+        );
         let bare = open_loop(rate, n, {
             let http = http.clone();
             let calls = Arc::new(bare_calls.clone());
@@ -193,6 +206,12 @@ async fn measure(app: &TestApp, cfg: &WebhookBenchConfig) -> Result<WebhookFigur
     }
     let elapsed = start.elapsed().as_secs_f64();
     let sustained_per_s = lat.len() as f64 / elapsed;
+    eprintln!(
+        "crmsync-bench: closed loop, {} senders: {} events in {elapsed:.1} s",
+        cfg.concurrency,
+        lat.len()
+    );
+    follower.stop();
 
     // Every delivery sent is stored and done (nothing lost by the benchmark itself).
     let counts = app
@@ -216,9 +235,94 @@ struct Sender {
     http: reqwest::Client,
     url: String,
     jwt: String,
-    store: crmsync_store::Store,
+    follower: Arc<Follower>,
     items: Arc<Vec<String>>,
     run: String,
+}
+
+/// Events left to the worker, each with the wall-clock time (epoch ms) its delivery was posted and
+/// who waits for its latency.
+type Waiting = HashMap<i64, (i64, tokio::sync::oneshot::Sender<Result<Duration>>)>;
+
+/// Follows events left to the worker until they settle: one task, one connection of its own, one
+/// query every 2 ms for every event still followed.
+struct Follower {
+    waiting: Mutex<Waiting>,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Follower {
+    async fn start(url: &str) -> Result<Arc<Follower>> {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .connect(url)
+            .await
+            .context("connecting the benchmark's own follower to PostgreSQL")?;
+        let me = Arc::new(Follower {
+            waiting: Mutex::new(HashMap::new()),
+            task: Mutex::new(None),
+        });
+        let weak = Arc::downgrade(&me);
+        let task = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                let Some(me) = weak.upgrade() else { return };
+                let ids: Vec<i64> = me.lock().keys().copied().collect();
+                if ids.is_empty() {
+                    continue;
+                }
+                let rows: Result<Vec<(i64, String, Option<i64>)>, _> = sqlx::query_as(
+                    "SELECT id, status, processed_at FROM events \
+                     WHERE id = ANY($1) AND status IN ('done', 'skipped', 'dead')",
+                )
+                .bind(&ids)
+                .fetch_all(&pool)
+                .await;
+                let rows = match rows {
+                    Ok(rows) => rows,
+                    Err(e) => {
+                        let mut waiting = me.lock();
+                        for (_, (_, tx)) in waiting.drain() {
+                            let _ = tx.send(Err(anyhow::anyhow!("following events: {e}")));
+                        }
+                        continue;
+                    }
+                };
+                let mut waiting = me.lock();
+                for (id, status, processed_at) in rows {
+                    let Some((sent_ms, tx)) = waiting.remove(&id) else {
+                        continue;
+                    };
+                    let result = match (status.as_str(), processed_at) {
+                        ("done", Some(at)) => Ok(Duration::from_millis(
+                            u64::try_from(at - sent_ms).unwrap_or(0),
+                        )),
+                        (other, _) => Err(anyhow::anyhow!("event {id} ended {other}")),
+                    };
+                    let _ = tx.send(result);
+                }
+            }
+        });
+        *me.task.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
+        Ok(me)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Waiting> {
+        self.waiting.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits until event `id` (posted at `sent_ms`) is done: its latency from the post.
+    async fn wait(&self, id: i64, sent_ms: i64) -> Result<Duration> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.lock().insert(id, (sent_ms, tx));
+        rx.await.context("the follower stopped")?
+    }
+
+    fn stop(&self) {
+        if let Some(t) = self.task.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            t.abort();
+        }
+    }
 }
 
 impl Sender {
@@ -237,6 +341,7 @@ impl Sender {
             "triggerUuid": format!("bench-{}-{k}", self.run),
         }});
         let start = Instant::now();
+        let sent_ms = chrono::Utc::now().timestamp_millis();
         let resp = self
             .http
             .post(&self.url)
@@ -253,18 +358,11 @@ impl Sender {
         if answer["status"] == "done" {
             return Ok((start.elapsed(), true));
         }
-        // Left to the worker (or still retrying): follow it in the store.
-        let id = crmsync_store::EventId(answer["event_id"].as_i64().unwrap_or_default());
-        loop {
-            match self.store.get_event(id).await? {
-                Some(e) if e.status == crmsync_store::EventStatus::Done => {
-                    return Ok((start.elapsed(), false))
-                }
-                Some(e) if !e.status.is_open() => bail!("event {id:?} ended {:?}", e.status),
-                None => bail!("event {id:?} is not in the store"),
-                Some(_) => tokio::time::sleep(Duration::from_millis(1)).await,
-            }
-        }
+        // Left to the worker (or still retrying): followed in the store until it is done.
+        let id = answer["event_id"]
+            .as_i64()
+            .with_context(|| format!("the receiver's answer has no event_id: {answer}"))?;
+        Ok((self.follower.wait(id, sent_ms).await?, false))
     }
 }
 

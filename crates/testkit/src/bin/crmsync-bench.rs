@@ -1,11 +1,14 @@
 //! `crmsync-bench`: the benchmarks behind `cargo xtask bench` (see `crmsync_testkit::bench`).
 //!
 //! ```text
-//! crmsync-bench [--quick] [--migration-only] [--store-json FILE] [--out BENCHMARKS.md]
+//! crmsync-bench [--quick] [--migration-only | --webhook-only] [--rates 50,200] [--seconds S]
+//!               [--store-json FILE] [--lambda-json FILE] [--out BENCHMARKS.md]
 //!               [--svg docs/benchmarks.svg] [--command TEXT]
 //! ```
 //! Needs `DATABASE_URL` (a PostgreSQL server) for the webhook benchmark. `--migration-only`
-//! runs just the migration section (`bench::migration`; no database needed).
+//! runs just the migration section (`bench::migration`; no database needed); `--webhook-only`
+//! just the webhook section (printed, nothing written). `--rates` and `--seconds` change the
+//! webhook section's offered rates and seconds per rate.
 
 use std::path::PathBuf;
 
@@ -16,6 +19,9 @@ use crmsync_testkit::bench::{mapping, migration, webhook};
 struct Args {
     quick: bool,
     migration_only: bool,
+    webhook_only: bool,
+    rates: Option<Vec<u32>>,
+    seconds: Option<f64>,
     store_json: Option<PathBuf>,
     lambda_json: Option<PathBuf>,
     out: PathBuf,
@@ -27,6 +33,9 @@ fn parse_args() -> Result<Args> {
     let mut a = Args {
         quick: false,
         migration_only: false,
+        webhook_only: false,
+        rates: None,
+        seconds: None,
         store_json: None,
         lambda_json: None,
         out: PathBuf::from("BENCHMARKS.md"),
@@ -39,13 +48,29 @@ fn parse_args() -> Result<Args> {
         match arg.as_str() {
             "--quick" => a.quick = true,
             "--migration-only" => a.migration_only = true,
+            "--webhook-only" => a.webhook_only = true,
+            "--rates" => {
+                let v = value("--rates")?;
+                let rates = v
+                    .split(',')
+                    .map(|r| r.trim().parse::<u32>())
+                    .collect::<Result<Vec<_>, _>>()
+                    .with_context(|| {
+                        format!("--rates {v:?}: a comma-separated list of events/s")
+                    })?;
+                a.rates = Some(rates);
+            }
+            "--seconds" => {
+                let v = value("--seconds")?;
+                a.seconds = Some(v.parse().with_context(|| format!("--seconds {v:?}"))?);
+            }
             "--store-json" => a.store_json = Some(value("--store-json")?.into()),
             "--lambda-json" => a.lambda_json = Some(value("--lambda-json")?.into()),
             "--out" => a.out = value("--out")?.into(),
             "--svg" => a.svg = value("--svg")?.into(),
             "--command" => a.command = value("--command")?,
             "-h" | "--help" => {
-                println!("crmsync-bench [--quick] [--migration-only] [--store-json FILE] [--lambda-json FILE] [--out FILE] [--svg FILE] [--command TEXT]");
+                println!("crmsync-bench [--quick] [--migration-only | --webhook-only] [--rates 50,200] [--seconds S] [--store-json FILE] [--lambda-json FILE] [--out FILE] [--svg FILE] [--command TEXT]");
                 std::process::exit(0);
             }
             other => bail!("unexpected argument {other:?} (see --help)"),
@@ -79,6 +104,11 @@ async fn main() -> Result<()> {
         print!("{md}");
         return Ok(());
     }
+    if args.webhook_only {
+        let web = webhook::run(&webhook_config(&args)).await?;
+        println!("{web:#?}");
+        return Ok(());
+    }
     let info = RunInfo::here(&args.command);
     let mut store = Vec::new();
     let mut store_notes = Vec::new();
@@ -98,24 +128,7 @@ async fn main() -> Result<()> {
     eprintln!("crmsync-bench: mapping and planning loops");
     let mapping = mapping::run(args.quick)?;
     eprintln!("crmsync-bench: webhook → Salesforce through the receiver");
-    let cfg = if args.quick {
-        webhook::WebhookBenchConfig {
-            items: 20,
-            rates: vec![50],
-            seconds: 0.5,
-            concurrency: 4,
-            saturate_seconds: 0.5,
-        }
-    } else {
-        webhook::WebhookBenchConfig {
-            items: 300,
-            rates: vec![50, 100, 200, 300],
-            seconds: 6.0,
-            concurrency: 16,
-            saturate_seconds: 8.0,
-        }
-    };
-    let web = webhook::run(&cfg).await?;
+    let web = webhook::run(&webhook_config(&args)).await?;
     eprintln!("crmsync-bench: migration Salesforce → Monday");
     let migration = migration::run(&migration_cfg, &exe).await?;
     let fig = Figures {
@@ -154,6 +167,34 @@ async fn main() -> Result<()> {
     std::fs::write(&args.out, &md).with_context(|| format!("writing {}", args.out.display()))?;
     print!("{md}");
     Ok(())
+}
+
+/// The webhook section's configuration: `--quick` or the full one, with `--rates`/`--seconds`.
+fn webhook_config(args: &Args) -> webhook::WebhookBenchConfig {
+    let mut cfg = if args.quick {
+        webhook::WebhookBenchConfig {
+            items: 20,
+            rates: vec![50],
+            seconds: 0.5,
+            concurrency: 4,
+            saturate_seconds: 0.5,
+        }
+    } else {
+        webhook::WebhookBenchConfig {
+            items: 300,
+            rates: vec![50, 100, 200, 300],
+            seconds: 6.0,
+            concurrency: 16,
+            saturate_seconds: 8.0,
+        }
+    };
+    if let Some(rates) = &args.rates {
+        cfg.rates = rates.clone();
+    }
+    if let Some(seconds) = args.seconds {
+        cfg.seconds = seconds;
+    }
+    cfg
 }
 
 /// The migration chart beside `--svg`: its path, and its name relative to `--out`'s directory.
