@@ -129,7 +129,7 @@ async fn measure(app: &TestApp, cfg: &WebhookBenchConfig) -> Result<WebhookFigur
         http: http.clone(),
         url: app.webhook_url.clone(),
         jwt: jwt_for(&app.webhook_url, 3600),
-        follower: follower.clone(),
+        follower,
         items: items.clone(),
         run: uuid::Uuid::new_v4().simple().to_string(),
     };
@@ -211,7 +211,6 @@ async fn measure(app: &TestApp, cfg: &WebhookBenchConfig) -> Result<WebhookFigur
         cfg.concurrency,
         lat.len()
     );
-    follower.stop();
 
     // Every delivery sent is stored and done (nothing lost by the benchmark itself).
     let counts = app
@@ -245,10 +244,9 @@ struct Sender {
 type Waiting = HashMap<i64, (i64, tokio::sync::oneshot::Sender<Result<Duration>>)>;
 
 /// Follows events left to the worker until they settle: one task, one connection of its own, one
-/// query every 2 ms for every event still followed.
+/// query every 2 ms for every event still followed. The task ends when the last handle is dropped.
 struct Follower {
     waiting: Mutex<Waiting>,
-    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl Follower {
@@ -260,10 +258,9 @@ impl Follower {
             .context("connecting the benchmark's own follower to PostgreSQL")?;
         let me = Arc::new(Follower {
             waiting: Mutex::new(HashMap::new()),
-            task: Mutex::new(None),
         });
         let weak = Arc::downgrade(&me);
-        let task = tokio::spawn(async move {
+        tokio::spawn(async move {
             loop {
                 tokio::time::sleep(Duration::from_millis(2)).await;
                 let Some(me) = weak.upgrade() else { return };
@@ -303,7 +300,6 @@ impl Follower {
                 }
             }
         });
-        *me.task.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
         Ok(me)
     }
 
@@ -316,12 +312,6 @@ impl Follower {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.lock().insert(id, (sent_ms, tx));
         rx.await.context("the follower stopped")?
-    }
-
-    fn stop(&self) {
-        if let Some(t) = self.task.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            t.abort();
-        }
     }
 }
 
