@@ -872,9 +872,11 @@ impl MondayClient {
                         }
                         None => policy.default_rate_limit_wait,
                     };
-                    if err.is_complexity_exhausted() {
-                        inner.budget.exhausted(now, wait);
-                    }
+                    let wait = if err.is_complexity_exhausted() {
+                        inner.budget.exhausted(now, wait)
+                    } else {
+                        wait
+                    };
                     if waited.saturating_add(wait) > policy.max_total_wait {
                         return Err(MondayError::RateLimitWaitExceeded {
                             operation: req.operation.to_owned(),

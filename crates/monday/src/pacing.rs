@@ -183,11 +183,21 @@ pub struct BudgetSnapshot {
 /// clock arithmetic.
 pub const MAX_RESET_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
 
+/// Monday reports the time to the reset in whole seconds (`reset_in_x_seconds`,
+/// `retry_in_seconds`), rounded up. A response read at `now` saying `n` therefore bounds the
+/// reset from above by `now + n` (the server computed it before `now`), and a bound more than
+/// this much later than the one already known can only come from a new window.
+const RESET_ROUNDING: Duration = Duration::from_secs(1);
+
 fn reset_time(now: Instant, resets_in: Duration) -> Option<Instant> {
     now.checked_add(resets_in.min(MAX_RESET_WAIT))
 }
 
 /// Tracks the complexity budget across calls of one client (shared by its clones).
+///
+/// The reset time is the tightest upper bound the responses of the current window gave
+/// (see [`RESET_ROUNDING`]): taking only the last response's whole seconds would wait up to a
+/// second too long at every window, a tenth of a ten-second window.
 #[derive(Debug, Default)]
 pub struct ComplexityBudget {
     state: Mutex<BudgetState>,
@@ -213,7 +223,16 @@ impl ComplexityBudget {
             st.remaining = Some(after);
         }
         if let Some(reset) = c.reset_in_x_seconds {
-            st.reset_at = reset_time(now, Duration::from_secs(reset.max(0).unsigned_abs()));
+            let bound = reset_time(now, Duration::from_secs(reset.max(0).unsigned_abs()));
+            st.reset_at = match (st.reset_at, bound) {
+                // The same window: keep the tightest bound seen.
+                (Some(known), Some(bound)) if known > now && bound < known + RESET_ROUNDING => {
+                    Some(known.min(bound))
+                }
+                // No window known, the known one is over, or this bound is more than the
+                // rounding later: a new window began.
+                (_, bound) => bound,
+            };
         }
         if let Some(cost) = c.query {
             let per_unit = cost.max(0) / i64::from(units.max(1));
@@ -221,11 +240,18 @@ impl ComplexityBudget {
         }
     }
 
-    /// Records that Monday said the budget is exhausted and resets in `retry_in`.
-    pub fn exhausted(&self, now: Instant, retry_in: Duration) {
+    /// Records that Monday said the budget is exhausted and resets in `retry_in`, and returns
+    /// how long to wait: `retry_in`, or less when an earlier response already bounded this
+    /// window's reset more tightly (Monday's `retry_in_seconds` is whole seconds too).
+    pub fn exhausted(&self, now: Instant, retry_in: Duration) -> Duration {
         let mut st = self.lock();
         st.remaining = Some(0);
-        st.reset_at = reset_time(now, retry_in);
+        let wait = match st.reset_at {
+            Some(known) if known > now => retry_in.min(known - now),
+            _ => retry_in,
+        };
+        st.reset_at = reset_time(now, wait);
+        wait
     }
 
     /// How long to wait before sending `units` of operation `label`, if the last known
@@ -400,6 +426,60 @@ mod tests {
         // After the reset the remaining budget is unknown again.
         assert_eq!(b.wait_before(t0 + Duration::from_secs(31), "op", 10), None);
         assert_eq!(b.snapshot(t0).remaining, None);
+    }
+
+    fn observed(b: &ComplexityBudget, at: Instant, after: i64, reset: i64) {
+        b.observe(
+            at,
+            "op",
+            1,
+            &Complexity {
+                before: None,
+                after: Some(after),
+                query: Some(100),
+                reset_in_x_seconds: Some(reset),
+            },
+        );
+    }
+
+    #[test]
+    fn the_reset_is_the_tightest_bound_of_the_window() {
+        // The server's window resets at t0 + 9.3 s; it reports whole seconds, rounded up.
+        let b = ComplexityBudget::default();
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        observed(&b, t0, 500, 10); // 9.3 s left → 10: bound t0 + 10 s
+        observed(&b, t0 + ms(500), 400, 9); // 8.8 s left → 9: bound t0 + 9.5 s
+        observed(&b, t0 + ms(800), 300, 9); // 8.5 s left → 9: bound t0 + 9.8 s, looser
+        assert_eq!(b.snapshot(t0).resets_in, Some(ms(9_500)));
+        // Too little left for 10 more: wait until the tightest bound, not the last one.
+        assert_eq!(b.wait_before(t0 + ms(1_000), "op", 10), Some(ms(8_500)));
+        // Monday refuses a request anyway and says 9 s (8.1 s left, rounded up): the known
+        // bound is earlier, so that is the wait.
+        assert_eq!(
+            b.exhausted(t0 + ms(1_200), Duration::from_secs(9)),
+            ms(8_300)
+        );
+        // A refusal when no bound is known waits what Monday said.
+        let fresh = ComplexityBudget::default();
+        assert_eq!(
+            fresh.exhausted(t0, Duration::from_secs(4)),
+            Duration::from_secs(4)
+        );
+    }
+
+    #[test]
+    fn a_later_bound_beyond_the_rounding_starts_a_new_window() {
+        let b = ComplexityBudget::default();
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        observed(&b, t0, 500, 10);
+        // The server rolled over early (its reset was before our bound): 10 s again at t0 + 9 s.
+        observed(&b, t0 + ms(9_000), 900, 10);
+        assert_eq!(b.snapshot(t0).resets_in, Some(ms(19_000)));
+        // Once the known reset has passed, the next response sets the new one whatever it is.
+        observed(&b, t0 + ms(19_500), 800, 10);
+        assert_eq!(b.snapshot(t0).resets_in, Some(ms(29_500)));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! `crmsync-bench`: the benchmarks behind `cargo xtask bench` (see `crmsync_testkit::bench`).
 //!
 //! ```text
-//! crmsync-bench [--quick] [--migration-only | --webhook-only] [--rates 50,200] [--seconds S]
+//! crmsync-bench [--quick] [--migration-only | --budget-only | --webhook-only] [--rates 50,200] [--seconds S]
 //!               [--store-json FILE] [--lambda-json FILE] [--out BENCHMARKS.md]
 //!               [--svg docs/benchmarks.svg] [--command TEXT]
 //! ```
@@ -19,6 +19,7 @@ use crmsync_testkit::bench::{mapping, migration, webhook};
 struct Args {
     quick: bool,
     migration_only: bool,
+    budget_only: bool,
     webhook_only: bool,
     rates: Option<Vec<u32>>,
     seconds: Option<f64>,
@@ -33,6 +34,7 @@ fn parse_args() -> Result<Args> {
     let mut a = Args {
         quick: false,
         migration_only: false,
+        budget_only: false,
         webhook_only: false,
         rates: None,
         seconds: None,
@@ -48,6 +50,7 @@ fn parse_args() -> Result<Args> {
         match arg.as_str() {
             "--quick" => a.quick = true,
             "--migration-only" => a.migration_only = true,
+            "--budget-only" => a.budget_only = true,
             "--webhook-only" => a.webhook_only = true,
             "--rates" => {
                 let v = value("--rates")?;
@@ -70,7 +73,7 @@ fn parse_args() -> Result<Args> {
             "--svg" => a.svg = value("--svg")?.into(),
             "--command" => a.command = value("--command")?,
             "-h" | "--help" => {
-                println!("crmsync-bench [--quick] [--migration-only | --webhook-only] [--rates 50,200] [--seconds S] [--store-json FILE] [--lambda-json FILE] [--out FILE] [--svg FILE] [--command TEXT]");
+                println!("crmsync-bench [--quick] [--migration-only | --budget-only | --webhook-only] [--rates 50,200] [--seconds S] [--store-json FILE] [--lambda-json FILE] [--out FILE] [--svg FILE] [--command TEXT]");
                 std::process::exit(0);
             }
             other => bail!("unexpected argument {other:?} (see --help)"),
@@ -102,6 +105,17 @@ async fn main() -> Result<()> {
         std::fs::write(&args.out, &md)
             .with_context(|| format!("writing {}", args.out.display()))?;
         print!("{md}");
+        return Ok(());
+    }
+    if args.budget_only {
+        // Only the complexity-budget run (and the limits-off run that sizes its budget): the
+        // figures printed, nothing written. For tuning the client's pacing.
+        let cfg = migration::MigrationBenchConfig {
+            scales: Vec::new(),
+            ..migration_cfg
+        };
+        let migration = migration::run(&cfg, &exe).await?;
+        println!("{:#?}", migration.budget);
         return Ok(());
     }
     if args.webhook_only {
