@@ -160,8 +160,9 @@ pub fn markdown(fig: &Figures, svg_name: &str) -> String {
         i.command, i.date, i.machine
     );
     s.push_str(
-        "Every figure below was measured in that one run. This machine is shared (2 cores, other \
-         builds running), so absolute figures are noisy; each one therefore stands next to a \
+        "Every figure below was measured in that one run. Its 2 cores are shared by the load \
+         generator, the mocks, PostgreSQL, crmsync and whatever else runs (see the load average \
+         above), so absolute figures are noisy; each one therefore stands next to a \
          **baseline measured in the same run** on the same machine, and the **ratio** is the figure \
          to compare across runs. Benchmarks are never timed assertions in tests; `cargo xtask test` \
          only runs a few-second smoke of this command to prove it works.\n\n",
