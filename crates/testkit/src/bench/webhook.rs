@@ -244,7 +244,7 @@ struct Sender {
 type Waiting = HashMap<i64, (i64, tokio::sync::oneshot::Sender<Result<Duration>>)>;
 
 /// Follows events left to the worker until they settle: one task, one connection of its own, one
-/// query every 2 ms for every event still followed. The task ends when the last handle is dropped.
+/// query every 2 ms that covers every event still followed. The task ends when the last handle is dropped.
 struct Follower {
     waiting: Mutex<Waiting>,
 }

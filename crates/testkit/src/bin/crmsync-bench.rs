@@ -6,8 +6,9 @@
 //!               [--svg docs/benchmarks.svg] [--command TEXT]
 //! ```
 //! Needs `DATABASE_URL` (a PostgreSQL server) for the webhook benchmark. `--migration-only`
-//! runs just the migration section (`bench::migration`; no database needed); `--webhook-only`
-//! just the webhook section (printed, nothing written). `--rates` and `--seconds` change the
+//! runs just the migration section (`bench::migration`; no database needed); `--budget-only`
+//! just its complexity-budget run and `--webhook-only` just the webhook section (both printed,
+//! nothing written). `--rates` and `--seconds` change the
 //! webhook section's offered rates and seconds per rate.
 
 use std::path::PathBuf;
